@@ -1,0 +1,31 @@
+/* Shared by the example programs: command line, progress line, JSON summary. */
+#ifndef TG_EXAMPLES_COMMON_H
+#define TG_EXAMPLES_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    int epochs;
+    uint64_t seed;
+    int threads;
+    bool json;
+    double dropout;
+    const char *data;
+    int64_t batch;
+    double lr;
+} ex_args;
+
+/* Parses --epochs N --seed S --threads T --json [--dropout R] [--data DIR]
+ * [--batch B] [--lr X] into a (pre-filled with the example's defaults). Prints usage
+ * and exits 2 on a bad option. */
+void ex_parse(int argc, char **argv, ex_args *a, const char *usage_extra);
+/* seconds since an arbitrary start */
+double ex_now(void);
+/* progress line on stderr, only when stderr is a terminal */
+void ex_progress(int epoch, int epochs, double loss, const char *metric, double value,
+                 double samples_per_s);
+/* ends the progress line (if one was shown) */
+void ex_progress_done(void);
+
+#endif

@@ -1,0 +1,620 @@
+/* Losses and fused ops: clamp, softmax-cross-entropy (and its one-loop backward),
+ * BCE with logits, BCE and categorical CE on probabilities, MSE, MAE, Huber, KL
+ * divergence, dropout, L1/L2 penalties, dense. Forwards are single loops; backwards are
+ * written with registered ops. */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define PROB_LO 1e-7
+#define PROB_HI (1.0 - 1e-7)
+
+static inline double ld(const tg_tensor *x, int64_t i)
+{
+    switch (x->dtype) {
+    case TG_F32: return ((const float *)x->data)[x->offset + i];
+    case TG_F64: return ((const double *)x->data)[x->offset + i];
+    case TG_I32: return ((const int32_t *)x->data)[x->offset + i];
+    }
+    return 0;
+}
+
+static inline void st(tg_tensor *x, int64_t i, double v)
+{
+    if (x->dtype == TG_F32)
+        ((float *)x->data)[x->offset + i] = (float)v;
+    else
+        ((double *)x->data)[x->offset + i] = v;
+}
+
+/* x itself if contiguous, else an unrecorded contiguous copy on the tape */
+static const tg_tensor *dense_of(tg_tape *t, const tg_tensor *x)
+{
+    if (tg_tensor_is_contiguous(x))
+        return x;
+    tg_tensor *c = tg__new(t, x->dtype, x->ndim, x->shape);
+    if (c)
+        tg__k_unary(c, x, TG_U_COPY, 0);
+    return c;
+}
+
+static tg_tensor *scalar_out(tg_tape *t, tg_dtype dt, double v)
+{
+    tg_tensor *out = tg__new(t, dt, 0, NULL);
+    if (out)
+        st(out, 0, v);
+    return out;
+}
+
+static bool float_input(tg_tape *t, const tg_tensor *x, const char *fn)
+{
+    if (!tg__is_float(x->dtype)) {
+        tg__fail(t, TG_EDTYPE, "%s: dtype %s not supported (f32 or f64)", fn,
+                 tg_dtype_name(x->dtype));
+        return false;
+    }
+    return true;
+}
+
+/* a float target of exactly p's shape and dtype */
+static bool same_target(tg_tape *t, const tg_tensor *p, const tg_tensor *y, const char *fn)
+{
+    if (!float_input(t, p, fn))
+        return false;
+    if (y->dtype != p->dtype) {
+        tg__fail(t, TG_EDTYPE, "%s: target dtype %s differs from input dtype %s", fn,
+                 tg_dtype_name(y->dtype), tg_dtype_name(p->dtype));
+        return false;
+    }
+    if (!tg_tensor_same_shape(p, y)) {
+        tg__fail(t, TG_ESHAPE, "%s: target %s does not match input %s", fn, tg__shape_str(y).s,
+                 tg__shape_str(p).s);
+        return false;
+    }
+    return true;
+}
+
+static tg_tensor *record2(tg_tape *t, int op, tg_tensor *x, const tg_tensor *y, tg_tensor *out,
+                          const tg__args *a)
+{
+    tg_tensor *in[2] = {x, (tg_tensor *)y};
+    return out ? tg__record(t, op, 2, in, out, a) : NULL;
+}
+
+/* ------------------------------------------------------------------- clamp */
+
+static tg_tensor *clamp_like(tg_tape *t, tg_tensor *x, double lo, double hi, bool mask,
+                             const char *fn)
+{
+    if (!t || t->status != TG_OK || !x)
+        return NULL;
+    if (!float_input(t, x, fn))
+        return NULL;
+    if (!(lo <= hi))
+        return tg__fail(t, TG_EINVAL, "%s: lo %g > hi %g", fn, lo, hi);
+    tg_tensor *out = tg__new(t, x->dtype, x->ndim, x->shape);
+    if (!out)
+        return NULL;
+    tg__k_unary(out, x, TG_U_COPY, 0);
+    int64_t n = tg_tensor_numel(out);
+    for (int64_t i = 0; i < n; i++) {
+        double v = ld(out, i);
+        if (mask)
+            st(out, i, v >= lo && v <= hi);
+        else
+            st(out, i, v < lo ? lo : v > hi ? hi : v);
+    }
+    if (mask)
+        return out;
+    tg__args a = {.s = lo};
+    a.v[0] = 0;
+    memcpy(&a.v[1], &hi, sizeof hi);
+    return tg__record(t, TG_OP_CLAMP, 1, &x, out, &a);
+}
+
+tg_tensor *tg_clamp(tg_tape *t, tg_tensor *x, double lo, double hi)
+{
+    return clamp_like(t, x, lo, hi, false, "tg_clamp");
+}
+
+tg_tensor *tg_in_range_mask(tg_tape *t, tg_tensor *x, double lo, double hi)
+{
+    return clamp_like(t, x, lo, hi, true, "tg_in_range_mask");
+}
+
+void tg__bwd_clamp(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    double hi;
+    memcpy(&hi, &n->a.v[1], sizeof hi);
+    gi[0] = tg_mul(t, g, tg_in_range_mask(t, n->in[0], n->a.s, hi));
+}
+
+/* --------------------------------------------------- softmax cross-entropy */
+
+tg_ce_opts tg_ce_defaults(void)
+{
+    tg_ce_opts o = {.label_smoothing = 0, .weights = NULL};
+    return o;
+}
+
+/* validates logits/target/opts; fills the per-row target weights r (as a tape tensor,
+ * no grad) so that loss = sum_ik r_ik (lse_i - z_ik) / D and dloss/dz = (s_i p - r)/D
+ * with s_i = sum_k r_ik */
+static tg_tensor *ce_rows(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
+                          const tg_ce_opts *o, double *D, const char *fn)
+{
+    if (!float_input(t, z, fn))
+        return NULL;
+    if (z->ndim != 2)
+        return tg__fail(t, TG_ESHAPE, "%s: logits must be [N, C], got %s", fn, tg__shape_str(z).s);
+    int64_t N = z->shape[0], C = z->shape[1];
+    double eps = o ? o->label_smoothing : 0;
+    const tg_tensor *w = o ? o->weights : NULL;
+    if (!(eps >= 0 && eps < 1))
+        return tg__fail(t, TG_EINVAL, "%s: label_smoothing %g outside [0, 1)", fn, eps);
+    if (w && (w->ndim != 1 || w->shape[0] != C || w->dtype != z->dtype))
+        return tg__fail(t, TG_ESHAPE, "%s: weights %s %s must be [%lld] %s", fn, tg__shape_str(w).s,
+                        tg_dtype_name(w->dtype), (long long)C, tg_dtype_name(z->dtype));
+    bool sparse = y->dtype == TG_I32;
+    if (sparse ? (y->ndim != 1 || y->shape[0] != N) : !tg_tensor_same_shape(y, z))
+        return tg__fail(t, TG_ESHAPE, "%s: target %s %s does not fit logits %s", fn,
+                        tg__shape_str(y).s, tg_dtype_name(y->dtype), tg__shape_str(z).s);
+    if (!sparse && y->dtype != z->dtype)
+        return tg__fail(t, TG_EDTYPE, "%s: target dtype %s differs from logits dtype %s", fn,
+                        tg_dtype_name(y->dtype), tg_dtype_name(z->dtype));
+    const tg_tensor *yd = dense_of(t, y), *wd = w ? dense_of(t, w) : NULL;
+    tg_tensor *r = tg__new(t, z->dtype, 2, z->shape);
+    if (!r || !yd || (w && !wd))
+        return NULL;
+    double total = 0;
+    for (int64_t i = 0; i < N; i++) {
+        double wi = 1;
+        if (sparse) {
+            int64_t c = (int64_t)ld(yd, i);
+            if (c < 0 || c >= C)
+                return tg__fail(t, TG_ERANGE, "%s: target %lld at row %lld outside [0, %lld)", fn,
+                                (long long)c, (long long)i, (long long)C);
+            wi = wd ? ld(wd, c) : 1;
+            for (int64_t k = 0; k < C; k++)
+                st(r, i * C + k, wi * ((k == c ? 1 - eps : 0) + eps / (double)C));
+            total += wi;
+        } else {
+            double rowsum = 0;
+            for (int64_t k = 0; k < C; k++)
+                rowsum += ld(yd, i * C + k);
+            for (int64_t k = 0; k < C; k++)
+                st(r, i * C + k,
+                   (wd ? ld(wd, k) : 1) * ((1 - eps) * ld(yd, i * C + k) + eps * rowsum / (double)C));
+        }
+    }
+    *D = sparse && wd ? total : (double)N;
+    return r;
+}
+
+static tg_tensor *ce_inputs(tg_tensor **in, tg_tensor *z, const tg_tensor *y,
+                            const tg_ce_opts *o, int *n)
+{
+    in[0] = z;
+    in[1] = (tg_tensor *)y;
+    *n = 2;
+    if (o && o->weights)
+        in[(*n)++] = (tg_tensor *)o->weights;
+    return z;
+}
+
+tg_tensor *tg_softmax_cross_entropy(tg_tape *t, tg_tensor *z, const tg_tensor *y,
+                                    const tg_ce_opts *o)
+{
+    if (!t || t->status != TG_OK || !z || !y)
+        return NULL;
+    double D;
+    tg_tensor *r = ce_rows(t, z, y, o, &D, "tg_softmax_cross_entropy");
+    const tg_tensor *zd = r ? dense_of(t, z) : NULL;
+    if (!zd)
+        return NULL;
+    int64_t N = z->shape[0], C = z->shape[1];
+    double loss = 0;
+    for (int64_t i = 0; i < N; i++) {
+        double m = -INFINITY, s = 0, row = 0;
+        for (int64_t k = 0; k < C; k++)
+            m = fmax(m, ld(zd, i * C + k));
+        for (int64_t k = 0; k < C; k++)
+            s += exp(ld(zd, i * C + k) - m);
+        double lse = m + log(s);
+        for (int64_t k = 0; k < C; k++) {
+            double rik = ld(r, i * C + k);
+            if (rik != 0)
+                row += rik * (lse - ld(zd, i * C + k));
+        }
+        loss += row;
+    }
+    tg_tensor *out = scalar_out(t, z->dtype, N ? loss / D : NAN);
+    if (!out)
+        return NULL;
+    tg_tensor *in[3];
+    int n;
+    ce_inputs(in, z, y, o, &n);
+    tg__args a = {.s = o ? o->label_smoothing : 0};
+    return tg__record(t, TG_OP_SOFTMAX_CE, n, in, out, &a);
+}
+
+static tg_ce_opts ce_opts_of(const tg__node *n, int weights_at)
+{
+    tg_ce_opts o = {.label_smoothing = n->a.s,
+                    .weights = n->n_in > weights_at ? n->in[weights_at] : NULL};
+    return o;
+}
+
+void tg__bwd_softmax_ce(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    tg_ce_opts o = ce_opts_of(n, 2);
+    gi[0] = tg_softmax_cross_entropy_backward(t, n->in[0], n->in[1], g, &o);
+}
+
+tg_tensor *tg_softmax_cross_entropy_backward(tg_tape *t, tg_tensor *z, const tg_tensor *y,
+                                             tg_tensor *g, const tg_ce_opts *o)
+{
+    if (!t || t->status != TG_OK || !z || !y || !g)
+        return NULL;
+    const char *fn = "tg_softmax_cross_entropy_backward";
+    if (tg_tensor_numel(g) != 1 || g->dtype != z->dtype)
+        return tg__fail(t, TG_ESHAPE, "%s: g must be a one-element %s tensor, got %s %s", fn,
+                        tg_dtype_name(z->dtype), tg__shape_str(g).s, tg_dtype_name(g->dtype));
+    double D;
+    tg_tensor *r = ce_rows(t, z, y, o, &D, fn);
+    const tg_tensor *zd = r ? dense_of(t, z) : NULL;
+    tg_tensor *out = zd ? tg__new(t, z->dtype, 2, z->shape) : NULL;
+    if (!out)
+        return NULL;
+    int64_t N = z->shape[0], C = z->shape[1];
+    double scale = ld(g, 0) / D;
+    /* one pass per row: softmax, then (s_i p - r_i) g / D */
+    for (int64_t i = 0; i < N; i++) {
+        double m = -INFINITY, s = 0, si = 0;
+        for (int64_t k = 0; k < C; k++)
+            m = fmax(m, ld(zd, i * C + k));
+        for (int64_t k = 0; k < C; k++) {
+            double e = exp(ld(zd, i * C + k) - m);
+            st(out, i * C + k, e);
+            s += e;
+            si += ld(r, i * C + k);
+        }
+        for (int64_t k = 0; k < C; k++)
+            st(out, i * C + k, (si * ld(out, i * C + k) / s - ld(r, i * C + k)) * scale);
+    }
+    tg_tensor *in[4] = {z, (tg_tensor *)y, g, NULL};
+    int nin = 3;
+    if (o && o->weights)
+        in[nin++] = (tg_tensor *)o->weights;
+    tg__args a = {.s = o ? o->label_smoothing : 0};
+    return tg__record(t, TG_OP_SOFTMAX_CE_BWD, nin, in, out, &a);
+}
+
+void tg__bwd_softmax_ce_bwd(tg_tape *t, const tg__node *n, tg_tensor *G, tg_tensor **gi)
+{
+    /* out = (s p - r) g / D with p = softmax(z): d/dz = (g/D) s p (G - sum(G p));
+     * d/dg = sum(G (s p - r)) / D */
+    tg_tensor *z = n->in[0], *g = n->in[2];
+    tg_ce_opts o = ce_opts_of(n, 3);
+    double D;
+    tg_tensor *r = ce_rows(t, z, n->in[1], &o, &D, "softmax_cross_entropy_backward");
+    if (!r)
+        return;
+    int last = -1;
+    tg_tensor *s = tg_sum(t, r, 1, &last, true);
+    tg_tensor *p = tg_softmax(t, z, -1);
+    if (z->requires_grad) {
+        tg_tensor *v = tg_mul(t, p, tg_sub(t, G, tg_sum(t, tg_mul(t, G, p), 1, &last, true)));
+        gi[0] = tg_mul(t, tg_mul(t, v, s), tg_mul_scalar(t, g, 1.0 / D));
+    }
+    if (g->requires_grad) {
+        tg_tensor *dg = tg_mul_scalar(
+            t, tg_sum(t, tg_mul(t, G, tg_sub(t, tg_mul(t, s, p), r)), 0, NULL, false), 1.0 / D);
+        gi[2] = tg_reshape(t, dg, g->ndim, g->shape);
+    }
+}
+
+/* ------------------------------------------------------ elementwise losses */
+
+typedef enum { L_BCE_LOGITS, L_BCE, L_MSE, L_MAE, L_HUBER, L_KL } loss_kind;
+
+static double loss_term(loss_kind k, double x, double y, double delta)
+{
+    switch (k) {
+    case L_BCE_LOGITS: return fmax(x, 0) - x * y + log1p(exp(-fabs(x)));
+    case L_BCE: {
+        double p = fmin(fmax(x, PROB_LO), PROB_HI);
+        return -(y * log(p) + (1 - y) * log(1 - p));
+    }
+    case L_MSE: return (x - y) * (x - y);
+    case L_MAE: return fabs(x - y);
+    case L_HUBER: {
+        double d = fabs(x - y);
+        return d <= delta ? 0.5 * d * d : delta * (d - 0.5 * delta);
+    }
+    case L_KL: return y > 0 ? y * (log(y) - x) : 0;
+    }
+    return NAN;
+}
+
+static tg_tensor *elementwise_loss(tg_tape *t, tg_tensor *x, const tg_tensor *y, loss_kind k,
+                                   int op, double delta, const char *fn)
+{
+    if (!t || t->status != TG_OK || !x || !y)
+        return NULL;
+    if (!same_target(t, x, y, fn))
+        return NULL;
+    if (k == L_HUBER && !(delta > 0))
+        return tg__fail(t, TG_EINVAL, "%s: delta %g must be > 0", fn, delta);
+    const tg_tensor *xd = dense_of(t, x), *yd = dense_of(t, y);
+    if (!xd || !yd)
+        return NULL;
+    int64_t n = tg_tensor_numel(x);
+    double acc = 0;
+    for (int64_t i = 0; i < n; i++)
+        acc += loss_term(k, ld(xd, i), ld(yd, i), delta);
+    tg__args a = {.s = delta};
+    return record2(t, op, x, y, scalar_out(t, x->dtype, n ? acc / (double)n : NAN), &a);
+}
+
+tg_tensor *tg_bce_with_logits(tg_tape *t, tg_tensor *x, const tg_tensor *y)
+{
+    return elementwise_loss(t, x, y, L_BCE_LOGITS, TG_OP_BCE_LOGITS, 0, "tg_bce_with_logits");
+}
+tg_tensor *tg_binary_cross_entropy(tg_tape *t, tg_tensor *p, const tg_tensor *y)
+{
+    return elementwise_loss(t, p, y, L_BCE, TG_OP_BCE, 0, "tg_binary_cross_entropy");
+}
+tg_tensor *tg_mse(tg_tape *t, tg_tensor *p, const tg_tensor *y)
+{
+    return elementwise_loss(t, p, y, L_MSE, TG_OP_MSE, 0, "tg_mse");
+}
+tg_tensor *tg_mae(tg_tape *t, tg_tensor *p, const tg_tensor *y)
+{
+    return elementwise_loss(t, p, y, L_MAE, TG_OP_MAE, 0, "tg_mae");
+}
+tg_tensor *tg_huber(tg_tape *t, tg_tensor *p, const tg_tensor *y, double delta)
+{
+    return elementwise_loss(t, p, y, L_HUBER, TG_OP_HUBER, delta, "tg_huber");
+}
+tg_tensor *tg_kl_div(tg_tape *t, tg_tensor *log_q, const tg_tensor *p)
+{
+    return elementwise_loss(t, log_q, p, L_KL, TG_OP_KL_DIV, 0, "tg_kl_div");
+}
+
+/* g (a scalar tensor) times c / numel(x), as a tensor that broadcasts */
+static tg_tensor *scaled(tg_tape *t, tg_tensor *g, const tg_tensor *x, double c)
+{
+    return tg_mul_scalar(t, g, c / (double)tg_tensor_numel(x));
+}
+
+void tg__bwd_bce_logits(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    tg_tensor *x = n->in[0], *y = n->in[1];
+    gi[0] = tg_mul(t, tg_sub(t, tg_sigmoid(t, x), y), scaled(t, g, x, 1.0));
+}
+
+void tg__bwd_bce(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    /* d/dp = (pc - y) / (pc (1 - pc)) inside the clip range, 0 outside */
+    tg_tensor *p = n->in[0], *y = n->in[1];
+    tg_tensor *pc = tg_clamp(t, p, PROB_LO, PROB_HI);
+    tg_tensor *d = tg_div(t, tg_sub(t, pc, y), tg_mul(t, pc, tg_add_scalar(t, tg_neg(t, pc), 1.0)));
+    gi[0] = tg_mul(t, tg_mul(t, d, tg_in_range_mask(t, p, PROB_LO, PROB_HI)), scaled(t, g, p, 1.0));
+}
+
+void tg__bwd_mse(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    tg_tensor *p = n->in[0];
+    gi[0] = tg_mul(t, tg_sub(t, p, n->in[1]), scaled(t, g, p, 2.0));
+}
+
+void tg__bwd_mae(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    tg_tensor *p = n->in[0];
+    gi[0] = tg_mul(t, tg_sign(t, tg_sub(t, p, n->in[1])), scaled(t, g, p, 1.0));
+}
+
+void tg__bwd_huber(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    tg_tensor *p = n->in[0];
+    double d = n->a.s;
+    gi[0] = tg_mul(t, tg_clamp(t, tg_sub(t, p, n->in[1]), -d, d), scaled(t, g, p, 1.0));
+}
+
+void tg__bwd_kl_div(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    tg_tensor *lq = n->in[0];
+    gi[0] = tg_mul(t, n->in[1], scaled(t, g, lq, -1.0));
+}
+
+/* ------------------------------------------- categorical CE on probabilities */
+
+/* one-hot (or the dense target itself) as a no-grad tape tensor of p's dtype */
+static tg_tensor *dense_target(tg_tape *t, const tg_tensor *p, const tg_tensor *y,
+                               const char *fn)
+{
+    if (y->dtype != TG_I32) {
+        if (!same_target(t, p, y, fn))
+            return NULL;
+        return (tg_tensor *)y;
+    }
+    int64_t N = p->shape[0], C = p->shape[1];
+    if (y->ndim != 1 || y->shape[0] != N)
+        return tg__fail(t, TG_ESHAPE, "%s: target %s does not fit %s", fn, tg__shape_str(y).s,
+                        tg__shape_str(p).s);
+    const tg_tensor *yd = dense_of(t, y);
+    tg_tensor *oh = yd ? tg__new(t, p->dtype, 2, p->shape) : NULL;
+    if (!oh)
+        return NULL;
+    tg__k_fill(oh, 0);
+    for (int64_t i = 0; i < N; i++) {
+        int64_t c = (int64_t)ld(yd, i);
+        if (c < 0 || c >= C)
+            return tg__fail(t, TG_ERANGE, "%s: target %lld at row %lld outside [0, %lld)", fn,
+                            (long long)c, (long long)i, (long long)C);
+        st(oh, i * C + c, 1);
+    }
+    return oh;
+}
+
+tg_tensor *tg_categorical_cross_entropy(tg_tape *t, tg_tensor *p, const tg_tensor *y)
+{
+    const char *fn = "tg_categorical_cross_entropy";
+    if (!t || t->status != TG_OK || !p || !y)
+        return NULL;
+    if (!float_input(t, p, fn))
+        return NULL;
+    if (p->ndim != 2)
+        return tg__fail(t, TG_ESHAPE, "%s: probabilities must be [N, C], got %s", fn,
+                        tg__shape_str(p).s);
+    tg_tensor *oh = dense_target(t, p, y, fn);
+    const tg_tensor *pd = oh ? dense_of(t, p) : NULL, *od = oh ? dense_of(t, oh) : NULL;
+    if (!pd || !od)
+        return NULL;
+    int64_t n = tg_tensor_numel(p), N = p->shape[0];
+    double acc = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double yi = ld(od, i);
+        if (yi != 0)
+            acc -= yi * log(fmin(fmax(ld(pd, i), PROB_LO), PROB_HI));
+    }
+    return record2(t, TG_OP_CCE, p, y, scalar_out(t, p->dtype, N ? acc / (double)N : NAN), NULL);
+}
+
+void tg__bwd_cce(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    /* d/dp = -y / pc / N inside the clip range */
+    tg_tensor *p = n->in[0];
+    tg_tensor *y = dense_target(t, p, n->in[1], "categorical_cross_entropy");
+    tg_tensor *d = tg_div(t, y, tg_clamp(t, p, PROB_LO, PROB_HI));
+    tg_tensor *scale = tg_mul_scalar(t, g, -1.0 / (double)p->shape[0]);
+    gi[0] = tg_mul(t, tg_mul(t, d, tg_in_range_mask(t, p, PROB_LO, PROB_HI)), scale);
+}
+
+/* ---------------------------------------------------------------- dropout */
+
+tg_tensor *tg_dropout(tg_tape *t, tg_tensor *x, double rate, uint64_t seed, uint64_t stream,
+                      bool training)
+{
+    if (!t || t->status != TG_OK || !x)
+        return NULL;
+    if (!float_input(t, x, "tg_dropout"))
+        return NULL;
+    if (!(rate >= 0 && rate < 1))
+        return tg__fail(t, TG_EINVAL, "tg_dropout: rate %g outside [0, 1)", rate);
+    if (!training || rate == 0)
+        return x;
+    tg_tensor *out = tg__new(t, x->dtype, x->ndim, x->shape);
+    if (!out)
+        return NULL;
+    tg__k_unary(out, x, TG_U_COPY, 0);
+    int64_t n = tg_tensor_numel(out);
+    double keep = 1.0 / (1.0 - rate);
+    /* element i is kept iff its uniform draw (seed, stream, i) is >= rate */
+    if (out->dtype == TG_F32) {
+        float *o = out->data, k = (float)keep;
+        for (int64_t i = 0; i < n; i++)
+            o[i] = tg_rng_uniform01(seed, stream, (uint64_t)i) >= rate ? o[i] * k : 0.0f;
+    } else {
+        double *o = out->data;
+        for (int64_t i = 0; i < n; i++)
+            o[i] = tg_rng_uniform01(seed, stream, (uint64_t)i) >= rate ? o[i] * keep : 0.0;
+    }
+    tg__args a = {.s = rate};
+    a.v[0] = (int64_t)seed;
+    a.v[1] = (int64_t)stream;
+    return tg__record(t, TG_OP_DROPOUT, 1, &x, out, &a);
+}
+
+void tg__bwd_dropout(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    /* the same mask, regenerated from its counters: dropout is its own adjoint */
+    gi[0] = tg_dropout(t, g, n->a.s, (uint64_t)n->a.v[0], (uint64_t)n->a.v[1], true);
+}
+
+/* -------------------------------------------------------------- penalties */
+
+static tg_tensor *penalty(tg_tape *t, tg_tensor *x, double lambda, bool l1, const char *fn)
+{
+    if (!t || t->status != TG_OK || !x)
+        return NULL;
+    if (!float_input(t, x, fn))
+        return NULL;
+    if (!(lambda >= 0))
+        return tg__fail(t, TG_EINVAL, "%s: lambda %g must be >= 0", fn, lambda);
+    const tg_tensor *xd = dense_of(t, x);
+    if (!xd)
+        return NULL;
+    int64_t n = tg_tensor_numel(x);
+    double acc = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = ld(xd, i);
+        acc += l1 ? fabs(v) : v * v;
+    }
+    tg_tensor *out = scalar_out(t, x->dtype, lambda * acc);
+    tg__args a = {.s = lambda};
+    return out ? tg__record(t, l1 ? TG_OP_L1_PENALTY : TG_OP_L2_PENALTY, 1, &x, out, &a) : NULL;
+}
+
+tg_tensor *tg_l1_penalty(tg_tape *t, tg_tensor *theta, double lambda)
+{
+    return penalty(t, theta, lambda, true, "tg_l1_penalty");
+}
+
+tg_tensor *tg_l2_penalty(tg_tape *t, tg_tensor *theta, double lambda)
+{
+    return penalty(t, theta, lambda, false, "tg_l2_penalty");
+}
+
+void tg__bwd_l1_penalty(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    gi[0] = tg_mul(t, tg_sign(t, n->in[0]), tg_mul_scalar(t, g, n->a.s));
+}
+
+void tg__bwd_l2_penalty(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    gi[0] = tg_mul(t, n->in[0], tg_mul_scalar(t, g, 2.0 * n->a.s));
+}
+
+/* ------------------------------------------------------------------ dense */
+
+tg_tensor *tg_dense(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b)
+{
+    if (!t || t->status != TG_OK || !x || !w)
+        return NULL;
+    const char *fn = "tg_dense";
+    if (!float_input(t, x, fn))
+        return NULL;
+    if (w->dtype != x->dtype || (b && b->dtype != x->dtype))
+        return tg__fail(t, TG_EDTYPE, "tg_dense: dtypes differ: x %s, W %s, b %s",
+                        tg_dtype_name(x->dtype), tg_dtype_name(w->dtype),
+                        b ? tg_dtype_name(b->dtype) : "none");
+    if (x->ndim != 2 || w->ndim != 2 || x->shape[1] != w->shape[0] ||
+        (b && (b->ndim != 1 || b->shape[0] != w->shape[1])))
+        return tg__fail(t, TG_ESHAPE, "tg_dense: shapes do not fit: x %s, W %s, b %s",
+                        tg__shape_str(x).s, tg__shape_str(w).s,
+                        b ? tg__shape_str(b).s : "none");
+    int64_t shape[2] = {x->shape[0], w->shape[1]};
+    tg_tensor *out = tg__new(t, x->dtype, 2, shape);
+    if (!out)
+        return NULL;
+    if (!tg__k_matmul(out, x, w, b))
+        return tg__fail(t, TG_ENOMEM, "tg_dense: out of memory");
+    tg_tensor *in[3] = {x, w, b};
+    return tg__record(t, TG_OP_DENSE, b ? 3 : 2, in, out, NULL);
+}
+
+void tg__bwd_dense(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    tg_tensor *x = n->in[0], *w = n->in[1];
+    if (x->requires_grad)
+        gi[0] = tg_matmul(t, g, tg_transpose(t, w, 0, 1));
+    if (w->requires_grad)
+        gi[1] = tg_matmul(t, tg_transpose(t, x, 0, 1), g);
+    if (n->n_in == 3 && n->in[2]->requires_grad) {
+        int zero = 0;
+        gi[2] = tg_sum(t, g, 1, &zero, false);
+    }
+}

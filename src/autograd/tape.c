@@ -1,0 +1,439 @@
+/* The tape: arena, nodes, sticky errors, the op registry tables and the backward
+ * engine (one reverse walk over the nodes, which are already in topological order). */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ------------------------------------------------------------------ registry */
+
+static const char *const op_names[TG_OP_COUNT] = {
+#define X(E, name, arity, bwd) name,
+#include "ops.def"
+#undef X
+};
+static const int op_arity[TG_OP_COUNT] = {
+#define X(E, name, arity, bwd) arity,
+#include "ops.def"
+#undef X
+};
+tg__bwd_fn tg__op_backward[TG_OP_COUNT] = {
+#define X(E, name, arity, bwd) bwd,
+#include "ops.def"
+#undef X
+};
+
+int tg_op_count(void) { return TG_OP_COUNT; }
+const char *tg_op_name(int op) { return op >= 0 && op < TG_OP_COUNT ? op_names[op] : NULL; }
+int tg_op_arity(int op) { return op >= 0 && op < TG_OP_COUNT ? op_arity[op] : 0; }
+
+int tg_op_lookup(const char *name)
+{
+    for (int i = 0; name && i < TG_OP_COUNT; i++)
+        if (!strcmp(op_names[i], name))
+            return i;
+    return -1;
+}
+
+int64_t tg_tape_count_op(const tg_tape *t, int op)
+{
+    int64_t c = 0;
+    for (int64_t i = 0; t && i < t->nnodes; i++)
+        c += t->nodes[i].op == op;
+    return c;
+}
+
+/* ------------------------------------------------------------------- arena */
+
+#define ARENA_ALIGN 64
+#define ARENA_MIN_CHUNK ((size_t)1 << 20)
+
+static tg__chunk *chunk_new(size_t size)
+{
+    char *raw = tg__malloc(sizeof(tg__chunk) + size + ARENA_ALIGN);
+    if (!raw)
+        return NULL;
+    tg__chunk *c = (tg__chunk *)(void *)raw;
+    uintptr_t p = (uintptr_t)(raw + sizeof(tg__chunk));
+    c->base = (char *)((p + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
+    c->next = NULL;
+    c->size = size;
+    c->used = 0;
+    return c;
+}
+
+static void chunks_free(tg__chunk *c)
+{
+    while (c) {
+        tg__chunk *n = c->next;
+        tg__mfree(c);
+        c = n;
+    }
+}
+
+void *tg__arena_alloc(tg_tape *t, size_t n)
+{
+    n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    tg__chunk *c = t->cur;
+    while (c && c->used + n > c->size)
+        c = c->next;
+    if (!c) {
+        tg__chunk *last = t->chunks;
+        while (last && last->next)
+            last = last->next;
+        size_t sz = last ? 2 * last->size : ARENA_MIN_CHUNK;
+        if (sz < n)
+            sz = n;
+        c = chunk_new(sz);
+        if (!c)
+            return tg__fail(t, TG_ENOMEM, "tape arena: out of memory (%zu bytes)", sz);
+        if (last)
+            last->next = c;
+        else
+            t->chunks = c;
+    }
+    t->cur = c;
+    void *p = c->base + c->used;
+    c->used += n;
+    t->used += n;
+    if (t->used > t->high_water)
+        t->high_water = t->used;
+    return p;
+}
+
+/* -------------------------------------------------------------------- tape */
+
+tg_tape *tg_tape_new(void)
+{
+    tg_tape *t = tg__calloc(sizeof *t);
+    if (!t)
+        return tg__error(TG_ENOMEM, "tg_tape_new: out of memory");
+    t->record = true;
+    return t;
+}
+
+void tg_tape_free(tg_tape **pt)
+{
+    if (!pt || !*pt)
+        return;
+    tg_tape *t = *pt;
+    chunks_free(t->chunks);
+    tg__mfree(t->nodes);
+    tg__mfree(t->leaves);
+    tg__mfree(t);
+    *pt = NULL;
+}
+
+void tg_tape_reset(tg_tape *t)
+{
+    if (!t)
+        return;
+    /* if the last step needed several chunks, replace them by one big enough for all,
+     * so that a steady-state step never allocates */
+    if (t->chunks && t->chunks->next) {
+        size_t total = 0;
+        for (tg__chunk *c = t->chunks; c; c = c->next)
+            total += c->size;
+        tg__chunk *one = chunk_new(total);
+        if (one) {
+            chunks_free(t->chunks);
+            t->chunks = one;
+        }
+    }
+    for (tg__chunk *c = t->chunks; c; c = c->next)
+        c->used = 0;
+    t->cur = t->chunks;
+    t->used = 0;
+    t->nnodes = 0;
+    t->nleaves = 0;
+    t->status = TG_OK;
+    t->err[0] = 0;
+}
+
+bool tg_tape_failed(const tg_tape *t) { return !t || t->status != TG_OK; }
+tg_status tg_tape_status(const tg_tape *t) { return t ? t->status : TG_EINVAL; }
+const char *tg_tape_error(const tg_tape *t) { return t ? t->err : "NULL tape"; }
+
+bool tg_tape_set_grad_mode(tg_tape *t, bool record)
+{
+    if (!t)
+        return false;
+    bool old = t->record;
+    t->record = record;
+    return old;
+}
+
+bool tg_tape_grad_mode(const tg_tape *t) { return t && t->record; }
+int64_t tg_tape_nodes(const tg_tape *t) { return t ? t->nnodes : 0; }
+size_t tg_tape_arena_used(const tg_tape *t) { return t ? t->used : 0; }
+size_t tg_tape_arena_high_water(const tg_tape *t) { return t ? t->high_water : 0; }
+
+void *tg__fail(tg_tape *t, tg_status s, const char *fmt, ...)
+{
+    if (t && t->status == TG_OK) {
+        t->status = s;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(t->err, sizeof t->err, fmt, ap);
+        va_end(ap);
+    }
+    return NULL;
+}
+
+tg_tensor *tg__new(tg_tape *t, tg_dtype dt, int ndim, const int64_t *shape)
+{
+    int64_t n;
+    if (!tg__numel(ndim, shape, &n) || n > (int64_t)(SIZE_MAX / 16))
+        return tg__fail(t, TG_EINVAL, "tape tensor: invalid shape %s", tg__dims_str(ndim, shape).s);
+    size_t hdr = (sizeof(tg_tensor) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    char *p = tg__arena_alloc(t, hdr + (size_t)n * tg_dtype_size(dt));
+    if (!p)
+        return NULL;
+    tg_tensor *x = (tg_tensor *)(void *)p;
+    tg__init_header(x, dt, ndim, shape);
+    x->data = p + hdr;
+    x->tape = t;
+    return x;
+}
+
+tg_tensor *tg__new_view(tg_tape *t, const tg_tensor *v)
+{
+    tg_tensor *x = tg__arena_alloc(t, sizeof *x);
+    if (!x)
+        return NULL;
+    *x = *v;
+    x->grad = NULL;
+    x->storage = NULL;
+    x->tape = t;
+    x->node = -1;
+    x->requires_grad = 0;
+    x->gacc = NULL;
+    x->gtape = NULL;
+    x->gepoch = 0;
+    x->label = NULL;
+    return x;
+}
+
+static bool grow(void **arr, int64_t *cap, int64_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    int64_t nc = *cap ? *cap * 2 : 256;
+    while (nc < need)
+        nc *= 2;
+    void *p = tg__malloc((size_t)nc * elem);
+    if (!p)
+        return false;
+    if (*arr) {
+        memcpy(p, *arr, (size_t)*cap * elem);
+        tg__mfree(*arr);
+    }
+    *arr = p;
+    *cap = nc;
+    return true;
+}
+
+tg_tensor *tg__record(tg_tape *t, int op, int n, tg_tensor *const *in, tg_tensor *out,
+                      const tg__args *a)
+{
+    bool need = false;
+    for (int i = 0; t->record && i < n && !need; i++)
+        need = in[i]->requires_grad;
+    if (!need)
+        return out;
+    if (!grow((void **)&t->nodes, &t->cap, t->nnodes + 1, sizeof(tg__node)))
+        return tg__fail(t, TG_ENOMEM, "tape: out of memory for nodes");
+    tg_tensor **ins = tg__arena_alloc(t, sizeof(tg_tensor *) * (size_t)n);
+    if (!ins)
+        return NULL;
+    memcpy(ins, in, sizeof(tg_tensor *) * (size_t)n);
+    tg__node *nd = &t->nodes[t->nnodes];
+    nd->op = op;
+    nd->n_in = n;
+    nd->in = ins;
+    nd->out = out;
+    if (a)
+        nd->a = *a;
+    else
+        memset(&nd->a, 0, sizeof nd->a);
+    out->requires_grad = 1;
+    out->node = (int32_t)t->nnodes++;
+    return out;
+}
+
+/* ------------------------------------------------------------- grad flags */
+
+tg_status tg_tensor_set_requires_grad(tg_tensor *x, bool requires)
+{
+    if (!x)
+        return tg__error_status(TG_EINVAL, "tg_tensor_set_requires_grad: NULL tensor");
+    if (x->tape)
+        return tg__error_status(TG_EINVAL, "tg_tensor_set_requires_grad: %s is a tape tensor",
+                                tg__shape_str(x).s);
+    if (requires && !tg__is_float(x->dtype))
+        return tg__error_status(TG_EDTYPE, "tg_tensor_set_requires_grad: dtype %s cannot require grad",
+                                tg_dtype_name(x->dtype));
+    x->requires_grad = requires;
+    return TG_OK;
+}
+
+bool tg_tensor_requires_grad(const tg_tensor *x) { return x && x->requires_grad; }
+
+tg_status tg_tensor_zero_grad(tg_tensor *x)
+{
+    if (!x)
+        return tg__error_status(TG_EINVAL, "tg_tensor_zero_grad: NULL tensor");
+    if (x->grad)
+        tg__k_fill(x->grad, 0);
+    return TG_OK;
+}
+
+void tg_tensor_set_label(tg_tensor *x, const char *label)
+{
+    if (x)
+        x->label = label;
+}
+
+/* ------------------------------------------------------------------ engine */
+
+static atomic_uint_fast32_t next_epoch = 1; /* unique per backward, across tapes */
+
+tg_backward_opts tg_backward_defaults(void)
+{
+    tg_backward_opts o = {.create_graph = false};
+    return o;
+}
+
+static tg_tensor *gacc_of(const tg_tape *t, const tg_tensor *x)
+{
+    return (x->gtape == t && x->gepoch == t->epoch) ? x->gacc : NULL;
+}
+
+static void accumulate(tg_tape *t, tg_tensor *x, tg_tensor *g)
+{
+    if (!tg_tensor_same_shape(x, g) || x->dtype != g->dtype) {
+        tg__fail(t, TG_ESTATE, "backward: gradient %s %s does not match input %s %s",
+                 tg__shape_str(g).s, tg_dtype_name(g->dtype), tg__shape_str(x).s,
+                 tg_dtype_name(x->dtype));
+        return;
+    }
+    tg_tensor *cur = gacc_of(t, x);
+    if (!cur) {
+        if (x->node < 0) {
+            if (!grow((void **)&t->leaves, &t->capleaves, t->nleaves + 1, sizeof(tg_tensor *))) {
+                tg__fail(t, TG_ENOMEM, "backward: out of memory");
+                return;
+            }
+            t->leaves[t->nleaves++] = x;
+        }
+        x->gacc = g;
+        x->gtape = t;
+        x->gepoch = t->epoch;
+    } else {
+        x->gacc = tg_add(t, cur, g);
+    }
+}
+
+static tg_status run_backward(tg_tape *t, tg_tensor *root, tg_tensor *seed, int n,
+                              tg_tensor *const *xs, tg_tensor **grads,
+                              const tg_backward_opts *opts, const char *fn)
+{
+    if (!t)
+        return tg__error_status(TG_EINVAL, "%s: NULL tape", fn);
+    if (t->status != TG_OK)
+        return t->status;
+    if (!root)
+        return tg__fail(t, TG_EINVAL, "%s: root is NULL", fn), TG_EINVAL;
+    if (!root->requires_grad)
+        return tg__fail(t, TG_ESTATE,
+                        "%s: root %s does not require grad (no input requires grad, or grad mode was off)",
+                        fn, tg__shape_str(root).s),
+               TG_ESTATE;
+    if (!seed) {
+        if (tg_tensor_numel(root) != 1)
+            return tg__fail(t, TG_ESHAPE,
+                            "%s: root has shape %s; a non-scalar root needs a seed gradient", fn,
+                            tg__shape_str(root).s),
+                   TG_ESHAPE;
+        seed = tg_tape_full(t, root->dtype, root->ndim, root->shape, 1.0);
+        if (!seed)
+            return t->status;
+    } else if (!tg_tensor_same_shape(seed, root) || seed->dtype != root->dtype) {
+        return tg__fail(t, TG_ESHAPE, "%s: seed %s %s does not match root %s %s", fn,
+                        tg__shape_str(seed).s, tg_dtype_name(seed->dtype), tg__shape_str(root).s,
+                        tg_dtype_name(root->dtype)),
+               TG_ESHAPE;
+    }
+    for (int i = 0; i < n; i++)
+        if (!xs[i])
+            return tg__fail(t, TG_EINVAL, "%s: input %d is NULL", fn, i), TG_EINVAL;
+
+    t->epoch = (uint32_t)atomic_fetch_add(&next_epoch, 1);
+    t->nleaves = 0;
+    bool saved = t->record;
+    t->record = opts && opts->create_graph;
+    accumulate(t, root, seed);
+    for (int64_t i = root->node; i >= 0 && t->status == TG_OK; i--) {
+        tg__node nd = t->nodes[i]; /* a copy: backward ops may grow the node array */
+        tg_tensor *g = gacc_of(t, nd.out);
+        if (!g)
+            continue;
+        tg_tensor **gi = tg__arena_alloc(t, sizeof(tg_tensor *) * (size_t)nd.n_in);
+        if (!gi)
+            break;
+        memset(gi, 0, sizeof(tg_tensor *) * (size_t)nd.n_in);
+        tg__op_backward[nd.op](t, &nd, g, gi);
+        for (int k = 0; k < nd.n_in && t->status == TG_OK; k++)
+            if (gi[k] && nd.in[k]->requires_grad)
+                accumulate(t, nd.in[k], gi[k]);
+    }
+    t->record = saved;
+    if (t->status != TG_OK)
+        return t->status;
+
+    if (grads) {
+        for (int i = 0; i < n; i++) {
+            grads[i] = gacc_of(t, xs[i]);
+            if (!grads[i])
+                grads[i] = tg_tape_zeros(t, xs[i]->dtype, xs[i]->ndim, xs[i]->shape);
+        }
+        return t->status;
+    }
+    for (int64_t i = 0; i < t->nleaves; i++) {
+        tg_tensor *x = t->leaves[i];
+        if (x->tape)
+            continue; /* only persistent tensors keep a .grad */
+        if (!x->grad) {
+            x->grad = tg_zeros(x->dtype, x->ndim, x->shape);
+            if (!x->grad)
+                return tg__fail(t, TG_ENOMEM, "%s: out of memory for a gradient %s", fn,
+                                tg__shape_str(x).s),
+                       TG_ENOMEM;
+        }
+        tg__k_accumulate(x->grad, x->gacc);
+    }
+    return TG_OK;
+}
+
+tg_status tg_backward(tg_tape *t, tg_tensor *root)
+{
+    return run_backward(t, root, NULL, 0, NULL, NULL, NULL, "tg_backward");
+}
+
+tg_status tg_backward_ex(tg_tape *t, tg_tensor *root, tg_tensor *seed,
+                         const tg_backward_opts *opts)
+{
+    return run_backward(t, root, seed, 0, NULL, NULL, opts, "tg_backward");
+}
+
+tg_status tg_grad(tg_tape *t, tg_tensor *root, tg_tensor *seed, int n, tg_tensor *const *xs,
+                  tg_tensor **grads, const tg_backward_opts *opts)
+{
+    if (n < 0 || (n > 0 && (!xs || !grads))) {
+        if (!t)
+            return tg__error_status(TG_EINVAL, "tg_grad: NULL tape");
+        return tg__fail(t, TG_EINVAL, "tg_grad: invalid inputs"), TG_EINVAL;
+    }
+    return run_backward(t, root, seed, n, xs, grads, opts, "tg_grad");
+}

@@ -1,0 +1,169 @@
+/* Metrics: accuracy, confusion matrix, precision/recall/F1, ROC AUC. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tensor/internal.h"
+#include "nn.h"
+
+/* class of row i: argmax of a [N, C] tensor, or the I32 value of a [N] tensor */
+static int64_t class_of(const tg_tensor *x, int64_t i)
+{
+    if (x->dtype == TG_I32 || x->ndim == 1)
+        return (int64_t)tg_tensor_get_flat(x, i);
+    int64_t C = x->shape[1], best = 0;
+    double bv = tg_tensor_get(x, (int64_t[]){i, 0});
+    for (int64_t k = 1; k < C; k++) {
+        double v = tg_tensor_get(x, (int64_t[]){i, k});
+        if (v > bv) {
+            bv = v;
+            best = k;
+        }
+    }
+    return best;
+}
+
+static bool rows_ok(const tg_tensor *a, const tg_tensor *b, const char *fn)
+{
+    if (!a || !b || a->ndim < 1 || b->ndim < 1 || a->shape[0] != b->shape[0] || a->ndim > 2 ||
+        b->ndim > 2) {
+        tg__error(TG_ESHAPE, "%s: inputs must be [N] or [N, C] with the same N", fn);
+        return false;
+    }
+    return true;
+}
+
+double tg_accuracy(const tg_tensor *scores, const tg_tensor *target)
+{
+    if (!rows_ok(scores, target, "tg_accuracy"))
+        return NAN;
+    int64_t n = scores->shape[0], hit = 0;
+    for (int64_t i = 0; i < n; i++)
+        hit += class_of(scores, i) == class_of(target, i);
+    return n ? (double)hit / (double)n : NAN;
+}
+
+double tg_binary_accuracy(const tg_tensor *p, const tg_tensor *y)
+{
+    int64_t n = tg_tensor_numel(p);
+    if (!p || !y || n != tg_tensor_numel(y) || n == 0) {
+        tg__error(TG_ESHAPE, "tg_binary_accuracy: inputs must have the same, non-zero size");
+        return NAN;
+    }
+    int64_t hit = 0;
+    for (int64_t i = 0; i < n; i++)
+        hit += (tg_tensor_get_flat(p, i) >= 0.5) == (tg_tensor_get_flat(y, i) >= 0.5);
+    return (double)hit / (double)n;
+}
+
+double tg_regression_accuracy(const tg_tensor *pred, const tg_tensor *y, double k)
+{
+    int64_t n = tg_tensor_numel(y);
+    if (!pred || !y || n != tg_tensor_numel(pred) || n == 0 || !(k > 0)) {
+        tg__error(TG_EINVAL, "tg_regression_accuracy: need same-size inputs and k > 0");
+        return NAN;
+    }
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < n; i++)
+        mean += tg_tensor_get_flat(y, i);
+    mean /= (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        double d = tg_tensor_get_flat(y, i) - mean;
+        var += d * d;
+    }
+    double precision = sqrt(var / (double)n) / k;
+    int64_t hit = 0;
+    for (int64_t i = 0; i < n; i++)
+        hit += fabs(tg_tensor_get_flat(pred, i) - tg_tensor_get_flat(y, i)) < precision;
+    return (double)hit / (double)n;
+}
+
+tg_status tg_confusion_matrix(const tg_tensor *pred, const tg_tensor *target, int64_t C,
+                              int64_t *counts)
+{
+    if (!rows_ok(pred, target, "tg_confusion_matrix"))
+        return TG_ESHAPE;
+    if (C < 1 || !counts)
+        return tg__error_status(TG_EINVAL, "tg_confusion_matrix: need C >= 1 and a counts array");
+    memset(counts, 0, sizeof(int64_t) * (size_t)(C * C));
+    for (int64_t i = 0; i < pred->shape[0]; i++) {
+        int64_t p = class_of(pred, i), y = class_of(target, i);
+        if (p < 0 || p >= C || y < 0 || y >= C)
+            return tg__error_status(TG_ERANGE,
+                                    "tg_confusion_matrix: class %lld or %lld at row %lld outside [0, %lld)",
+                                    (long long)y, (long long)p, (long long)i, (long long)C);
+        counts[y * C + p]++;
+    }
+    return TG_OK;
+}
+
+void tg_precision_recall_f1(const int64_t *counts, int64_t C, int64_t c, double *precision,
+                            double *recall, double *f1)
+{
+    double tp = 0, fp = 0, fn = 0;
+    if (counts && c >= 0 && c < C) {
+        tp = (double)counts[c * C + c];
+        for (int64_t k = 0; k < C; k++) {
+            if (k == c)
+                continue;
+            fp += (double)counts[k * C + c]; /* predicted c, truly k */
+            fn += (double)counts[c * C + k]; /* truly c, predicted k */
+        }
+    }
+    double p = tp + fp > 0 ? tp / (tp + fp) : 0, r = tp + fn > 0 ? tp / (tp + fn) : 0;
+    if (precision)
+        *precision = p;
+    if (recall)
+        *recall = r;
+    if (f1)
+        *f1 = p + r > 0 ? 2 * p * r / (p + r) : 0;
+}
+
+typedef struct {
+    double s;
+    int pos;
+} scored;
+
+static int by_score(const void *a, const void *b)
+{
+    double x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    return (x > y) - (x < y);
+}
+
+double tg_roc_auc(const tg_tensor *scores, const tg_tensor *labels)
+{
+    int64_t n = tg_tensor_numel(scores);
+    if (!scores || !labels || n != tg_tensor_numel(labels) || n == 0) {
+        tg__error(TG_ESHAPE, "tg_roc_auc: inputs must have the same, non-zero size");
+        return NAN;
+    }
+    scored *v = tg__malloc(sizeof *v * (size_t)n);
+    if (!v) {
+        tg__error(TG_ENOMEM, "tg_roc_auc: out of memory");
+        return NAN;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        v[i].s = tg_tensor_get_flat(scores, i);
+        v[i].pos = tg_tensor_get_flat(labels, i) >= 0.5;
+    }
+    qsort(v, (size_t)n, sizeof *v, by_score);
+    /* Mann-Whitney: sum of positive ranks (ties get their average rank) */
+    double rank_sum = 0, npos = 0;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        while (j < n && v[j].s == v[i].s)
+            j++;
+        double avg = (double)(i + j + 1) / 2.0; /* ranks i+1 .. j */
+        for (int64_t k = i; k < j; k++)
+            if (v[k].pos) {
+                rank_sum += avg;
+                npos++;
+            }
+        i = j;
+    }
+    tg__mfree(v);
+    double nneg = (double)n - npos;
+    if (npos == 0 || nneg == 0)
+        return NAN;
+    return (rank_sum - npos * (npos + 1) / 2.0) / (npos * nneg);
+}

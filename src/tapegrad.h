@@ -1,0 +1,10 @@
+/* tapegrad — reverse-mode automatic differentiation over n-dimensional tensors, in C11.
+ * The umbrella header: include this one. */
+#ifndef TAPEGRAD_H
+#define TAPEGRAD_H
+
+#include "tensor/tensor.h"
+#include "autograd/autograd.h"
+#include "nn/nn.h"
+
+#endif

@@ -1,0 +1,532 @@
+/* Kernels: strided N-d iteration, elementwise maps, reductions, softmax, matmul
+ * dispatch. They know nothing about tapes; callers have checked shapes and dtypes. */
+#include <string.h>
+#include <tgmath.h>
+
+#include "gemm.h"
+#include "internal.h"
+
+/* ----------------------------------------------------------------- threads */
+
+#ifdef TG_HAVE_OPENMP
+#include <omp.h>
+#endif
+#ifdef TG_HAVE_BLAS
+void openblas_set_num_threads(int n); /* OpenBLAS's own pool */
+#endif
+
+static int g_threads = 1; /* process-wide configuration, see tg_set_num_threads */
+
+void tg_set_num_threads(int n)
+{
+    g_threads = n < 1 ? 1 : n;
+#ifdef TG_HAVE_OPENMP
+    omp_set_num_threads(g_threads);
+#endif
+#ifdef TG_HAVE_BLAS
+    openblas_set_num_threads(g_threads);
+#endif
+}
+
+int tg_num_threads(void) { return g_threads; }
+
+/* ---------------------------------------------------------------- iterator */
+
+void tg__iter_init(tg__iter *it, int ndim, const int64_t *shape, int nops,
+                   const int64_t *const *strides, const int64_t *offsets)
+{
+    int64_t sh[TG_MAX_DIMS], st[3][TG_MAX_DIMS];
+    int nd = 0;
+    int64_t rows = 1;
+    bool empty = false;
+    memset(it, 0, sizeof *it);
+    it->nops = nops;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] == 0)
+            empty = true;
+        if (shape[d] == 1)
+            continue; /* size-1 axes never move */
+        bool merge = nd > 0;
+        for (int k = 0; k < nops && merge; k++)
+            merge = st[k][nd - 1] == strides[k][d] * shape[d];
+        if (merge) {
+            sh[nd - 1] *= shape[d];
+            for (int k = 0; k < nops; k++)
+                st[k][nd - 1] = strides[k][d];
+        } else {
+            sh[nd] = shape[d];
+            for (int k = 0; k < nops; k++)
+                st[k][nd] = strides[k][d];
+            nd++;
+        }
+    }
+    for (int k = 0; k < nops; k++)
+        it->off[k] = offsets[k];
+    if (nd == 0) {
+        it->inner = 1;
+    } else {
+        it->inner = sh[nd - 1];
+        for (int k = 0; k < nops; k++)
+            it->ist[k] = st[k][nd - 1];
+        nd--;
+    }
+    it->nd = nd;
+    for (int d = 0; d < nd; d++) {
+        it->shape[d] = sh[d];
+        rows *= sh[d];
+        for (int k = 0; k < nops; k++)
+            it->st[k][d] = st[k][d];
+    }
+    it->count = empty ? 0 : rows;
+    it->first = true;
+}
+
+bool tg__iter_next(tg__iter *it)
+{
+    if (it->count <= 0)
+        return false;
+    it->count--;
+    if (it->first) {
+        it->first = false;
+        return true;
+    }
+    for (int d = it->nd - 1; d >= 0; d--) {
+        for (int k = 0; k < it->nops; k++)
+            it->off[k] += it->st[k][d];
+        if (++it->idx[d] < it->shape[d])
+            return true;
+        for (int k = 0; k < it->nops; k++)
+            it->off[k] -= it->st[k][d] * it->shape[d];
+        it->idx[d] = 0;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------- elementwise */
+
+/* one loop body, with a unit-stride version the compiler can vectorize */
+#define ROW2(T, EXPR)                                                                  \
+    do {                                                                               \
+        if (so == 1 && sx == 1) {                                                      \
+            for (int64_t i = 0; i < n; i++) {                                          \
+                T x = xp[i];                                                           \
+                op[i] = (T)(EXPR);                                                     \
+            }                                                                          \
+        } else {                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                          \
+                T x = xp[i * sx];                                                      \
+                op[i * so] = (T)(EXPR);                                                \
+            }                                                                          \
+        }                                                                              \
+    } while (0)
+
+#define UNARY_ROW(T)                                                                   \
+    static void unary_row_##T(tg__uop uop, int64_t n, T *op, int64_t so, const T *xp,   \
+                              int64_t sx, T p)                                         \
+    {                                                                                  \
+        const T one = 1, half = (T)0.5, zero = 0;                                      \
+        const T rsqrt2 = (T)0.70710678118654752440;                                    \
+        switch (uop) {                                                                 \
+        case TG_U_NEG: ROW2(T, -x); break;                                             \
+        case TG_U_EXP: ROW2(T, exp(x)); break;                                         \
+        case TG_U_LOG: ROW2(T, log(x)); break;                                         \
+        case TG_U_SQRT: ROW2(T, sqrt(x)); break;                                       \
+        case TG_U_ABS: ROW2(T, fabs(x)); break;                                        \
+        case TG_U_RELU: ROW2(T, x > zero ? x : zero); break;                           \
+        case TG_U_LEAKY_RELU: ROW2(T, x > zero ? x : p * x); break;                    \
+        case TG_U_SIGMOID:                                                             \
+            ROW2(T, x >= zero ? one / (one + exp(-x)) : exp(x) / (one + exp(x)));      \
+            break;                                                                     \
+        case TG_U_TANH: ROW2(T, tanh(x)); break;                                       \
+        case TG_U_GELU: ROW2(T, half * x * (one + erf(x * rsqrt2))); break;            \
+        case TG_U_SOFTPLUS: ROW2(T, (x > zero ? x : zero) + log1p(exp(-fabs(x)))); break; \
+        case TG_U_ADD_SCALAR: ROW2(T, x + p); break;                                   \
+        case TG_U_MUL_SCALAR: ROW2(T, x * p); break;                                   \
+        case TG_U_POW_SCALAR: ROW2(T, pow(x, p)); break;                               \
+        case TG_U_SIGN: ROW2(T, (x > zero) - (x < zero)); break;                       \
+        case TG_U_STEP: ROW2(T, x > zero ? one : zero); break;                         \
+        case TG_U_COPY: ROW2(T, x); break;                                             \
+        }                                                                              \
+    }
+UNARY_ROW(float)
+UNARY_ROW(double)
+
+/* dtype-converting strided copy */
+static void copy_convert(tg_tensor *out, const tg_tensor *x)
+{
+    int64_t bst[TG_MAX_DIMS];
+    tg__bstrides(x, out->ndim, out->shape, bst);
+    const int64_t *sts[2] = {out->stride, bst};
+    int64_t offs[2] = {out->offset, x->offset};
+    tg__iter it;
+    tg__iter_init(&it, out->ndim, out->shape, 2, sts, offs);
+    size_t eo = tg_dtype_size(out->dtype), ex = tg_dtype_size(x->dtype);
+    while (tg__iter_next(&it)) {
+        char *o = (char *)out->data + (size_t)it.off[0] * eo;
+        const char *s = (const char *)x->data + (size_t)it.off[1] * ex;
+        for (int64_t i = 0; i < it.inner; i++) {
+            const char *src = s + (size_t)(i * it.ist[1]) * ex;
+            char *dst = o + (size_t)(i * it.ist[0]) * eo;
+            double v = x->dtype == TG_F32   ? *(const float *)src
+                       : x->dtype == TG_F64 ? *(const double *)src
+                                            : *(const int32_t *)src;
+            if (out->dtype == TG_F32)
+                *(float *)dst = (float)v;
+            else if (out->dtype == TG_F64)
+                *(double *)dst = v;
+            else
+                *(int32_t *)dst = (int32_t)v;
+        }
+    }
+}
+
+void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
+{
+    if (uop == TG_U_COPY && (out->dtype != x->dtype || x->dtype == TG_I32)) {
+        copy_convert(out, x);
+        return;
+    }
+    int64_t bst[TG_MAX_DIMS];
+    tg__bstrides(x, out->ndim, out->shape, bst);
+    const int64_t *sts[2] = {out->stride, bst};
+    int64_t offs[2] = {out->offset, x->offset};
+    tg__iter it;
+    tg__iter_init(&it, out->ndim, out->shape, 2, sts, offs);
+    while (tg__iter_next(&it)) {
+        if (x->dtype == TG_F32)
+            unary_row_float(uop, it.inner, (float *)out->data + it.off[0], it.ist[0],
+                            (const float *)x->data + it.off[1], it.ist[1], (float)p0);
+        else
+            unary_row_double(uop, it.inner, (double *)out->data + it.off[0], it.ist[0],
+                             (const double *)x->data + it.off[1], it.ist[1], p0);
+    }
+}
+
+#define ROW3(T, EXPR)                                                                  \
+    do {                                                                               \
+        if (so == 1 && sa == 1 && sb == 1) {                                           \
+            for (int64_t i = 0; i < n; i++) {                                          \
+                T a = ap[i], b = bp[i];                                                \
+                op[i] = (T)(EXPR);                                                     \
+            }                                                                          \
+        } else if (so == 1 && sa == 1 && sb == 0) {                                    \
+            const T b = bp[0];                                                         \
+            for (int64_t i = 0; i < n; i++) {                                          \
+                T a = ap[i];                                                           \
+                op[i] = (T)(EXPR);                                                     \
+            }                                                                          \
+        } else {                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                          \
+                T a = ap[i * sa], b = bp[i * sb];                                      \
+                op[i * so] = (T)(EXPR);                                                \
+            }                                                                          \
+        }                                                                              \
+    } while (0)
+
+#define BINARY_ROW(T)                                                                  \
+    static void binary_row_##T(tg__bop bop, int64_t n, T *op, int64_t so, const T *ap,  \
+                               int64_t sa, const T *bp, int64_t sb, T p)               \
+    {                                                                                  \
+        const T one = 1, zero = 0, half = (T)0.5;                                      \
+        const T rsqrt2 = (T)0.70710678118654752440;                                    \
+        const T rsqrt2pi = (T)0.39894228040143267794;                                  \
+        switch (bop) {                                                                 \
+        case TG_B_ADD: ROW3(T, a + b); break;                                          \
+        case TG_B_SUB: ROW3(T, a - b); break;                                          \
+        case TG_B_MUL: ROW3(T, a * b); break;                                          \
+        case TG_B_DIV: ROW3(T, a / b); break;                                          \
+        case TG_B_RELU_BWD: ROW3(T, b > zero ? a : zero); break;                       \
+        case TG_B_LEAKY_RELU_BWD: ROW3(T, b > zero ? a : a * p); break;                \
+        case TG_B_SIGMOID_BWD: ROW3(T, a * b * (one - b)); break;                      \
+        case TG_B_TANH_BWD: ROW3(T, a * (one - b * b)); break;                         \
+        case TG_B_GELU_BWD:                                                            \
+            ROW3(T, a * (half * (one + erf(b * rsqrt2)) +                              \
+                         b * rsqrt2pi * exp(-half * b * b)));                          \
+            break;                                                                     \
+        }                                                                              \
+    }
+BINARY_ROW(float)
+BINARY_ROW(double)
+
+void tg__k_binary(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, tg__bop bop, double p0)
+{
+    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS];
+    tg__bstrides(a, out->ndim, out->shape, sa);
+    tg__bstrides(b, out->ndim, out->shape, sb);
+    const int64_t *sts[3] = {out->stride, sa, sb};
+    int64_t offs[3] = {out->offset, a->offset, b->offset};
+    tg__iter it;
+    tg__iter_init(&it, out->ndim, out->shape, 3, sts, offs);
+    while (tg__iter_next(&it)) {
+        if (a->dtype == TG_F32)
+            binary_row_float(bop, it.inner, (float *)out->data + it.off[0], it.ist[0],
+                             (const float *)a->data + it.off[1], it.ist[1],
+                             (const float *)b->data + it.off[2], it.ist[2], (float)p0);
+        else
+            binary_row_double(bop, it.inner, (double *)out->data + it.off[0], it.ist[0],
+                              (const double *)a->data + it.off[1], it.ist[1],
+                              (const double *)b->data + it.off[2], it.ist[2], p0);
+    }
+}
+
+void tg__k_accumulate(tg_tensor *out, const tg_tensor *x)
+{
+    /* out = out + x through the binary kernel with out as both destination and input:
+     * every element is read before it is written, so aliasing is safe */
+    tg__k_binary(out, out, x, TG_B_ADD, 0);
+}
+
+void tg__k_fill(tg_tensor *t, double v)
+{
+    const int64_t *sts[1] = {t->stride};
+    int64_t offs[1] = {t->offset};
+    tg__iter it;
+    tg__iter_init(&it, t->ndim, t->shape, 1, sts, offs);
+    while (tg__iter_next(&it)) {
+        for (int64_t i = 0; i < it.inner; i++) {
+            int64_t o = it.off[0] + i * it.ist[0];
+            if (t->dtype == TG_F32)
+                ((float *)t->data)[o] = (float)v;
+            else if (t->dtype == TG_F64)
+                ((double *)t->data)[o] = v;
+            else
+                ((int32_t *)t->data)[o] = (int32_t)v;
+        }
+    }
+}
+
+/* -------------------------------------------------------------- reductions */
+
+#define SUM_ROWS(T)                                                                    \
+    static void sum_rows_##T(tg__iter *it, T *o, const T *x)                           \
+    {                                                                                  \
+        while (tg__iter_next(it)) {                                                    \
+            T *op = o + it->off[0];                                                    \
+            const T *xp = x + it->off[1];                                              \
+            int64_t n = it->inner, so = it->ist[0], sx = it->ist[1];                   \
+            if (so == 0) {                                                             \
+                double acc = 0;                                                        \
+                for (int64_t i = 0; i < n; i++)                                        \
+                    acc += xp[i * sx];                                                 \
+                op[0] += (T)acc;                                                       \
+            } else if (so == 1 && sx == 1) {                                           \
+                for (int64_t i = 0; i < n; i++)                                        \
+                    op[i] += xp[i];                                                    \
+            } else {                                                                   \
+                for (int64_t i = 0; i < n; i++)                                        \
+                    op[i * so] += xp[i * sx];                                          \
+            }                                                                          \
+        }                                                                              \
+    }
+SUM_ROWS(float)
+SUM_ROWS(double)
+
+void tg__k_sum(tg_tensor *out, const tg_tensor *x, uint32_t mask)
+{
+    int64_t so[TG_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++)
+        so[d] = (mask >> d) & 1 ? 0 : out->stride[d];
+    tg__k_fill(out, 0);
+    const int64_t *sts[2] = {so, x->stride};
+    int64_t offs[2] = {out->offset, x->offset};
+    tg__iter it;
+    tg__iter_init(&it, x->ndim, x->shape, 2, sts, offs);
+    if (x->dtype == TG_F32)
+        sum_rows_float(&it, out->data, x->data);
+    else
+        sum_rows_double(&it, out->data, x->data);
+}
+
+/* iteration over every position of x except along `axis`; operand 0 is x, 1 is out
+ * (keepdim layout), 2 is an optional third tensor of x's layout */
+static void axis_iter(tg__iter *it, const tg_tensor *x, const tg_tensor *out,
+                      const tg_tensor *third, int axis)
+{
+    int64_t shape[TG_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[axis] = 1;
+    const int64_t *sts[3] = {x->stride, out->stride, third ? third->stride : x->stride};
+    int64_t offs[3] = {x->offset, out->offset, third ? third->offset : 0};
+    tg__iter_init(it, x->ndim, shape, third ? 3 : 2, sts, offs);
+}
+
+#define AXIS_KERNELS(T)                                                                \
+    static void max_##T(tg__iter *it, T *o, T *m, const T *x, int64_t len, int64_t sa,   \
+                        int64_t msa)                                                   \
+    {                                                                                  \
+        while (tg__iter_next(it)) {                                                    \
+            for (int64_t j = 0; j < it->inner; j++) {                                  \
+                const T *xp = x + it->off[0] + j * it->ist[0];                         \
+                int64_t best = 0;                                                      \
+                for (int64_t k = 1; k < len; k++)                                      \
+                    if (xp[k * sa] > xp[best * sa] || (isnan(xp[k * sa]) &&            \
+                                                       !isnan(xp[best * sa])))         \
+                        best = k;                                                      \
+                o[it->off[1] + j * it->ist[1]] = xp[best * sa];                        \
+                if (m) {                                                               \
+                    T *mp = m + it->off[2] + j * it->ist[2];                           \
+                    for (int64_t k = 0; k < len; k++)                                  \
+                        mp[k * msa] = k == best;                                       \
+                }                                                                      \
+            }                                                                          \
+        }                                                                              \
+    }                                                                                  \
+    static void softmax_##T(tg__iter *it, T *o, const T *x, int64_t len, int64_t sa,     \
+                            int64_t osa, bool lg)                                      \
+    {                                                                                  \
+        while (tg__iter_next(it)) {                                                    \
+            for (int64_t j = 0; j < it->inner; j++) {                                  \
+                const T *xp = x + it->off[0] + j * it->ist[0];                         \
+                T *op = o + it->off[2] + j * it->ist[2];                               \
+                T mx = xp[0];                                                          \
+                for (int64_t k = 1; k < len; k++)                                      \
+                    mx = xp[k * sa] > mx ? xp[k * sa] : mx;                            \
+                if (isinf(mx))                                                         \
+                    mx = 0; /* all -inf row: let exp give 0/0 = NaN honestly */        \
+                double s = 0;                                                          \
+                for (int64_t k = 0; k < len; k++) {                                    \
+                    T e = exp(xp[k * sa] - mx);                                        \
+                    s += e;                                                            \
+                    if (!lg)                                                           \
+                        op[k * osa] = e;                                               \
+                }                                                                      \
+                if (lg) {                                                              \
+                    T ls = (T)log(s);                                                  \
+                    for (int64_t k = 0; k < len; k++)                                  \
+                        op[k * osa] = xp[k * sa] - mx - ls;                            \
+                } else {                                                               \
+                    T r = (T)(1.0 / s);                                                \
+                    for (int64_t k = 0; k < len; k++)                                  \
+                        op[k * osa] *= r;                                              \
+                }                                                                      \
+            }                                                                          \
+        }                                                                              \
+    }
+AXIS_KERNELS(float)
+AXIS_KERNELS(double)
+
+void tg__k_max(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis)
+{
+    tg__iter it;
+    axis_iter(&it, x, out, mask, axis);
+    int64_t len = x->shape[axis], sa = x->stride[axis], msa = mask ? mask->stride[axis] : 0;
+    if (x->dtype == TG_F32)
+        max_float(&it, (float *)out->data, mask ? (float *)mask->data : NULL, x->data, len, sa,
+                  msa);
+    else
+        max_double(&it, (double *)out->data, mask ? (double *)mask->data : NULL, x->data, len,
+                   sa, msa);
+}
+
+void tg__k_softmax(tg_tensor *out, const tg_tensor *x, int axis, bool lg)
+{
+    tg__iter it;
+    axis_iter(&it, x, x, out, axis);
+    int64_t len = x->shape[axis], sa = x->stride[axis], osa = out->stride[axis];
+    if (x->dtype == TG_F32)
+        softmax_float(&it, out->data, x->data, len, sa, osa, lg);
+    else
+        softmax_double(&it, out->data, x->data, len, sa, osa, lg);
+}
+
+/* ------------------------------------------------------------------ matmul */
+
+/* how a [rows, cols] matrix with strides (sr, sc) can be handed to GEMM */
+static bool mat_layout(int64_t rows, int64_t cols, int64_t sr, int64_t sc, bool *trans,
+                       int64_t *ld)
+{
+    int64_t r1 = rows > 1 ? rows : 1, c1 = cols > 1 ? cols : 1;
+    if (cols <= 1 || sc == 1) {
+        *trans = false;
+        *ld = rows <= 1 ? c1 : sr;
+        if (*ld >= c1)
+            return true;
+    }
+    if (rows <= 1 || sr == 1) {
+        *trans = true;
+        *ld = cols <= 1 ? r1 : sc;
+        if (*ld >= r1)
+            return true;
+    }
+    return false;
+}
+
+/* a contiguous copy of t in a heap buffer (for layouts GEMM cannot take) */
+static tg_tensor *packed_copy(tg_tensor *hdr, const tg_tensor *t)
+{
+    tg__init_header(hdr, t->dtype, t->ndim, t->shape);
+    hdr->data = tg__malloc((size_t)tg_tensor_numel(t) * tg_dtype_size(t->dtype));
+    if (!hdr->data)
+        return NULL;
+    tg__k_unary(hdr, t, TG_U_COPY, 0);
+    return hdr;
+}
+
+bool tg__k_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const tg_tensor *bias)
+{
+    int nd = out->ndim, an = a->ndim, bn = b->ndim;
+    int64_t M = a->shape[an - 2], K = a->shape[an - 1], N = b->shape[bn - 1];
+    bool ta, tb;
+    int64_t lda, ldb;
+    tg_tensor ca, cb;
+    bool okA = mat_layout(M, K, a->stride[an - 2], a->stride[an - 1], &ta, &lda);
+    bool okB = mat_layout(K, N, b->stride[bn - 2], b->stride[bn - 1], &tb, &ldb);
+    const tg_tensor *A = a, *B = b;
+    if (!okA) {
+        if (!packed_copy(&ca, a))
+            return false;
+        A = &ca;
+        ta = false;
+        lda = K > 1 ? K : 1;
+    }
+    if (!okB) {
+        if (!packed_copy(&cb, b)) {
+            if (!okA)
+                tg__mfree(ca.data);
+            return false;
+        }
+        B = &cb;
+        tb = false;
+        ldb = N > 1 ? N : 1;
+    }
+    /* iterate over the broadcast batch dims */
+    int64_t bshape[TG_MAX_DIMS], sa[TG_MAX_DIMS] = {0}, sb[TG_MAX_DIMS] = {0};
+    int nb = nd - 2;
+    for (int d = 0; d < nb; d++) {
+        int ka = d - (nb - (an - 2)), kb = d - (nb - (bn - 2));
+        bshape[d] = out->shape[d];
+        sa[d] = (ka >= 0 && A->shape[ka] == bshape[d]) ? A->stride[ka] : 0;
+        sb[d] = (kb >= 0 && B->shape[kb] == bshape[d]) ? B->stride[kb] : 0;
+    }
+    int64_t so[TG_MAX_DIMS];
+    for (int d = 0; d < nb; d++)
+        so[d] = out->stride[d];
+    const int64_t *sts[3] = {so, sa, sb};
+    int64_t offs[3] = {out->offset, A->offset, B->offset};
+    tg__iter it;
+    tg__iter_init(&it, nb, bshape, 3, sts, offs);
+    int64_t ldc = N > 1 ? N : 1;
+    if (bias) /* fused bias: every output row starts as the bias, GEMM adds with beta 1 */
+        tg__k_unary(out, bias, TG_U_COPY, 0);
+    while (tg__iter_next(&it)) {
+        for (int64_t j = 0; j < it.inner; j++) {
+            int64_t oo = it.off[0] + j * it.ist[0], oa = it.off[1] + j * it.ist[1],
+                    ob = it.off[2] + j * it.ist[2];
+            if (out->dtype == TG_F32)
+                tg__gemm_f32(ta, tb, M, N, K, 1.0f, (const float *)A->data + oa, lda,
+                             (const float *)B->data + ob, ldb, bias ? 1.0f : 0.0f,
+                             (float *)out->data + oo,
+                             ldc);
+            else
+                tg__gemm_f64(ta, tb, M, N, K, 1.0, (const double *)A->data + oa, lda,
+                             (const double *)B->data + ob, ldb, bias ? 1.0 : 0.0,
+                             (double *)out->data + oo,
+                             ldc);
+        }
+    }
+    if (!okA)
+        tg__mfree(ca.data);
+    if (!okB)
+        tg__mfree(cb.data);
+    return true;
+}

@@ -1,0 +1,746 @@
+/* Persistent tensors: allocation, creation, views, element access, hashing. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#include "internal.h"
+
+/* ---------------------------------------------------------------- allocation */
+
+static tg_allocator g_alloc; /* process-wide configuration, see tg_set_allocator */
+
+void tg_set_allocator(const tg_allocator *a)
+{
+    if (a)
+        g_alloc = *a;
+    else
+        memset(&g_alloc, 0, sizeof g_alloc);
+}
+
+void *tg__malloc(size_t n)
+{
+    if (n == 0)
+        n = 1;
+    return g_alloc.alloc ? g_alloc.alloc(n, g_alloc.ctx) : malloc(n);
+}
+
+void *tg__calloc(size_t n)
+{
+    void *p = tg__malloc(n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+void tg__mfree(void *p)
+{
+    if (!p)
+        return;
+    if (g_alloc.free)
+        g_alloc.free(p, g_alloc.ctx);
+    else
+        free(p);
+}
+
+/* -------------------------------------------------------------------- errors */
+
+static _Thread_local char tl_err[TG_ERRMSG];
+
+const char *tg_last_error(void) { return tl_err; }
+
+void tg__clear_error(void) { tl_err[0] = 0; }
+
+static void set_error_v(const char *fmt, va_list ap) { vsnprintf(tl_err, sizeof tl_err, fmt, ap); }
+
+void *tg__error(tg_status s, const char *fmt, ...)
+{
+    (void)s;
+    va_list ap;
+    va_start(ap, fmt);
+    set_error_v(fmt, ap);
+    va_end(ap);
+    return NULL;
+}
+
+tg_status tg__error_status(tg_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error_v(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+const char *tg_status_name(tg_status s)
+{
+    static const char *const names[] = {"TG_OK",     "TG_EINVAL", "TG_ESHAPE",
+                                        "TG_EDTYPE", "TG_ERANGE", "TG_ENOMEM",
+                                        "TG_ESTATE", "TG_EIO",    "TG_EFORMAT"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "TG_E?";
+}
+
+const char *tg_dtype_name(tg_dtype d)
+{
+    switch (d) {
+    case TG_F32: return "f32";
+    case TG_F64: return "f64";
+    case TG_I32: return "i32";
+    }
+    return "?";
+}
+
+size_t tg_dtype_size(tg_dtype d) { return d == TG_F64 ? 8 : 4; }
+
+bool tg__is_float(tg_dtype d) { return d == TG_F32 || d == TG_F64; }
+
+/* -------------------------------------------------------------------- shapes */
+
+tg__shapebuf tg__dims_str(int ndim, const int64_t *shape)
+{
+    tg__shapebuf b;
+    size_t n = 0;
+    b.s[n++] = '[';
+    for (int i = 0; i < ndim && n < sizeof b.s - 24; i++)
+        n += (size_t)snprintf(b.s + n, sizeof b.s - n, "%s%lld", i ? "," : "",
+                              (long long)shape[i]);
+    snprintf(b.s + n, sizeof b.s - n, "]");
+    return b;
+}
+
+tg__shapebuf tg__shape_str(const tg_tensor *t) { return tg__dims_str(t->ndim, t->shape); }
+
+bool tg__numel(int ndim, const int64_t *shape, int64_t *n)
+{
+    int64_t c = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return false;
+        if (shape[i] && c > INT64_MAX / shape[i])
+            return false;
+        c *= shape[i];
+    }
+    *n = c;
+    return true;
+}
+
+void tg__init_header(tg_tensor *t, tg_dtype dt, int ndim, const int64_t *shape)
+{
+    memset(t, 0, sizeof *t);
+    t->dtype = dt;
+    t->ndim = ndim;
+    t->node = -1;
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        t->shape[i] = shape[i];
+        t->stride[i] = s;
+        s *= shape[i] ? shape[i] : 1;
+    }
+}
+
+int64_t tg_tensor_numel(const tg_tensor *t)
+{
+    if (!t)
+        return 0;
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        n *= t->shape[i];
+    return n;
+}
+
+bool tg_tensor_is_contiguous(const tg_tensor *t)
+{
+    if (!t)
+        return false;
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->stride[i] != s)
+            return false;
+        s *= t->shape[i];
+    }
+    return true;
+}
+
+bool tg_tensor_same_shape(const tg_tensor *a, const tg_tensor *b)
+{
+    if (!a || !b || a->ndim != b->ndim)
+        return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return false;
+    return true;
+}
+
+int tg__broadcast_shape(const tg_tensor *a, const tg_tensor *b, int64_t *out)
+{
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int i = 0; i < nd; i++) {
+        int ia = i - (nd - a->ndim), ib = i - (nd - b->ndim);
+        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            return -1;
+        out[i] = da == 1 ? db : da;
+    }
+    return nd;
+}
+
+void tg__bstrides(const tg_tensor *t, int ndim, const int64_t *shape, int64_t *st)
+{
+    for (int i = 0; i < ndim; i++) {
+        int k = i - (ndim - t->ndim);
+        st[i] = (k >= 0 && t->shape[k] == shape[i]) ? t->stride[k] : 0;
+    }
+}
+
+/* ---------------------------------------------------------------- creation */
+
+static bool check_shape(int ndim, const int64_t *shape, int64_t *n, const char *fn)
+{
+    if (ndim < 0 || ndim > TG_MAX_DIMS) {
+        tg__error(TG_EINVAL, "%s: rank %d outside 0..%d", fn, ndim, TG_MAX_DIMS);
+        return false;
+    }
+    if (ndim > 0 && !shape) {
+        tg__error(TG_EINVAL, "%s: shape is NULL", fn);
+        return false;
+    }
+    if (!tg__numel(ndim, shape, n) || *n > INT64_MAX / 8) {
+        tg__error(TG_EINVAL, "%s: invalid or too large shape %s", fn,
+                  tg__dims_str(ndim, shape).s);
+        return false;
+    }
+    return true;
+}
+
+/* new persistent tensor with (uninitialised unless zero) owned storage */
+static tg_tensor *new_tensor(tg_dtype dt, int ndim, const int64_t *shape, void *mem, bool zero,
+                             const char *fn)
+{
+    int64_t n;
+    if ((unsigned)dt > TG_I32)
+        return tg__error(TG_EDTYPE, "%s: unknown dtype %d", fn, (int)dt);
+    if (!check_shape(ndim, shape, &n, fn))
+        return NULL;
+    tg_tensor *t = tg__malloc(sizeof *t);
+    tg__storage *s = tg__malloc(sizeof *s);
+    size_t bytes = (size_t)n * tg_dtype_size(dt);
+    void *data = mem ? mem : (zero ? tg__calloc(bytes) : tg__malloc(bytes));
+    if (!t || !s || !data) {
+        tg__mfree(t);
+        tg__mfree(s);
+        if (!mem)
+            tg__mfree(data);
+        return tg__error(TG_ENOMEM, "%s: out of memory (%zu bytes)", fn, bytes);
+    }
+    tg__init_header(t, dt, ndim, shape);
+    s->data = data;
+    s->refcount = 1;
+    s->owns = mem == NULL;
+    t->storage = s;
+    t->data = data;
+    return t;
+}
+
+/* a new persistent header sharing x's storage (x must be persistent) */
+static tg_tensor *share(const tg_tensor *x, const tg_tensor *view)
+{
+    tg_tensor *t = tg__malloc(sizeof *t);
+    if (!t)
+        return tg__error(TG_ENOMEM, "out of memory");
+    *t = *view;
+    t->grad = NULL;
+    t->tape = NULL;
+    t->node = -1;
+    t->requires_grad = 0;
+    t->gacc = NULL;
+    t->gtape = NULL;
+    t->label = NULL;
+    t->storage = x->storage;
+    t->data = x->data;
+    x->storage->refcount++;
+    return t;
+}
+
+tg_tensor *tg_zeros(tg_dtype dt, int ndim, const int64_t *shape)
+{
+    return new_tensor(dt, ndim, shape, NULL, true, "tg_zeros");
+}
+
+tg_tensor *tg_full(tg_dtype dt, int ndim, const int64_t *shape, double value)
+{
+    tg_tensor *t = new_tensor(dt, ndim, shape, NULL, false, "tg_full");
+    if (t)
+        tg__k_fill(t, value);
+    return t;
+}
+
+tg_tensor *tg_ones(tg_dtype dt, int ndim, const int64_t *shape)
+{
+    tg_tensor *t = new_tensor(dt, ndim, shape, NULL, false, "tg_ones");
+    if (t)
+        tg__k_fill(t, 1.0);
+    return t;
+}
+
+tg_tensor *tg_tensor_from(tg_dtype dt, int ndim, const int64_t *shape, const void *src)
+{
+    if (!src)
+        return tg__error(TG_EINVAL, "tg_tensor_from: src is NULL");
+    tg_tensor *t = new_tensor(dt, ndim, shape, NULL, false, "tg_tensor_from");
+    if (t)
+        memcpy(t->data, src, (size_t)tg_tensor_numel(t) * tg_dtype_size(dt));
+    return t;
+}
+
+tg_tensor *tg_tensor_wrap(tg_dtype dt, int ndim, const int64_t *shape, void *mem)
+{
+    if (!mem)
+        return tg__error(TG_EINVAL, "tg_tensor_wrap: memory is NULL");
+    return new_tensor(dt, ndim, shape, mem, false, "tg_tensor_wrap");
+}
+
+tg_tensor *tg_arange(tg_dtype dt, double start, double stop, double step)
+{
+    if (step == 0 || !isfinite(step) || !isfinite(start) || !isfinite(stop))
+        return tg__error(TG_EINVAL, "tg_arange: invalid range (%g, %g, %g)", start, stop, step);
+    double cnt = ceil((stop - start) / step);
+    if (cnt < 0)
+        cnt = 0;
+    if (cnt > 1e15)
+        return tg__error(TG_EINVAL, "tg_arange: too many elements");
+    int64_t n = (int64_t)cnt;
+    tg_tensor *t = new_tensor(dt, 1, &n, NULL, false, "tg_arange");
+    for (int64_t i = 0; t && i < n; i++)
+        tg_tensor_set_flat(t, i, start + (double)i * step);
+    return t;
+}
+
+void tg_tensor_free(tg_tensor **pt)
+{
+    if (!pt || !*pt)
+        return;
+    tg_tensor *t = *pt;
+    *pt = NULL;
+    if (t->tape)
+        return; /* tape tensors belong to their tape */
+    tg_tensor_free(&t->grad);
+    if (t->storage && --t->storage->refcount == 0) {
+        if (t->storage->owns)
+            tg__mfree(t->storage->data);
+        tg__mfree(t->storage);
+    }
+    tg__mfree(t);
+}
+
+tg_tensor *tg_tensor_clone(const tg_tensor *t)
+{
+    if (!t)
+        return tg__error(TG_EINVAL, "tg_tensor_clone: NULL tensor");
+    tg_tensor *c = new_tensor(t->dtype, t->ndim, t->shape, NULL, false, "tg_tensor_clone");
+    if (c)
+        tg__k_unary(c, t, TG_U_COPY, 0);
+    return c;
+}
+
+/* --------------------------------------------------------------------- RNG */
+
+uint64_t tg_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter)
+{
+    uint64_t in[2] = {stream, counter};
+    return XXH3_64bits_withSeed(in, sizeof in, seed);
+}
+
+double tg_rng_uniform01(uint64_t seed, uint64_t stream, uint64_t counter)
+{
+    return (double)(tg_rng_u64(seed, stream, counter) >> 11) * 0x1.0p-53;
+}
+
+double tg_rng_normal(uint64_t seed, uint64_t stream, uint64_t counter)
+{
+    /* Box-Muller on two uniforms drawn from disjoint counters 2c and 2c+1 */
+    double u1 = 1.0 - tg_rng_uniform01(seed, stream, 2 * counter); /* (0,1] */
+    double u2 = tg_rng_uniform01(seed, stream, 2 * counter + 1);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
+}
+
+static tg_tensor *rand_fill(tg_dtype dt, int ndim, const int64_t *shape, double a, double b,
+                            uint64_t seed, uint64_t stream, bool normal, const char *fn)
+{
+    if (!tg__is_float(dt))
+        return tg__error(TG_EDTYPE, "%s: dtype must be f32 or f64, not %s", fn, tg_dtype_name(dt));
+    if (!isfinite(a) || !isfinite(b) || (normal ? b < 0 : b < a))
+        return tg__error(TG_EINVAL, "%s: invalid parameters (%g, %g)", fn, a, b);
+    tg_tensor *t = new_tensor(dt, ndim, shape, NULL, false, fn);
+    if (!t)
+        return NULL;
+    int64_t n = tg_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++) {
+        double v = normal ? a + b * tg_rng_normal(seed, stream, (uint64_t)i)
+                          : a + (b - a) * tg_rng_uniform01(seed, stream, (uint64_t)i);
+        if (dt == TG_F32) {
+            float f = (float)v;
+            if (!normal && f >= (float)b) /* rounding must not reach hi */
+                f = nextafterf((float)b, -INFINITY);
+            ((float *)t->data)[i] = f;
+        } else {
+            ((double *)t->data)[i] = v;
+        }
+    }
+    return t;
+}
+
+tg_tensor *tg_rand_uniform(tg_dtype dt, int ndim, const int64_t *shape, double lo, double hi,
+                           uint64_t seed, uint64_t stream)
+{
+    return rand_fill(dt, ndim, shape, lo, hi, seed, stream, false, "tg_rand_uniform");
+}
+
+tg_tensor *tg_rand_normal(tg_dtype dt, int ndim, const int64_t *shape, double mean, double std,
+                          uint64_t seed, uint64_t stream)
+{
+    return rand_fill(dt, ndim, shape, mean, std, seed, stream, true, "tg_rand_normal");
+}
+
+/* ---------------------------------------------------------- element access */
+
+static int64_t offset_of_flat(const tg_tensor *t, int64_t i)
+{
+    int64_t off = t->offset;
+    for (int k = t->ndim - 1; k >= 0; k--) {
+        int64_t sz = t->shape[k];
+        off += (i % sz) * t->stride[k];
+        i /= sz;
+    }
+    return off;
+}
+
+static double load(const tg_tensor *t, int64_t off)
+{
+    switch (t->dtype) {
+    case TG_F32: return ((const float *)t->data)[off];
+    case TG_F64: return ((const double *)t->data)[off];
+    case TG_I32: return ((const int32_t *)t->data)[off];
+    }
+    return NAN;
+}
+
+static void store(tg_tensor *t, int64_t off, double v)
+{
+    switch (t->dtype) {
+    case TG_F32: ((float *)t->data)[off] = (float)v; break;
+    case TG_F64: ((double *)t->data)[off] = v; break;
+    case TG_I32: ((int32_t *)t->data)[off] = (int32_t)v; break;
+    }
+}
+
+static bool index_offset(const tg_tensor *t, const int64_t *idx, int64_t *off, const char *fn)
+{
+    if (!t) {
+        tg__error(TG_EINVAL, "%s: NULL tensor", fn);
+        return false;
+    }
+    if (t->ndim && !idx) {
+        tg__error(TG_EINVAL, "%s: index is NULL", fn);
+        return false;
+    }
+    int64_t o = t->offset;
+    for (int k = 0; k < t->ndim; k++) {
+        if (idx[k] < 0 || idx[k] >= t->shape[k]) {
+            tg__error(TG_ERANGE, "%s: index %lld out of range for axis %d of %s", fn,
+                      (long long)idx[k], k, tg__shape_str(t).s);
+            return false;
+        }
+        o += idx[k] * t->stride[k];
+    }
+    *off = o;
+    return true;
+}
+
+double tg_tensor_get(const tg_tensor *t, const int64_t *index)
+{
+    int64_t off;
+    return index_offset(t, index, &off, "tg_tensor_get") ? load(t, off) : NAN;
+}
+
+tg_status tg_tensor_set(tg_tensor *t, const int64_t *index, double value)
+{
+    int64_t off;
+    if (!index_offset(t, index, &off, "tg_tensor_set"))
+        return t ? TG_ERANGE : TG_EINVAL;
+    store(t, off, value);
+    return TG_OK;
+}
+
+double tg_tensor_get_flat(const tg_tensor *t, int64_t i)
+{
+    if (!t || i < 0 || i >= tg_tensor_numel(t)) {
+        tg__error(TG_ERANGE, "tg_tensor_get_flat: index %lld out of range", (long long)i);
+        return NAN;
+    }
+    return load(t, offset_of_flat(t, i));
+}
+
+tg_status tg_tensor_set_flat(tg_tensor *t, int64_t i, double value)
+{
+    if (!t || i < 0 || i >= tg_tensor_numel(t))
+        return tg__error_status(TG_ERANGE, "tg_tensor_set_flat: index %lld out of range",
+                                (long long)i);
+    store(t, offset_of_flat(t, i), value);
+    return TG_OK;
+}
+
+tg_status tg_tensor_copy_out(const tg_tensor *t, tg_dtype dt, void *dst)
+{
+    if (!t || !dst)
+        return tg__error_status(TG_EINVAL, "tg_tensor_copy_out: NULL argument");
+    tg_tensor d;
+    tg__init_header(&d, dt, t->ndim, t->shape);
+    d.data = dst;
+    tg__k_unary(&d, t, TG_U_COPY, 0);
+    return TG_OK;
+}
+
+tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src)
+{
+    if (!dst || !src)
+        return tg__error_status(TG_EINVAL, "tg_tensor_copy: NULL argument");
+    if (!tg_tensor_same_shape(dst, src))
+        return tg__error_status(TG_ESHAPE, "tg_tensor_copy: shapes differ: %s vs %s",
+                                tg__shape_str(dst).s, tg__shape_str(src).s);
+    tg__k_unary(dst, src, TG_U_COPY, 0);
+    return TG_OK;
+}
+
+tg_status tg_tensor_fill(tg_tensor *t, double value)
+{
+    if (!t)
+        return tg__error_status(TG_EINVAL, "tg_tensor_fill: NULL tensor");
+    tg__k_fill(t, value);
+    return TG_OK;
+}
+
+uint64_t tg_tensor_hash(const tg_tensor *t)
+{
+    if (!t)
+        return 0;
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    int32_t head[2] = {(int32_t)t->dtype, (int32_t)t->ndim};
+    XXH3_64bits_update(&st, head, sizeof head);
+    XXH3_64bits_update(&st, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    size_t es = tg_dtype_size(t->dtype);
+    if (tg_tensor_is_contiguous(t)) {
+        XXH3_64bits_update(&st, (const char *)t->data + (size_t)t->offset * es,
+                           (size_t)tg_tensor_numel(t) * es);
+    } else {
+        /* walk the view in row-major order, one contiguous chunk buffer at a time */
+        char buf[4096];
+        size_t used = 0;
+        int64_t n = tg_tensor_numel(t);
+        for (int64_t i = 0; i < n; i++) {
+            memcpy(buf + used, (const char *)t->data + (size_t)offset_of_flat(t, i) * es, es);
+            used += es;
+            if (used == sizeof buf) {
+                XXH3_64bits_update(&st, buf, used);
+                used = 0;
+            }
+        }
+        XXH3_64bits_update(&st, buf, used);
+    }
+    return XXH3_64bits_digest(&st);
+}
+
+/* ------------------------------------------------------------------- views */
+
+tg_status tg__view_reshape(tg_tensor *out, const tg_tensor *x, int ndim, const int64_t *shape,
+                           char *err, size_t errsz)
+{
+    int64_t n, want[TG_MAX_DIMS];
+    if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape)) {
+        snprintf(err, errsz, "invalid rank %d", ndim);
+        return TG_EINVAL;
+    }
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 0; i < ndim; i++) {
+        want[i] = shape[i];
+        if (shape[i] == -1 && infer < 0) {
+            infer = i;
+            continue;
+        }
+        if (shape[i] < 0 || (shape[i] && known > INT64_MAX / shape[i])) {
+            snprintf(err, errsz, "invalid shape %s", tg__dims_str(ndim, shape).s);
+            return TG_ESHAPE;
+        }
+        known *= shape[i];
+    }
+    int64_t have = tg_tensor_numel(x);
+    if (infer >= 0) {
+        if (known == 0 || have % known) {
+            snprintf(err, errsz, "cannot reshape %s to %s", tg__shape_str(x).s,
+                     tg__dims_str(ndim, shape).s);
+            return TG_ESHAPE;
+        }
+        want[infer] = have / known;
+    }
+    if (!tg__numel(ndim, want, &n) || n != have) {
+        snprintf(err, errsz, "cannot reshape %s (%lld elements) to %s", tg__shape_str(x).s,
+                 (long long)have, tg__dims_str(ndim, shape).s);
+        return TG_ESHAPE;
+    }
+    if (!tg_tensor_is_contiguous(x)) {
+        snprintf(err, errsz, "cannot view non-contiguous %s as %s (make it contiguous first)",
+                 tg__shape_str(x).s, tg__dims_str(ndim, want).s);
+        return TG_ESHAPE;
+    }
+    tg_tensor v = *x;
+    tg__init_header(out, x->dtype, ndim, want);
+    out->offset = v.offset;
+    out->data = v.data;
+    out->storage = v.storage;
+    return TG_OK;
+}
+
+tg_status tg__view_permute(tg_tensor *out, const tg_tensor *x, const int *perm, char *err,
+                           size_t errsz)
+{
+    bool seen[TG_MAX_DIMS] = {0};
+    if (x->ndim && !perm) {
+        snprintf(err, errsz, "perm is NULL");
+        return TG_EINVAL;
+    }
+    for (int i = 0; i < x->ndim; i++) {
+        if (perm[i] < 0 || perm[i] >= x->ndim || seen[perm[i]]) {
+            snprintf(err, errsz, "invalid permutation of %d axes (entry %d is %d)", x->ndim, i,
+                     perm[i]);
+            return TG_ERANGE;
+        }
+        seen[perm[i]] = true;
+    }
+    tg_tensor v = *x;
+    *out = v;
+    for (int i = 0; i < x->ndim; i++) {
+        out->shape[i] = v.shape[perm[i]];
+        out->stride[i] = v.stride[perm[i]];
+    }
+    return TG_OK;
+}
+
+tg_status tg__view_slice(tg_tensor *out, const tg_tensor *x, const int64_t *start,
+                         const int64_t *stop, const int64_t *step, char *err, size_t errsz)
+{
+    if (x->ndim && (!start || !stop || !step)) {
+        snprintf(err, errsz, "start/stop/step is NULL");
+        return TG_EINVAL;
+    }
+    tg_tensor v = *x;
+    *out = v;
+    for (int i = 0; i < x->ndim; i++) {
+        int64_t n = v.shape[i], b = start[i], e = stop[i];
+        if (step[i] < 1) {
+            snprintf(err, errsz, "step %lld on axis %d must be >= 1", (long long)step[i], i);
+            return TG_EINVAL;
+        }
+        if (b < 0)
+            b += n;
+        if (e < 0)
+            e += n;
+        if (e > n)
+            e = n;
+        if (b < 0 || b > n || e < 0) {
+            snprintf(err, errsz, "start %lld / stop %lld out of range for axis %d of %s",
+                     (long long)start[i], (long long)stop[i], i, tg__shape_str(x).s);
+            return TG_ERANGE;
+        }
+        int64_t len = e > b ? (e - b + step[i] - 1) / step[i] : 0;
+        out->offset += b * v.stride[i];
+        out->shape[i] = len;
+        out->stride[i] = v.stride[i] * step[i];
+    }
+    return TG_OK;
+}
+
+tg_status tg__view_expand(tg_tensor *out, const tg_tensor *x, int ndim, const int64_t *shape,
+                          char *err, size_t errsz)
+{
+    if (ndim < x->ndim || ndim > TG_MAX_DIMS || (ndim && !shape)) {
+        snprintf(err, errsz, "cannot expand %s to rank %d", tg__shape_str(x).s, ndim);
+        return TG_ESHAPE;
+    }
+    tg_tensor v = *x;
+    *out = v;
+    out->ndim = ndim;
+    for (int i = 0; i < ndim; i++) {
+        int k = i - (ndim - v.ndim);
+        int64_t have = k >= 0 ? v.shape[k] : 1;
+        if (shape[i] < 0 || (have != shape[i] && have != 1)) {
+            snprintf(err, errsz, "cannot expand %s to %s", tg__shape_str(x).s,
+                     tg__dims_str(ndim, shape).s);
+            return TG_ESHAPE;
+        }
+        out->shape[i] = shape[i];
+        out->stride[i] = (k >= 0 && have == shape[i]) ? v.stride[k] : 0;
+    }
+    return TG_OK;
+}
+
+#define PERSISTENT_VIEW(fn, call)                                                       \
+    do {                                                                                \
+        if (!t)                                                                         \
+            return tg__error(TG_EINVAL, fn ": NULL tensor");                            \
+        if (!t->storage)                                                                \
+            return tg__error(TG_EINVAL, fn ": not a persistent tensor (use the tape op)"); \
+        tg_tensor v;                                                                    \
+        char err[TG_ERRMSG];                                                            \
+        tg_status s = call;                                                             \
+        if (s != TG_OK)                                                                 \
+            return tg__error(s, fn ": %s", err);                                        \
+        return share(t, &v);                                                            \
+    } while (0)
+
+tg_tensor *tg_view_reshape(const tg_tensor *t, int ndim, const int64_t *shape)
+{
+    PERSISTENT_VIEW("tg_view_reshape", tg__view_reshape(&v, t, ndim, shape, err, sizeof err));
+}
+
+tg_tensor *tg_view_permute(const tg_tensor *t, const int *perm)
+{
+    PERSISTENT_VIEW("tg_view_permute", tg__view_permute(&v, t, perm, err, sizeof err));
+}
+
+tg_tensor *tg_view_transpose(const tg_tensor *t, int d0, int d1)
+{
+    int perm[TG_MAX_DIMS];
+    if (!t)
+        return tg__error(TG_EINVAL, "tg_view_transpose: NULL tensor");
+    if (d0 < 0 || d0 >= t->ndim || d1 < 0 || d1 >= t->ndim)
+        return tg__error(TG_ERANGE, "tg_view_transpose: axes (%d, %d) out of range for %s", d0,
+                         d1, tg__shape_str(t).s);
+    for (int i = 0; i < t->ndim; i++)
+        perm[i] = i;
+    perm[d0] = d1;
+    perm[d1] = d0;
+    return tg_view_permute(t, perm);
+}
+
+tg_tensor *tg_view_slice(const tg_tensor *t, const int64_t *start, const int64_t *stop,
+                         const int64_t *step)
+{
+    PERSISTENT_VIEW("tg_view_slice", tg__view_slice(&v, t, start, stop, step, err, sizeof err));
+}
+
+tg_tensor *tg_view_expand(const tg_tensor *t, int ndim, const int64_t *shape)
+{
+    PERSISTENT_VIEW("tg_view_expand", tg__view_expand(&v, t, ndim, shape, err, sizeof err));
+}
+
+tg_tensor *tg_tensor_contiguous(const tg_tensor *t)
+{
+    if (!t)
+        return tg__error(TG_EINVAL, "tg_tensor_contiguous: NULL tensor");
+    if (tg_tensor_is_contiguous(t) && t->storage)
+        return share(t, t);
+    return tg_tensor_clone(t);
+}

@@ -1,0 +1,37 @@
+/* Gradcheck cases shared by the gradcheck suite and its self-test. */
+#ifndef TG_GRADCHECK_CASES_H
+#define TG_GRADCHECK_CASES_H
+
+#include "tapegrad.h"
+
+/* how an input is built */
+typedef enum {
+    IN_PLAIN,      /* contiguous */
+    IN_TRANSPOSED, /* a transposed view of a contiguous tensor (last two axes) */
+    IN_STRIDED     /* every other element of the last axis of a twice-as-wide tensor */
+} in_kind;
+
+typedef struct {
+    int ndim;
+    int64_t shape[4];
+    double lo, hi;   /* uniform range */
+    bool away;       /* random sign, magnitude in [lo, hi]: keeps off kinks at 0 */
+    in_kind kind;
+} in_spec;
+
+typedef struct gc_case {
+    const char *op;    /* registry name the case must exercise */
+    const char *name;
+    tg_gradcheck_fn fn;
+    int n;
+    in_spec in[4];
+} gc_case;
+
+extern const gc_case gc_cases[];
+extern const int gc_ncases;
+
+/* builds the inputs of a case in dtype dt (persistent; free each with tg_tensor_free) */
+bool gc_make_inputs(const gc_case *c, tg_dtype dt, uint64_t seed, tg_tensor **in);
+void gc_free_inputs(const gc_case *c, tg_tensor **in);
+
+#endif

@@ -1,0 +1,286 @@
+/* Autograd behaviour: second derivatives and Hessian-vector products against finite
+ * differences, zero heap allocations per training step, gradient accumulation, grad
+ * mode, detach, seeds for non-scalar roots. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tapegrad.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                               \
+    do {                                                                               \
+        if (cond) {                                                                    \
+            passed++;                                                                  \
+        } else {                                                                       \
+            failed++;                                                                  \
+            fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);                       \
+            fprintf(stderr, __VA_ARGS__);                                              \
+            fputc('\n', stderr);                                                       \
+        }                                                                              \
+    } while (0)
+
+/* ---------------------------------------------------- second derivatives */
+
+typedef tg_tensor *(*scalar_fn)(tg_tape *t, tg_tensor *x, void *ctx);
+
+/* gradient of f at x (persistent copy) */
+static tg_tensor *grad_at(scalar_fn f, tg_tensor *x, void *ctx)
+{
+    tg_tape *t = tg_tape_new();
+    tg_tensor *g = NULL;
+    tg_tensor *y = f(t, x, ctx);
+    if (y && tg_grad(t, y, NULL, 1, &x, &g, NULL) == TG_OK)
+        g = tg_tensor_clone(g);
+    else
+        g = NULL;
+    tg_tape_free(&t);
+    return g;
+}
+
+/* max |Hv - (grad(x + eps v) - grad(x - eps v)) / 2eps| relative to |Hv|; Hv from
+ * differentiating <grad f, v> with create_graph */
+static double hvp_error(scalar_fn f, tg_tensor *x, tg_tensor *v, void *ctx)
+{
+    tg_tape *t = tg_tape_new();
+    tg_backward_opts o = tg_backward_defaults();
+    o.create_graph = true;
+    tg_tensor *g = NULL, *hv = NULL;
+    tg_tensor *y = f(t, x, ctx);
+    if (!y || tg_grad(t, y, NULL, 1, &x, &g, &o) != TG_OK) {
+        fprintf(stderr, "hvp: first gradient failed: %s\n", tg_tape_error(t));
+        tg_tape_free(&t);
+        return INFINITY;
+    }
+    tg_tensor *gv = tg_sum(t, tg_mul(t, g, v), 0, NULL, false);
+    if (tg_grad(t, gv, NULL, 1, &x, &hv, NULL) != TG_OK) {
+        fprintf(stderr, "hvp: second gradient failed: %s\n", tg_tape_error(t));
+        tg_tape_free(&t);
+        return INFINITY;
+    }
+    int64_t n = tg_tensor_numel(x);
+    double eps = 1e-5, worst = 0, scale = 1e-8;
+    tg_tensor *x0 = tg_tensor_clone(x);
+    for (int64_t i = 0; i < n; i++)
+        tg_tensor_set_flat(x, i, tg_tensor_get_flat(x0, i) + eps * tg_tensor_get_flat(v, i));
+    tg_tensor *gp = grad_at(f, x, ctx);
+    for (int64_t i = 0; i < n; i++)
+        tg_tensor_set_flat(x, i, tg_tensor_get_flat(x0, i) - eps * tg_tensor_get_flat(v, i));
+    tg_tensor *gm = grad_at(f, x, ctx);
+    tg_tensor_copy(x, x0);
+    for (int64_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(tg_tensor_get_flat(hv, i)));
+    for (int64_t i = 0; gp && gm && i < n; i++) {
+        double fd = (tg_tensor_get_flat(gp, i) - tg_tensor_get_flat(gm, i)) / (2 * eps);
+        worst = fmax(worst, fabs(fd - tg_tensor_get_flat(hv, i)) / scale);
+    }
+    if (!gp || !gm)
+        worst = INFINITY;
+    tg_tensor_free(&gp);
+    tg_tensor_free(&gm);
+    tg_tensor_free(&x0);
+    tg_tape_free(&t);
+    return worst;
+}
+
+static tg_tensor *sum_tanh_cubed(tg_tape *t, tg_tensor *x, void *ctx)
+{
+    (void)ctx;
+    return tg_sum(t, tg_pow_scalar(t, tg_tanh(t, x), 3.0), 0, NULL, false);
+}
+
+typedef struct {
+    tg_tensor *in, *w2, *b1, *target;
+} mlp_ctx;
+
+/* mean squared error of a 1-hidden-layer MLP as a function of the first weight */
+static tg_tensor *mlp_loss(tg_tape *t, tg_tensor *w1, void *vctx)
+{
+    mlp_ctx *c = vctx;
+    tg_tensor *h = tg_sigmoid(t, tg_add(t, tg_matmul(t, c->in, w1), c->b1));
+    tg_tensor *out = tg_matmul(t, tg_softplus(t, h), c->w2);
+    tg_tensor *d = tg_sub(t, out, c->target);
+    return tg_mean(t, tg_mul(t, d, d), 0, NULL, false);
+}
+
+static void test_second_derivative(void)
+{
+    tg_tensor *x = tg_rand_uniform(TG_F64, 1, (int64_t[]){6}, -1.5, 1.5, 3, 0);
+    tg_tensor *v = tg_ones(TG_F64, 1, (int64_t[]){6});
+    tg_tensor_set_requires_grad(x, true);
+    /* f = sum tanh^3 is separable: H is diagonal and H·1 is the vector of d²f/dx² */
+    double err = hvp_error(sum_tanh_cubed, x, v, NULL);
+    CHECK(err < 1e-6, "d2/dx2 sum(tanh(x)^3): relative error %g", err);
+    /* and against the closed form: d/dx 3 t^2 (1-t^2) = (6t - 12 t^3)(1 - t^2) */
+    tg_tape *t = tg_tape_new();
+    tg_backward_opts o = {.create_graph = true};
+    tg_tensor *g = NULL, *h = NULL;
+    tg_grad(t, sum_tanh_cubed(t, x, NULL), NULL, 1, &x, &g, &o);
+    tg_grad(t, tg_sum(t, g, 0, NULL, false), NULL, 1, &x, &h, NULL);
+    double worst = 0;
+    for (int64_t i = 0; h && i < 6; i++) {
+        double th = tanh(tg_tensor_get_flat(x, i));
+        double want = (6 * th - 12 * th * th * th) * (1 - th * th);
+        worst = fmax(worst, fabs(tg_tensor_get_flat(h, i) - want));
+    }
+    CHECK(h && worst < 1e-12, "closed-form second derivative: error %g", worst);
+    tg_tape_free(&t);
+    tg_tensor_free(&x);
+    tg_tensor_free(&v);
+}
+
+static void test_mlp_hvp(void)
+{
+    mlp_ctx c = {
+        .in = tg_rand_normal(TG_F64, 2, (int64_t[]){5, 3}, 0, 1, 11, 0),
+        .w2 = tg_rand_normal(TG_F64, 2, (int64_t[]){4, 2}, 0, 0.5, 11, 1),
+        .b1 = tg_rand_normal(TG_F64, 1, (int64_t[]){4}, 0, 0.1, 11, 2),
+        .target = tg_rand_normal(TG_F64, 2, (int64_t[]){5, 2}, 0, 1, 11, 3),
+    };
+    tg_tensor *w1 = tg_rand_normal(TG_F64, 2, (int64_t[]){3, 4}, 0, 0.5, 11, 4);
+    tg_tensor *v = tg_rand_normal(TG_F64, 2, (int64_t[]){3, 4}, 0, 1, 11, 5);
+    tg_tensor_set_requires_grad(w1, true);
+    double err = hvp_error(mlp_loss, w1, v, &c);
+    CHECK(err < 1e-5, "MLP Hessian-vector product: relative error %g", err);
+    tg_tensor_free(&c.in);
+    tg_tensor_free(&c.w2);
+    tg_tensor_free(&c.b1);
+    tg_tensor_free(&c.target);
+    tg_tensor_free(&w1);
+    tg_tensor_free(&v);
+}
+
+/* ------------------------------------------------ zero allocations per step */
+
+static long n_allocs;
+static void *count_alloc(size_t n, void *ctx)
+{
+    (void)ctx;
+    n_allocs++;
+    return malloc(n);
+}
+static void count_free(void *p, void *ctx)
+{
+    (void)ctx;
+    free(p);
+}
+
+static void sgd(tg_tensor *p, double lr)
+{
+    float *w = p->data;
+    const float *g = p->grad->data;
+    for (int64_t i = 0; i < tg_tensor_numel(p); i++)
+        w[i] -= (float)lr * g[i];
+    tg_tensor_zero_grad(p);
+}
+
+static void test_zero_alloc_loop(void)
+{
+    tg_allocator a = {count_alloc, count_free, NULL};
+    tg_set_allocator(&a);
+    tg_tensor *x = tg_rand_normal(TG_F32, 2, (int64_t[]){64, 2}, 0, 1, 5, 0);
+    tg_tensor *y = tg_rand_normal(TG_F32, 2, (int64_t[]){64, 3}, 0, 1, 5, 1);
+    tg_tensor *w1 = tg_rand_normal(TG_F32, 2, (int64_t[]){2, 32}, 0, 0.5, 5, 2);
+    tg_tensor *b1 = tg_zeros(TG_F32, 1, (int64_t[]){32});
+    tg_tensor *w2 = tg_rand_normal(TG_F32, 2, (int64_t[]){32, 3}, 0, 0.5, 5, 3);
+    tg_tensor *params[] = {w1, b1, w2};
+    for (int i = 0; i < 3; i++)
+        tg_tensor_set_requires_grad(params[i], true);
+    tg_tape *t = tg_tape_new();
+    long before = 0;
+    double first_loss = 0, last_loss = 0;
+    for (int step = 0; step < 30; step++) {
+        if (step == 5)
+            before = n_allocs;
+        tg_tape_reset(t);
+        tg_tensor *h = tg_relu(t, tg_add(t, tg_matmul(t, x, w1), b1));
+        tg_tensor *d = tg_sub(t, tg_matmul(t, h, w2), y);
+        tg_tensor *loss = tg_mean(t, tg_mul(t, d, d), 0, NULL, false);
+        if (tg_backward(t, loss) != TG_OK) {
+            CHECK(false, "backward failed: %s", tg_tape_error(t));
+            break;
+        }
+        last_loss = tg_tensor_get_flat(loss, 0);
+        if (step == 0)
+            first_loss = last_loss;
+        for (int i = 0; i < 3; i++)
+            sgd(params[i], 0.05);
+    }
+    long steady = n_allocs - before;
+    tg_set_allocator(NULL);
+    CHECK(steady == 0, "steady-state steps made %ld heap allocations (want 0)", steady);
+    CHECK(last_loss < first_loss, "loss did not decrease: %g -> %g", first_loss, last_loss);
+    tg_tape_free(&t);
+    for (int i = 0; i < 3; i++)
+        tg_tensor_free(&params[i]);
+    tg_tensor_free(&x);
+    tg_tensor_free(&y);
+}
+
+/* ------------------------------------------------------------- semantics */
+
+static void test_accumulation_and_modes(void)
+{
+    tg_tensor *x = tg_tensor_from(TG_F64, 1, (int64_t[]){3}, (double[]){1, 2, 3});
+    tg_tensor_set_requires_grad(x, true);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *y = tg_sum(t, tg_mul(t, x, x), 0, NULL, false); /* dy/dx = 2x */
+    CHECK(tg_backward(t, y) == TG_OK, "backward: %s", tg_tape_error(t));
+    CHECK(x->grad && tg_tensor_get_flat(x->grad, 2) == 6.0, "grad of x^2 at 3 is 6");
+    CHECK(tg_backward(t, y) == TG_OK, "second backward on the same tape");
+    CHECK(x->grad && tg_tensor_get_flat(x->grad, 2) == 12.0, "gradients accumulate: 12");
+    tg_tensor_zero_grad(x);
+    CHECK(tg_tensor_get_flat(x->grad, 0) == 0.0, "zero_grad");
+
+    /* grad mode off: nothing recorded, result requires no grad */
+    tg_tape_reset(t);
+    tg_tape_set_grad_mode(t, false);
+    tg_tensor *z = tg_mul(t, x, x);
+    CHECK(tg_tape_nodes(t) == 0 && !tg_tensor_requires_grad(z), "grad mode off records nothing");
+    CHECK(tg_backward(t, tg_sum(t, z, 0, NULL, false)) == TG_ESTATE,
+          "backward of an unrecorded result is an error");
+    tg_tape_reset(t);
+    tg_tape_set_grad_mode(t, true);
+
+    /* detach cuts the graph: d/dx [x * detach(x)] = detach(x) */
+    tg_tensor *w = tg_sum(t, tg_mul(t, x, tg_detach(t, x)), 0, NULL, false);
+    CHECK(tg_backward(t, w) == TG_OK, "backward through detach");
+    CHECK(tg_tensor_get_flat(x->grad, 1) == 2.0, "detach: gradient is x, not 2x (got %g)",
+          tg_tensor_get_flat(x->grad, 1));
+
+    /* explicit seed for a non-scalar root */
+    tg_tensor_zero_grad(x);
+    tg_tape_reset(t);
+    tg_tensor *v = tg_mul_scalar(t, x, 3.0);
+    tg_tensor *seed = tg_tape_full(t, TG_F64, 1, (int64_t[]){3}, 0.5);
+    CHECK(tg_backward_ex(t, v, seed, NULL) == TG_OK, "seeded backward");
+    CHECK(tg_tensor_get_flat(x->grad, 0) == 1.5, "seeded gradient 3 * 0.5");
+    tg_tape_reset(t);
+    CHECK(tg_backward(t, tg_mul_scalar(t, x, 3.0)) == TG_ESHAPE,
+          "non-scalar root without a seed is TG_ESHAPE");
+    CHECK(strstr(tg_tape_error(t), "seed") != NULL, "message mentions the seed: %s",
+          tg_tape_error(t));
+
+    /* reset keeps memory: the same step again does not raise the high-water mark */
+    tg_tape_reset(t);
+    tg_sum(t, tg_exp(t, x), 0, NULL, false);
+    size_t hw = tg_tape_arena_high_water(t);
+    tg_tape_reset(t);
+    CHECK(tg_tape_arena_used(t) == 0 && tg_tape_nodes(t) == 0, "reset empties the tape");
+    tg_sum(t, tg_exp(t, x), 0, NULL, false);
+    CHECK(tg_tape_arena_high_water(t) == hw, "high-water mark stable across resets");
+    tg_tape_free(&t);
+    tg_tensor_free(&x);
+}
+
+int main(void)
+{
+    test_second_derivative();
+    test_mlp_hvp();
+    test_zero_alloc_loop();
+    test_accumulation_and_modes();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
