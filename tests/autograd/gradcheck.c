@@ -191,21 +191,21 @@ int main(int argc, char **argv)
         if (only && strcmp(only, name))
             continue;
         int cases = 0;
-        for (int i = 0; i < gc_ncases; i++)
-            if (!strcmp(gc_cases[i].op, name)) {
+        for (int i = 0; i < gc_count(); i++)
+            if (!strcmp(gc_get(i)->op, name)) {
                 cases++;
-                run_case(&gc_cases[i]);
+                run_case(gc_get(i));
             }
         if (!cases) {
             failures++;
             fprintf(stderr, "FAIL %s: registered op has no gradcheck case\n", name);
         }
     }
-    for (int i = 0; i < gc_ncases; i++)
-        if (tg_op_lookup(gc_cases[i].op) < 0) {
+    for (int i = 0; i < gc_count(); i++)
+        if (tg_op_lookup(gc_get(i)->op) < 0) {
             failures++;
-            fprintf(stderr, "FAIL case [%s] names unknown op '%s'\n", gc_cases[i].name,
-                    gc_cases[i].op);
+            fprintf(stderr, "FAIL case [%s] names unknown op '%s'\n", gc_get(i)->name,
+                    gc_get(i)->op);
         }
     printf("%d passed, %d failed\n", passes, failures);
     return failures ? 1 : 0;

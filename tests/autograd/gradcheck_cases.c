@@ -252,6 +252,15 @@ const gc_case gc_cases[] = {
 };
 const int gc_ncases = (int)(sizeof gc_cases / sizeof gc_cases[0]);
 
+int gc_count(void) { return gc_ncases + gc_ncases_cnn; }
+
+const gc_case *gc_get(int i)
+{
+    if (i < gc_ncases)
+        return &gc_cases[i];
+    return &gc_cases_cnn[i - gc_ncases];
+}
+
 static tg_tensor *draw(const in_spec *s, int ndim, const int64_t *shape, tg_dtype dt,
                        uint64_t seed, uint64_t stream)
 {

@@ -27,8 +27,12 @@ typedef struct gc_case {
     in_spec in[4];
 } gc_case;
 
-extern const gc_case gc_cases[];
-extern const int gc_ncases;
+/* the core ops' table (gradcheck_cases.c) and the CNN ops' (gradcheck_cases_cnn.c) */
+extern const gc_case gc_cases[], gc_cases_cnn[];
+extern const int gc_ncases, gc_ncases_cnn;
+/* the i-th case over all tables (0 <= i < gc_count()) */
+int gc_count(void);
+const gc_case *gc_get(int i);
 
 /* builds the inputs of a case in dtype dt (persistent; free each with tg_tensor_free) */
 bool gc_make_inputs(const gc_case *c, tg_dtype dt, uint64_t seed, tg_tensor **in);

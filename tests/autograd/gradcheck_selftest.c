@@ -40,9 +40,9 @@ static void wrong_sigmoid_bwd(tg_tape *t, const tg__node *n, tg_tensor *g, tg_te
 
 static const gc_case *find_case(const char *op, const char *name)
 {
-    for (int i = 0; i < gc_ncases; i++)
-        if (!strcmp(gc_cases[i].op, op) && !strcmp(gc_cases[i].name, name))
-            return &gc_cases[i];
+    for (int i = 0; i < gc_count(); i++)
+        if (!strcmp(gc_get(i)->op, op) && !strcmp(gc_get(i)->name, name))
+            return gc_get(i);
     return NULL;
 }
 
