@@ -30,6 +30,21 @@ void tg_set_num_threads(int n)
 
 int tg_num_threads(void) { return g_threads; }
 
+/* Elementwise work is split across threads only above this many elements per call
+ * (below it the fork/join costs more than it saves). Every element is computed by the
+ * same code whatever the split, so results never depend on the thread count. */
+#define PAR_MIN_ELEMS ((int64_t)1 << 15)
+
+static int par_chunks(int64_t n)
+{
+#ifdef TG_HAVE_OPENMP
+    if (n >= PAR_MIN_ELEMS && g_threads > 1)
+        return g_threads;
+#endif
+    (void)n;
+    return 1;
+}
+
 /* ---------------------------------------------------------------- iterator */
 
 void tg__iter_init(tg__iter *it, int ndim, const int64_t *shape, int nops,
@@ -192,6 +207,28 @@ void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
     int64_t offs[2] = {out->offset, x->offset};
     tg__iter it;
     tg__iter_init(&it, out->ndim, out->shape, 2, sts, offs);
+    int chunks = it.count == 1 ? par_chunks(it.inner) : 1;
+    if (chunks > 1) { /* one long row (the contiguous case): split it */
+        tg__iter_next(&it);
+        int64_t per = (it.inner + chunks - 1) / chunks;
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(chunks)
+#endif
+        for (int c = 0; c < chunks; c++) {
+            int64_t lo = c * per, n = it.inner - lo < per ? it.inner - lo : per;
+            if (n <= 0)
+                continue;
+            if (x->dtype == TG_F32)
+                unary_row_float(uop, n, (float *)out->data + it.off[0] + lo * it.ist[0], it.ist[0],
+                                (const float *)x->data + it.off[1] + lo * it.ist[1], it.ist[1],
+                                (float)p0);
+            else
+                unary_row_double(uop, n, (double *)out->data + it.off[0] + lo * it.ist[0],
+                                 it.ist[0], (const double *)x->data + it.off[1] + lo * it.ist[1],
+                                 it.ist[1], p0);
+        }
+        return;
+    }
     while (tg__iter_next(&it)) {
         if (x->dtype == TG_F32)
             unary_row_float(uop, it.inner, (float *)out->data + it.off[0], it.ist[0],
@@ -257,6 +294,30 @@ void tg__k_binary(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, tg__bo
     int64_t offs[3] = {out->offset, a->offset, b->offset};
     tg__iter it;
     tg__iter_init(&it, out->ndim, out->shape, 3, sts, offs);
+    int chunks = it.count == 1 ? par_chunks(it.inner) : 1;
+    if (chunks > 1) { /* one long row (the contiguous case): split it */
+        tg__iter_next(&it);
+        int64_t per = (it.inner + chunks - 1) / chunks;
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(chunks)
+#endif
+        for (int c = 0; c < chunks; c++) {
+            int64_t lo = c * per, n = it.inner - lo < per ? it.inner - lo : per;
+            if (n <= 0)
+                continue;
+            if (a->dtype == TG_F32)
+                binary_row_float(bop, n, (float *)out->data + it.off[0] + lo * it.ist[0], it.ist[0],
+                                 (const float *)a->data + it.off[1] + lo * it.ist[1], it.ist[1],
+                                 (const float *)b->data + it.off[2] + lo * it.ist[2], it.ist[2],
+                                 (float)p0);
+            else
+                binary_row_double(bop, n, (double *)out->data + it.off[0] + lo * it.ist[0],
+                                  it.ist[0], (const double *)a->data + it.off[1] + lo * it.ist[1],
+                                  it.ist[1], (const double *)b->data + it.off[2] + lo * it.ist[2],
+                                  it.ist[2], p0);
+        }
+        return;
+    }
     while (tg__iter_next(&it)) {
         if (a->dtype == TG_F32)
             binary_row_float(bop, it.inner, (float *)out->data + it.off[0], it.ist[0],
