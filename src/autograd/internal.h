@@ -57,6 +57,9 @@ struct tg_tape {
     char err[TG_ERRMSG];
 };
 
+/* tg_tensor.flags: a gradient sum buffer private to the backward engine */
+#define TG__GRAD_OWNED 1u
+
 /* records the first error; returns NULL */
 void *tg__fail(tg_tape *t, tg_status s, const char *fmt, ...) TG_PRINTF(3, 4);
 /* arena allocation (64-byte aligned); NULL and TG_ENOMEM on failure */

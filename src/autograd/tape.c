@@ -72,11 +72,20 @@ static void chunks_free(tg__chunk *c)
     }
 }
 
-void *tg__arena_alloc(tg_tape *t, size_t n)
+/* n bytes at an `align`-byte boundary (a power of two <= ARENA_ALIGN) */
+static void *arena_alloc(tg_tape *t, size_t n, size_t align)
 {
-    n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     tg__chunk *c = t->cur;
-    while (c && c->used + n > c->size)
+    size_t start = c ? (c->used + align - 1) & ~(align - 1) : 0;
+    if (c && start + n <= c->size) { /* the common case: room in the current chunk */
+        c->used = start + n;
+        t->used += n;
+        if (t->used > t->high_water)
+            t->high_water = t->used;
+        return c->base + start;
+    }
+    n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    while (c && ((c->used + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1)) + n > c->size)
         c = c->next;
     if (!c) {
         tg__chunk *last = t->chunks;
@@ -94,13 +103,18 @@ void *tg__arena_alloc(tg_tape *t, size_t n)
             t->chunks = c;
     }
     t->cur = c;
-    void *p = c->base + c->used;
-    c->used += n;
+    start = (c->used + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    c->used = start + n;
     t->used += n;
     if (t->used > t->high_water)
         t->high_water = t->used;
-    return p;
+    return c->base + start;
 }
+
+void *tg__arena_alloc(tg_tape *t, size_t n) { return arena_alloc(t, n, ARENA_ALIGN); }
+
+/* bookkeeping (input lists, headers of views): pointer alignment is enough */
+static void *arena_alloc_small(tg_tape *t, size_t n) { return arena_alloc(t, n, 16); }
 
 /* -------------------------------------------------------------------- tape */
 
@@ -186,8 +200,10 @@ tg_tensor *tg__new(tg_tape *t, tg_dtype dt, int ndim, const int64_t *shape)
     int64_t n;
     if (!tg__numel(ndim, shape, &n) || n > (int64_t)(SIZE_MAX / 16))
         return tg__fail(t, TG_EINVAL, "tape tensor: invalid shape %s", tg__dims_str(ndim, shape).s);
-    size_t hdr = (sizeof(tg_tensor) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    char *p = tg__arena_alloc(t, hdr + (size_t)n * tg_dtype_size(dt));
+    size_t bytes = (size_t)n * tg_dtype_size(dt);
+    size_t align = bytes >= 64 ? ARENA_ALIGN : 16; /* vector alignment where it matters */
+    size_t hdr = (sizeof(tg_tensor) + align - 1) & ~(align - 1);
+    char *p = arena_alloc(t, hdr + bytes, align);
     if (!p)
         return NULL;
     tg_tensor *x = (tg_tensor *)(void *)p;
@@ -199,7 +215,7 @@ tg_tensor *tg__new(tg_tape *t, tg_dtype dt, int ndim, const int64_t *shape)
 
 tg_tensor *tg__new_view(tg_tape *t, const tg_tensor *v)
 {
-    tg_tensor *x = tg__arena_alloc(t, sizeof *x);
+    tg_tensor *x = arena_alloc_small(t, sizeof *x);
     if (!x)
         return NULL;
     *x = *v;
@@ -211,6 +227,7 @@ tg_tensor *tg__new_view(tg_tape *t, const tg_tensor *v)
     x->gacc = NULL;
     x->gtape = NULL;
     x->gepoch = 0;
+    x->flags = 0;
     x->label = NULL;
     return x;
 }
@@ -244,7 +261,7 @@ tg_tensor *tg__record(tg_tape *t, int op, int n, tg_tensor *const *in, tg_tensor
         return out;
     if (!grow((void **)&t->nodes, &t->cap, t->nnodes + 1, sizeof(tg__node)))
         return tg__fail(t, TG_ENOMEM, "tape: out of memory for nodes");
-    tg_tensor **ins = tg__arena_alloc(t, sizeof(tg_tensor *) * (size_t)n);
+    tg_tensor **ins = arena_alloc_small(t, sizeof(tg_tensor *) * (size_t)n);
     if (!ins)
         return NULL;
     memcpy(ins, in, sizeof(tg_tensor *) * (size_t)n);
@@ -327,11 +344,15 @@ static void accumulate(tg_tape *t, tg_tensor *x, tg_tensor *g)
             }
             t->leaves[t->nleaves++] = x;
         }
-        x->gacc = g;
+        x->gacc = g; /* borrowed: g may be another tensor's gradient too */
         x->gtape = t;
         x->gepoch = t->epoch;
+    } else if (!t->record && (cur->flags & TG__GRAD_OWNED)) {
+        tg__k_accumulate(cur, g); /* our own sum buffer, nobody else sees it */
     } else {
         x->gacc = tg_add(t, cur, g);
+        if (x->gacc && !t->record)
+            x->gacc->flags |= TG__GRAD_OWNED;
     }
 }
 
@@ -379,7 +400,7 @@ static tg_status run_backward(tg_tape *t, tg_tensor *root, tg_tensor *seed, int 
         tg_tensor *g = gacc_of(t, nd.out);
         if (!g)
             continue;
-        tg_tensor **gi = tg__arena_alloc(t, sizeof(tg_tensor *) * (size_t)nd.n_in);
+        tg_tensor **gi = arena_alloc_small(t, sizeof(tg_tensor *) * (size_t)nd.n_in);
         if (!gi)
             break;
         memset(gi, 0, sizeof(tg_tensor *) * (size_t)nd.n_in);

@@ -195,10 +195,28 @@ static void copy_convert(tg_tensor *out, const tg_tensor *x)
     }
 }
 
+/* the common case: every operand contiguous with out's shape (one flat row) */
+static bool flat(const tg_tensor *out, const tg_tensor *a, const tg_tensor *b)
+{
+    return tg_tensor_is_contiguous(out) && tg_tensor_same_shape(out, a) &&
+           tg_tensor_is_contiguous(a) &&
+           (!b || (tg_tensor_same_shape(out, b) && tg_tensor_is_contiguous(b)));
+}
+
 void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
 {
     if (uop == TG_U_COPY && (out->dtype != x->dtype || x->dtype == TG_I32)) {
         copy_convert(out, x);
+        return;
+    }
+    int64_t total = tg_tensor_numel(out);
+    if (total < PAR_MIN_ELEMS && flat(out, x, NULL)) {
+        if (x->dtype == TG_F32)
+            unary_row_float(uop, total, (float *)out->data + out->offset, 1,
+                            (const float *)x->data + x->offset, 1, (float)p0);
+        else
+            unary_row_double(uop, total, (double *)out->data + out->offset, 1,
+                             (const double *)x->data + x->offset, 1, p0);
         return;
     }
     int64_t bst[TG_MAX_DIMS];
@@ -287,6 +305,18 @@ BINARY_ROW(double)
 
 void tg__k_binary(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, tg__bop bop, double p0)
 {
+    int64_t total = tg_tensor_numel(out);
+    if (total < PAR_MIN_ELEMS && flat(out, a, b)) {
+        if (a->dtype == TG_F32)
+            binary_row_float(bop, total, (float *)out->data + out->offset, 1,
+                             (const float *)a->data + a->offset, 1,
+                             (const float *)b->data + b->offset, 1, (float)p0);
+        else
+            binary_row_double(bop, total, (double *)out->data + out->offset, 1,
+                              (const double *)a->data + a->offset, 1,
+                              (const double *)b->data + b->offset, 1, p0);
+        return;
+    }
     int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS];
     tg__bstrides(a, out->ndim, out->shape, sa);
     tg__bstrides(b, out->ndim, out->shape, sb);
