@@ -33,6 +33,17 @@ TG_API const char *tg_tape_error(const tg_tape *t);
 /* Grad mode: when off, ops compute but record nothing. Returns the previous mode. */
 TG_API bool tg_tape_set_grad_mode(tg_tape *t, bool record);
 TG_API bool tg_tape_grad_mode(const tg_tape *t);
+/* Anomaly mode (off by default; a single branch per op when off). When on:
+ *  - the first op whose output contains NaN or Inf fails the tape with TG_ENUMERIC and
+ *    a message naming the op, its tape position and its inputs' labels;
+ *  - in backward, the first op whose computed input gradient contains NaN or Inf is
+ *    reported the same way;
+ *  - every recorded op remembers the XXH3 hash of each input, and backward verifies
+ *    them: an input overwritten in place between forward and backward is reported by
+ *    op, position and label instead of giving silently wrong gradients.
+ * Returns the previous mode. */
+TG_API bool tg_tape_set_anomaly_mode(tg_tape *t, bool on);
+
 /* Number of recorded nodes; bytes in use in the arena; the largest use seen. */
 TG_API int64_t tg_tape_nodes(const tg_tape *t);
 TG_API size_t tg_tape_arena_used(const tg_tape *t);

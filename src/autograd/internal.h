@@ -26,6 +26,7 @@ typedef struct tg__node {
     int n_in;
     tg_tensor **in;                  /* n_in inputs, in the arena */
     tg_tensor *out;
+    uint64_t *hashes;                /* anomaly mode: XXH3 of each input at record time */
     tg__args a;
 } tg__node;
 
@@ -52,6 +53,7 @@ struct tg_tape {
     tg_tensor **leaves;              /* leaves reached by the current backward */
     int64_t nleaves, capleaves;
     bool record;
+    bool anomaly;                    /* NaN/Inf and saved-tensor checks (debug mode) */
     uint32_t epoch;
     tg_status status;
     char err[TG_ERRMSG];

@@ -1,5 +1,6 @@
 /* The tape: arena, nodes, sticky errors, the op registry tables and the backward
  * engine (one reverse walk over the nodes, which are already in topological order). */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -251,9 +252,54 @@ static bool grow(void **arr, int64_t *cap, int64_t need, size_t elem)
     return true;
 }
 
+bool tg_tape_set_anomaly_mode(tg_tape *t, bool on)
+{
+    if (!t)
+        return false;
+    bool old = t->anomaly;
+    t->anomaly = on;
+    return old;
+}
+
+static bool all_finite(const tg_tensor *x)
+{
+    int64_t n = tg_tensor_numel(x);
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(tg_tensor_get_flat(x, i)))
+            return false;
+    return true;
+}
+
+static const char *label_of(const tg_tensor *x) { return x && x->label ? x->label : "-"; }
+
+/* " (inputs: 'a', '-')" */
+static void input_labels(char *buf, size_t size, int n, tg_tensor *const *in)
+{
+    size_t used = (size_t)snprintf(buf, size, " (input labels:");
+    for (int i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s '%s'", i ? "," : "", label_of(in[i]));
+    if (used < size)
+        snprintf(buf + used, size - used, ")");
+}
+
+static void anomaly_forward(tg_tape *t, int op, int n, tg_tensor *const *in, tg_tensor *out)
+{
+    if (all_finite(out))
+        return;
+    char labels[128];
+    input_labels(labels, sizeof labels, n, in);
+    tg__fail(t, TG_ENUMERIC, "anomaly: op '%s' at tape position %lld produced NaN/Inf in its output %s%s",
+             tg_op_name(op), (long long)t->nnodes, tg__shape_str(out).s, labels);
+}
+
 tg_tensor *tg__record(tg_tape *t, int op, int n, tg_tensor *const *in, tg_tensor *out,
                       const tg__args *a)
 {
+    if (t->anomaly) {
+        anomaly_forward(t, op, n, in, out);
+        if (t->status != TG_OK)
+            return NULL;
+    }
     bool need = false;
     for (int i = 0; t->record && i < n && !need; i++)
         need = in[i]->requires_grad;
@@ -274,6 +320,14 @@ tg_tensor *tg__record(tg_tape *t, int op, int n, tg_tensor *const *in, tg_tensor
         nd->a = *a;
     else
         memset(&nd->a, 0, sizeof nd->a);
+    nd->hashes = NULL;
+    if (t->anomaly) {
+        nd->hashes = arena_alloc_small(t, sizeof(uint64_t) * (size_t)n);
+        if (!nd->hashes)
+            return NULL;
+        for (int i = 0; i < n; i++)
+            nd->hashes[i] = tg_tensor_hash(in[i]);
+    }
     out->requires_grad = 1;
     out->node = (int32_t)t->nnodes++;
     return out;
@@ -392,8 +446,9 @@ static tg_status run_backward(tg_tape *t, tg_tensor *root, tg_tensor *seed, int 
 
     t->epoch = (uint32_t)atomic_fetch_add(&next_epoch, 1);
     t->nleaves = 0;
-    bool saved = t->record;
+    bool saved = t->record, anomaly = t->anomaly;
     t->record = opts && opts->create_graph;
+    t->anomaly = false; /* the backward reports its own anomalies, per op below */
     accumulate(t, root, seed);
     for (int64_t i = root->node; i >= 0 && t->status == TG_OK; i--) {
         tg__node nd = t->nodes[i]; /* a copy: backward ops may grow the node array */
@@ -404,12 +459,30 @@ static tg_status run_backward(tg_tape *t, tg_tensor *root, tg_tensor *seed, int 
         if (!gi)
             break;
         memset(gi, 0, sizeof(tg_tensor *) * (size_t)nd.n_in);
+        for (int k = 0; nd.hashes && k < nd.n_in; k++)
+            if (tg_tensor_hash(nd.in[k]) != nd.hashes[k]) {
+                tg__fail(t, TG_ENUMERIC,
+                         "%s: input %d ('%s', %s) of op '%s' at tape position %lld was modified "
+                         "after the forward pass (saved-tensor check)",
+                         fn, k, label_of(nd.in[k]), tg__shape_str(nd.in[k]).s, tg_op_name(nd.op),
+                         (long long)i);
+                break;
+            }
+        if (t->status != TG_OK)
+            break;
         tg__op_backward[nd.op](t, &nd, g, gi);
+        for (int k = 0; anomaly && k < nd.n_in && t->status == TG_OK; k++)
+            if (gi[k] && !all_finite(gi[k]))
+                tg__fail(t, TG_ENUMERIC,
+                         "anomaly: backward of op '%s' at tape position %lld produced NaN/Inf in "
+                         "the gradient of input %d ('%s')",
+                         tg_op_name(nd.op), (long long)i, k, label_of(nd.in[k]));
         for (int k = 0; k < nd.n_in && t->status == TG_OK; k++)
             if (gi[k] && nd.in[k]->requires_grad)
                 accumulate(t, nd.in[k], gi[k]);
     }
     t->record = saved;
+    t->anomaly = anomaly;
     if (t->status != TG_OK)
         return t->status;
 

@@ -78,7 +78,7 @@ const char *tg_status_name(tg_status s)
 {
     static const char *const names[] = {"TG_OK",     "TG_EINVAL", "TG_ESHAPE",
                                         "TG_EDTYPE", "TG_ERANGE", "TG_ENOMEM",
-                                        "TG_ESTATE", "TG_EIO",    "TG_EFORMAT"};
+                                        "TG_ESTATE", "TG_EIO",    "TG_EFORMAT", "TG_ENUMERIC"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "TG_E?";
 }
 

@@ -39,7 +39,8 @@ typedef enum tg_status {
     TG_ENOMEM,   /* an allocation failed */
     TG_ESTATE,   /* call not valid in the current state (e.g. backward without grad) */
     TG_EIO,      /* a file could not be read or written */
-    TG_EFORMAT   /* malformed input data */
+    TG_EFORMAT,  /* malformed input data */
+    TG_ENUMERIC  /* anomaly mode: a NaN/Inf appeared, or a saved tensor was modified */
 } tg_status;
 
 typedef struct tg_tape tg_tape;

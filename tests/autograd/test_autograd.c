@@ -296,8 +296,51 @@ static void test_threads_deterministic(void)
     CHECK(h[0][0] == h[1][0] && h[0][1] == h[1][1], "1 and 2 threads give the same bits");
 }
 
+static void test_anomaly_mode(void)
+{
+    tg_tensor *x = tg_tensor_from(TG_F64, 1, (int64_t[]){3}, (double[]){1, -2, 3});
+    tg_tensor *w = tg_tensor_from(TG_F64, 1, (int64_t[]){3}, (double[]){0.5, 0, 2});
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor_set_requires_grad(w, true);
+    tg_tensor_set_label(x, "x");
+    tg_tensor_set_label(w, "W");
+    tg_tape *t = tg_tape_new();
+
+    /* off by default: NaN flows silently */
+    tg_tensor *y = tg_log(t, x);
+    CHECK(y && !tg_tape_failed(t), "anomaly mode is off by default");
+
+    tg_tape_reset(t);
+    CHECK(!tg_tape_set_anomaly_mode(t, true), "previous mode was off");
+    tg_tensor *h = tg_mul(t, x, w);
+    y = tg_log(t, h);
+    CHECK(!y && tg_tape_status(t) == TG_ENUMERIC, "log of a negative caught in forward");
+    CHECK(strstr(tg_tape_error(t), "'log'") && strstr(tg_tape_error(t), "position 1"),
+          "message names op and position: %s", tg_tape_error(t));
+
+    /* backward anomaly: d sqrt(u)/du at u = 0 is infinite */
+    tg_tape_reset(t);
+    y = tg_sum(t, tg_sqrt(t, tg_mul(t, w, w)), 0, NULL, false);
+    CHECK(y && tg_backward(t, y) == TG_ENUMERIC, "infinite gradient caught in backward");
+    CHECK(strstr(tg_tape_error(t), "backward of op 'sqrt'"), "names the backward op: %s",
+          tg_tape_error(t));
+
+    /* saved-tensor check: W overwritten between forward and backward */
+    tg_tape_reset(t);
+    y = tg_sum(t, tg_mul(t, x, w), 0, NULL, false);
+    tg_tensor_set_flat(w, 0, 7.0);
+    CHECK(tg_backward(t, y) == TG_ENUMERIC, "in-place change detected");
+    CHECK(strstr(tg_tape_error(t), "'W'") && strstr(tg_tape_error(t), "modified") &&
+              strstr(tg_tape_error(t), "'mul'"),
+          "message names the tensor and op: %s", tg_tape_error(t));
+    tg_tape_free(&t);
+    tg_tensor_free(&x);
+    tg_tensor_free(&w);
+}
+
 int main(void)
 {
+    test_anomaly_mode();
     test_threads_deterministic();
     test_second_derivative();
     test_mlp_hvp();
