@@ -1,0 +1,762 @@
+/* Optimizers (SGD with momentum/Nesterov, AdaGrad, RMSProp, Adam, AdamW), gradient
+ * clipping and early stopping. Every state tensor is allocated at creation; a step is one
+ * plain loop per parameter over restrict pointers, written for the vectorizer (the loops
+ * with a square root vectorize only under -fno-math-errno). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../tensor/internal.h"
+#include "optim.h"
+
+enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW };
+enum { NAME_LEN = 32 };
+
+struct tg_optim {
+    int kind;
+    int n;
+    int nstate;              /* state tensors per parameter */
+    tg_tensor **params;      /* n, borrowed */
+    tg_tensor **state;       /* n * nstate, owned; state of param j at j * nstate + k */
+    char (*names)[NAME_LEN]; /* n * nstate */
+    double lr, decay;        /* base lr and inverse-time decay */
+    double momentum, rho, beta1, beta2, eps, weight_decay;
+    bool nesterov;
+    int64_t t;               /* completed steps */
+};
+
+/* ------------------------------------------------------------------ kernels */
+
+/* One definition per element type; the float versions compute in float, as the
+ * tensors do. T is the element type, S the suffix, SQRT the matching square root. */
+#define TG__OPTIM_KERNELS(T, S, SQRT)                                                  \
+    static void sgd_##S(int64_t n, T *restrict p, const T *restrict g, T lr)           \
+    {                                                                                  \
+        for (int64_t i = 0; i < n; i++)                                                \
+            p[i] -= lr * g[i];                                                         \
+    }                                                                                  \
+    static void sgd_momentum_##S(int64_t n, T *restrict p, const T *restrict g,        \
+                                 T *restrict v, T lr, T mu)                            \
+    {                                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                              \
+            T vi = mu * v[i] + g[i];                                                   \
+            v[i] = vi;                                                                 \
+            p[i] -= lr * vi;                                                           \
+        }                                                                              \
+    }                                                                                  \
+    static void sgd_nesterov_##S(int64_t n, T *restrict p, const T *restrict g,        \
+                                 T *restrict v, T lr, T mu)                            \
+    {                                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                              \
+            T gi = g[i];                                                               \
+            T vi = mu * v[i] + gi;                                                     \
+            v[i] = vi;                                                                 \
+            p[i] -= lr * (gi + mu * vi);                                               \
+        }                                                                              \
+    }                                                                                  \
+    static void adagrad_##S(int64_t n, T *restrict p, const T *restrict g,             \
+                            T *restrict s, T lr, T eps)                                \
+    {                                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                              \
+            T gi = g[i];                                                               \
+            T si = s[i] + gi * gi;                                                     \
+            s[i] = si;                                                                 \
+            p[i] -= lr * gi / (SQRT(si) + eps);                                        \
+        }                                                                              \
+    }                                                                                  \
+    static void rmsprop_##S(int64_t n, T *restrict p, const T *restrict g,             \
+                            T *restrict v, T lr, T rho, T eps)                         \
+    {                                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                              \
+            T gi = g[i];                                                               \
+            T vi = rho * v[i] + (1 - rho) * gi * gi;                                   \
+            v[i] = vi;                                                                 \
+            p[i] -= lr * gi / (SQRT(vi) + eps);                                        \
+        }                                                                              \
+    }                                                                                  \
+    /* g' = g + wd p; m, v moments of g'; p = p * pscale - step m / (sqrt(v) / bc2 +   \
+     * eps) with step = lr / (1 - b1^k) and bc2 = sqrt(1 - b2^k) (PyTorch's form of    \
+     * m^ / (sqrt(v^) + eps)). Adam: pscale 1; AdamW: wd 0, pscale 1 - lr wd. */       \
+    static void adam_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m, \
+                         T *restrict v, T b1, T b2, T step, T bc2, T eps, T wd,        \
+                         T pscale)                                                     \
+    {                                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                              \
+            T pi = p[i];                                                               \
+            T gi = g[i] + wd * pi;                                                     \
+            T mi = b1 * m[i] + (1 - b1) * gi;                                          \
+            T vi = b2 * v[i] + (1 - b2) * gi * gi;                                     \
+            m[i] = mi;                                                                 \
+            v[i] = vi;                                                                 \
+            p[i] = pi * pscale - step * mi / (SQRT(vi) / bc2 + eps);                   \
+        }                                                                              \
+    }                                                                                  \
+    static void clip_value_##S(int64_t n, T *restrict g, T c)                          \
+    {                                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                              \
+            T gi = g[i];                                                               \
+            g[i] = gi > c ? c : (gi < -c ? -c : gi);                                   \
+        }                                                                              \
+    }                                                                                  \
+    static void scale_##S(int64_t n, T *restrict g, T s)                               \
+    {                                                                                  \
+        for (int64_t i = 0; i < n; i++)                                                \
+            g[i] *= s;                                                                 \
+    }
+
+TG__OPTIM_KERNELS(float, f32, sqrtf)
+TG__OPTIM_KERNELS(double, f64, sqrt)
+
+/* sum of squares, accumulated in double in a fixed order */
+static double sumsq(const tg_tensor *g, int64_t n, const void *data)
+{
+    double s = 0;
+    if (g->dtype == TG_F32) {
+        const float *x = data;
+        for (int64_t i = 0; i < n; i++)
+            s += (double)x[i] * (double)x[i];
+    } else {
+        const double *x = data;
+        for (int64_t i = 0; i < n; i++)
+            s += x[i] * x[i];
+    }
+    return s;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static void *elems(const tg_tensor *t)
+{
+    return (char *)t->data + t->offset * (int64_t)tg_dtype_size(t->dtype);
+}
+
+static bool in01(double x) /* [0, 1), false for NaN */
+{
+    return x >= 0 && x < 1;
+}
+
+static bool nonneg(double x) /* finite and >= 0 */
+{
+    return isfinite(x) && x >= 0;
+}
+
+/* The parameter check shared with early stopping (allow_int: I32 accepted). */
+static tg_status check_params(const char *fn, int n, tg_tensor *const *params, bool allow_int)
+{
+    if (n <= 0)
+        return tg__error_status(TG_EINVAL, "%s: n = %d parameters, need at least 1", fn, n);
+    if (!params)
+        return tg__error_status(TG_EINVAL, "%s: params is NULL", fn);
+    for (int i = 0; i < n; i++) {
+        const tg_tensor *p = params[i];
+        if (!p)
+            return tg__error_status(TG_EINVAL, "%s: params[%d] is NULL", fn, i);
+        if (p->tape)
+            return tg__error_status(TG_EINVAL,
+                                    "%s: params[%d] is a tape tensor; parameters must be "
+                                    "persistent",
+                                    fn, i);
+        if ((unsigned)p->dtype > TG_I32 || (!allow_int && !tg__is_float(p->dtype)))
+            return tg__error_status(TG_EDTYPE, "%s: params[%d] has dtype %s, need f32 or f64",
+                                    fn, i, tg_dtype_name(p->dtype));
+        if (!tg_tensor_is_contiguous(p))
+            return tg__error_status(TG_EINVAL, "%s: params[%d] %s is not contiguous", fn, i,
+                                    tg__shape_str(p).s);
+        if (!p->data && tg_tensor_numel(p) > 0)
+            return tg__error_status(TG_EINVAL, "%s: params[%d] has no data", fn, i);
+    }
+    /* distinct memory: a parameter updated twice in one step is a bug */
+    for (int i = 0; i < n; i++) {
+        const char *a = elems(params[i]);
+        size_t na = (size_t)tg_tensor_numel(params[i]) * tg_dtype_size(params[i]->dtype);
+        for (int j = i + 1; j < n && na > 0; j++) {
+            const char *b = elems(params[j]);
+            size_t nb = (size_t)tg_tensor_numel(params[j]) * tg_dtype_size(params[j]->dtype);
+            if (nb > 0 && a < b + nb && b < a + na)
+                return tg__error_status(TG_EINVAL, "%s: params[%d] and params[%d] share memory",
+                                        fn, i, j);
+        }
+    }
+    return TG_OK;
+}
+
+tg_status tg_optim_check_params(int n, tg_tensor *const *params)
+{
+    return check_params("tg_optim_check_params", n, params, false);
+}
+
+/* ------------------------------------------------------------------ defaults */
+
+tg_sgd_opts tg_sgd_defaults(void)
+{
+    return (tg_sgd_opts){.lr = 0.01, .momentum = 0, .nesterov = false, .decay = 0};
+}
+
+tg_adagrad_opts tg_adagrad_defaults(void)
+{
+    return (tg_adagrad_opts){.lr = 0.01, .eps = 1e-10, .initial_accumulator = 0, .decay = 0};
+}
+
+tg_rmsprop_opts tg_rmsprop_defaults(void)
+{
+    return (tg_rmsprop_opts){.lr = 0.01, .rho = 0.99, .eps = 1e-8, .decay = 0};
+}
+
+tg_adam_opts tg_adam_defaults(void)
+{
+    return (tg_adam_opts){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .decay = 0,
+                          .weight_decay = 0};
+}
+
+tg_adam_opts tg_adamw_defaults(void)
+{
+    tg_adam_opts o = tg_adam_defaults();
+    o.weight_decay = 1e-2;
+    return o;
+}
+
+/* ------------------------------------------------------------------ creation */
+
+static const char *const kind_names[] = {"sgd", "adagrad", "rmsprop", "adam", "adamw"};
+
+void tg_optim_free(tg_optim **po)
+{
+    if (!po || !*po)
+        return;
+    tg_optim *o = *po;
+    if (o->state)
+        for (int i = 0; i < o->n * o->nstate; i++)
+            tg_tensor_free(&o->state[i]);
+    tg__mfree(o->state);
+    tg__mfree(o->names);
+    tg__mfree(o->params);
+    tg__mfree(o);
+    *po = NULL;
+}
+
+/* Checks the common options, allocates the optimizer, its parameter list and nstate
+ * state tensors per parameter (filled with init), named "<stname[k]>.<j>". */
+static tg_optim *optim_new(const char *fn, int kind, int n, tg_tensor *const *params,
+                           double lr, double decay, int nstate, const char *const *stname,
+                           double init)
+{
+    if (check_params(fn, n, params, false) != TG_OK)
+        return NULL;
+    if (!nonneg(lr))
+        return tg__error(TG_EINVAL, "%s: lr = %g, need a finite value >= 0", fn, lr);
+    if (!nonneg(decay))
+        return tg__error(TG_EINVAL, "%s: decay = %g, need a finite value >= 0", fn, decay);
+    tg_optim *o = tg__calloc(sizeof *o);
+    if (!o)
+        return tg__error(TG_ENOMEM, "%s: out of memory", fn);
+    o->kind = kind;
+    o->n = n;
+    o->nstate = nstate;
+    o->lr = lr;
+    o->decay = decay;
+    size_t ns = (size_t)n * (size_t)nstate;
+    o->params = tg__malloc((size_t)n * sizeof *o->params);
+    o->state = tg__calloc((ns ? ns : 1) * sizeof *o->state);
+    o->names = tg__calloc((ns ? ns : 1) * sizeof *o->names);
+    if (!o->params || !o->state || !o->names) {
+        tg_optim_free(&o);
+        return tg__error(TG_ENOMEM, "%s: out of memory", fn);
+    }
+    memcpy(o->params, params, (size_t)n * sizeof *o->params);
+    for (int j = 0; j < n; j++) {
+        const tg_tensor *p = params[j];
+        for (int k = 0; k < nstate; k++) {
+            size_t i = (size_t)j * (size_t)nstate + (size_t)k;
+            o->state[i] = init == 0 ? tg_zeros(p->dtype, p->ndim, p->shape)
+                                    : tg_full(p->dtype, p->ndim, p->shape, init);
+            if (!o->state[i]) {
+                tg_optim_free(&o);
+                return tg__error(TG_ENOMEM, "%s: out of memory for the state of params[%d] %s",
+                                 fn, j, tg__shape_str(p).s);
+            }
+            snprintf(o->names[i], NAME_LEN, "%s.%d", stname[k], j);
+        }
+    }
+    return o;
+}
+
+tg_optim *tg_sgd_new(int n, tg_tensor *const *params, const tg_sgd_opts *opts)
+{
+    static const char *const fn = "tg_sgd_new";
+    tg_sgd_opts d = tg_sgd_defaults();
+    const tg_sgd_opts *op = opts ? opts : &d;
+    if (!in01(op->momentum))
+        return tg__error(TG_EINVAL, "%s: momentum = %g outside [0, 1)", fn, op->momentum);
+    if (op->nesterov && op->momentum == 0)
+        return tg__error(TG_EINVAL, "%s: nesterov needs momentum > 0", fn);
+    static const char *const names[] = {"momentum"};
+    tg_optim *o = optim_new(fn, K_SGD, n, params, op->lr, op->decay,
+                            op->momentum > 0 ? 1 : 0, names, 0);
+    if (o) {
+        o->momentum = op->momentum;
+        o->nesterov = op->nesterov;
+    }
+    return o;
+}
+
+tg_optim *tg_adagrad_new(int n, tg_tensor *const *params, const tg_adagrad_opts *opts)
+{
+    static const char *const fn = "tg_adagrad_new";
+    tg_adagrad_opts d = tg_adagrad_defaults();
+    const tg_adagrad_opts *op = opts ? opts : &d;
+    if (!(isfinite(op->eps) && op->eps > 0))
+        return tg__error(TG_EINVAL, "%s: eps = %g, need a finite value > 0", fn, op->eps);
+    if (!nonneg(op->initial_accumulator))
+        return tg__error(TG_EINVAL, "%s: initial_accumulator = %g, need a finite value >= 0",
+                         fn, op->initial_accumulator);
+    static const char *const names[] = {"sum"};
+    tg_optim *o = optim_new(fn, K_ADAGRAD, n, params, op->lr, op->decay, 1, names,
+                            op->initial_accumulator);
+    if (o)
+        o->eps = op->eps;
+    return o;
+}
+
+tg_optim *tg_rmsprop_new(int n, tg_tensor *const *params, const tg_rmsprop_opts *opts)
+{
+    static const char *const fn = "tg_rmsprop_new";
+    tg_rmsprop_opts d = tg_rmsprop_defaults();
+    const tg_rmsprop_opts *op = opts ? opts : &d;
+    if (!in01(op->rho))
+        return tg__error(TG_EINVAL, "%s: rho = %g outside [0, 1)", fn, op->rho);
+    if (!(isfinite(op->eps) && op->eps > 0))
+        return tg__error(TG_EINVAL, "%s: eps = %g, need a finite value > 0", fn, op->eps);
+    static const char *const names[] = {"v"};
+    tg_optim *o = optim_new(fn, K_RMSPROP, n, params, op->lr, op->decay, 1, names, 0);
+    if (o) {
+        o->rho = op->rho;
+        o->eps = op->eps;
+    }
+    return o;
+}
+
+static tg_optim *adam_new(const char *fn, int kind, int n, tg_tensor *const *params,
+                          const tg_adam_opts *op)
+{
+    if (!in01(op->beta1))
+        return tg__error(TG_EINVAL, "%s: beta1 = %g outside [0, 1)", fn, op->beta1);
+    if (!in01(op->beta2))
+        return tg__error(TG_EINVAL, "%s: beta2 = %g outside [0, 1)", fn, op->beta2);
+    if (!(isfinite(op->eps) && op->eps > 0))
+        return tg__error(TG_EINVAL, "%s: eps = %g, need a finite value > 0", fn, op->eps);
+    if (!nonneg(op->weight_decay))
+        return tg__error(TG_EINVAL, "%s: weight_decay = %g, need a finite value >= 0", fn,
+                         op->weight_decay);
+    static const char *const names[] = {"m", "v"};
+    tg_optim *o = optim_new(fn, kind, n, params, op->lr, op->decay, 2, names, 0);
+    if (o) {
+        o->beta1 = op->beta1;
+        o->beta2 = op->beta2;
+        o->eps = op->eps;
+        o->weight_decay = op->weight_decay;
+    }
+    return o;
+}
+
+tg_optim *tg_adam_new(int n, tg_tensor *const *params, const tg_adam_opts *opts)
+{
+    tg_adam_opts d = tg_adam_defaults();
+    return adam_new("tg_adam_new", K_ADAM, n, params, opts ? opts : &d);
+}
+
+tg_optim *tg_adamw_new(int n, tg_tensor *const *params, const tg_adam_opts *opts)
+{
+    tg_adam_opts d = tg_adamw_defaults();
+    return adam_new("tg_adamw_new", K_ADAMW, n, params, opts ? opts : &d);
+}
+
+/* ------------------------------------------------------------------ step */
+
+static tg_status check_grad(const char *fn, int j, const tg_tensor *p)
+{
+    const tg_tensor *g = p->grad;
+    if (g->dtype != p->dtype || tg_tensor_numel(g) != tg_tensor_numel(p) ||
+        !tg_tensor_is_contiguous(g))
+        return tg__error_status(TG_ESTATE,
+                                "%s: gradient of params[%d] (%s %s) does not match the "
+                                "parameter (%s %s) or is not contiguous",
+                                fn, j, tg_dtype_name(g->dtype), tg__shape_str(g).s,
+                                tg_dtype_name(p->dtype), tg__shape_str(p).s);
+    return TG_OK;
+}
+
+static void update_f32(const tg_optim *o, int64_t n, float *p, const float *g, float *const *st,
+                       double lr, double step, double bc2)
+{
+    switch (o->kind) {
+    case K_SGD:
+        if (o->nstate == 0)
+            sgd_f32(n, p, g, (float)lr);
+        else if (o->nesterov)
+            sgd_nesterov_f32(n, p, g, st[0], (float)lr, (float)o->momentum);
+        else
+            sgd_momentum_f32(n, p, g, st[0], (float)lr, (float)o->momentum);
+        break;
+    case K_ADAGRAD:
+        adagrad_f32(n, p, g, st[0], (float)lr, (float)o->eps);
+        break;
+    case K_RMSPROP:
+        rmsprop_f32(n, p, g, st[0], (float)lr, (float)o->rho, (float)o->eps);
+        break;
+    default: {
+        bool w = o->kind == K_ADAMW;
+        adam_f32(n, p, g, st[0], st[1], (float)o->beta1, (float)o->beta2, (float)step,
+                 (float)bc2, (float)o->eps, w ? 0.0f : (float)o->weight_decay,
+                 w ? (float)(1 - lr * o->weight_decay) : 1.0f);
+        break;
+    }
+    }
+}
+
+static void update_f64(const tg_optim *o, int64_t n, double *p, const double *g,
+                       double *const *st, double lr, double step, double bc2)
+{
+    switch (o->kind) {
+    case K_SGD:
+        if (o->nstate == 0)
+            sgd_f64(n, p, g, lr);
+        else if (o->nesterov)
+            sgd_nesterov_f64(n, p, g, st[0], lr, o->momentum);
+        else
+            sgd_momentum_f64(n, p, g, st[0], lr, o->momentum);
+        break;
+    case K_ADAGRAD:
+        adagrad_f64(n, p, g, st[0], lr, o->eps);
+        break;
+    case K_RMSPROP:
+        rmsprop_f64(n, p, g, st[0], lr, o->rho, o->eps);
+        break;
+    default: {
+        bool w = o->kind == K_ADAMW;
+        adam_f64(n, p, g, st[0], st[1], o->beta1, o->beta2, step, bc2, o->eps,
+                 w ? 0.0 : o->weight_decay, w ? 1 - lr * o->weight_decay : 1.0);
+        break;
+    }
+    }
+}
+
+tg_status tg_optim_step(tg_optim *o)
+{
+    static const char *const fn = "tg_optim_step";
+    if (!o)
+        return tg__error_status(TG_EINVAL, "%s: NULL optimizer", fn);
+    for (int j = 0; j < o->n; j++)
+        if (o->params[j]->grad && check_grad(fn, j, o->params[j]) != TG_OK)
+            return TG_ESTATE;
+    double lr = o->lr / (1.0 + o->decay * (double)o->t);
+    double step = 0, bc2 = 0;
+    if (o->kind == K_ADAM || o->kind == K_ADAMW) {
+        double k = (double)o->t + 1;
+        step = lr / (1 - pow(o->beta1, k));
+        bc2 = sqrt(1 - pow(o->beta2, k));
+    }
+    for (int j = 0; j < o->n; j++) {
+        tg_tensor *p = o->params[j];
+        if (!p->grad)
+            continue;
+        int64_t n = tg_tensor_numel(p);
+        tg_tensor *const *st = o->state + (size_t)j * (size_t)o->nstate;
+        if (p->dtype == TG_F32) {
+            float *s[2] = {NULL, NULL};
+            for (int k = 0; k < o->nstate; k++)
+                s[k] = elems(st[k]);
+            update_f32(o, n, elems(p), elems(p->grad), s, lr, step, bc2);
+        } else {
+            double *s[2] = {NULL, NULL};
+            for (int k = 0; k < o->nstate; k++)
+                s[k] = elems(st[k]);
+            update_f64(o, n, elems(p), elems(p->grad), s, lr, step, bc2);
+        }
+    }
+    o->t++;
+    return TG_OK;
+}
+
+void tg_optim_zero_grad(tg_optim *o)
+{
+    if (!o)
+        return;
+    for (int j = 0; j < o->n; j++) {
+        tg_tensor *g = o->params[j]->grad;
+        if (!g)
+            continue;
+        if (tg_tensor_is_contiguous(g))
+            memset(elems(g), 0, (size_t)tg_tensor_numel(g) * tg_dtype_size(g->dtype));
+        else
+            tg_tensor_fill(g, 0);
+    }
+}
+
+/* ------------------------------------------------------------------ inspection */
+
+const char *tg_optim_name(const tg_optim *o)
+{
+    return o ? kind_names[o->kind] : "";
+}
+
+int tg_optim_param_count(const tg_optim *o)
+{
+    return o ? o->n : 0;
+}
+
+tg_tensor *tg_optim_param(const tg_optim *o, int i)
+{
+    if (!o || i < 0 || i >= o->n)
+        return tg__error(TG_ERANGE, "tg_optim_param: index %d out of range", i);
+    return o->params[i];
+}
+
+int64_t tg_optim_steps(const tg_optim *o)
+{
+    return o ? o->t : -1;
+}
+
+tg_status tg_optim_set_steps(tg_optim *o, int64_t steps)
+{
+    if (!o)
+        return tg__error_status(TG_EINVAL, "tg_optim_set_steps: NULL optimizer");
+    if (steps < 0)
+        return tg__error_status(TG_EINVAL, "tg_optim_set_steps: steps = %lld, need >= 0",
+                                (long long)steps);
+    o->t = steps;
+    return TG_OK;
+}
+
+double tg_optim_lr(const tg_optim *o)
+{
+    return o ? o->lr / (1.0 + o->decay * (double)o->t) : NAN;
+}
+
+double tg_optim_base_lr(const tg_optim *o)
+{
+    return o ? o->lr : NAN;
+}
+
+tg_status tg_optim_set_lr(tg_optim *o, double lr)
+{
+    if (!o)
+        return tg__error_status(TG_EINVAL, "tg_optim_set_lr: NULL optimizer");
+    if (!nonneg(lr))
+        return tg__error_status(TG_EINVAL, "tg_optim_set_lr: lr = %g, need a finite value >= 0",
+                                lr);
+    o->lr = lr;
+    return TG_OK;
+}
+
+int tg_optim_state_count(const tg_optim *o)
+{
+    return o ? o->n * o->nstate : 0;
+}
+
+tg_tensor *tg_optim_state_tensor(tg_optim *o, int i, const char **name)
+{
+    if (!o)
+        return tg__error(TG_EINVAL, "tg_optim_state_tensor: NULL optimizer");
+    if (i < 0 || i >= o->n * o->nstate)
+        return tg__error(TG_ERANGE, "tg_optim_state_tensor: index %d outside 0..%d", i,
+                         o->n * o->nstate - 1);
+    if (name)
+        *name = o->names[i];
+    return o->state[i];
+}
+
+/* ------------------------------------------------------------------ clipping */
+
+static tg_status check_clip_args(const char *fn, int n, tg_tensor *const *params)
+{
+    if (n < 0)
+        return tg__error_status(TG_EINVAL, "%s: n = %d, need >= 0", fn, n);
+    if (n > 0 && !params)
+        return tg__error_status(TG_EINVAL, "%s: params is NULL", fn);
+    for (int i = 0; i < n; i++) {
+        if (!params[i])
+            return tg__error_status(TG_EINVAL, "%s: params[%d] is NULL", fn, i);
+        const tg_tensor *g = params[i]->grad;
+        if (g && (!tg__is_float(g->dtype) || !tg_tensor_is_contiguous(g)))
+            return tg__error_status(TG_ESTATE,
+                                    "%s: gradient of params[%d] (%s %s) is not a contiguous "
+                                    "f32/f64 tensor",
+                                    fn, i, tg_dtype_name(g->dtype), tg__shape_str(g).s);
+    }
+    return TG_OK;
+}
+
+tg_status tg_clip_grad_value(int n, tg_tensor *const *params, double clip)
+{
+    static const char *const fn = "tg_clip_grad_value";
+    if (!nonneg(clip))
+        return tg__error_status(TG_EINVAL, "%s: clip = %g, need a finite value >= 0", fn, clip);
+    tg_status s = check_clip_args(fn, n, params);
+    if (s != TG_OK)
+        return s;
+    for (int i = 0; i < n; i++) {
+        tg_tensor *g = params[i]->grad;
+        if (!g)
+            continue;
+        if (g->dtype == TG_F32)
+            clip_value_f32(tg_tensor_numel(g), elems(g), (float)clip);
+        else
+            clip_value_f64(tg_tensor_numel(g), elems(g), clip);
+    }
+    return TG_OK;
+}
+
+tg_status tg_clip_grad_norm(int n, tg_tensor *const *params, double max_norm,
+                            double *total_norm_out)
+{
+    static const char *const fn = "tg_clip_grad_norm";
+    if (!nonneg(max_norm))
+        return tg__error_status(TG_EINVAL, "%s: max_norm = %g, need a finite value >= 0", fn,
+                                max_norm);
+    tg_status s = check_clip_args(fn, n, params);
+    if (s != TG_OK)
+        return s;
+    double ss = 0;
+    for (int i = 0; i < n; i++) {
+        const tg_tensor *g = params[i]->grad;
+        if (g)
+            ss += sumsq(g, tg_tensor_numel(g), elems(g));
+    }
+    double norm = sqrt(ss);
+    if (total_norm_out)
+        *total_norm_out = norm;
+    if (!isfinite(norm))
+        return tg__error_status(TG_ENUMERIC, "%s: the gradient norm is %g", fn, norm);
+    if (norm <= max_norm)
+        return TG_OK;
+    double scale = max_norm / (norm + 1e-6);
+    for (int i = 0; i < n; i++) {
+        tg_tensor *g = params[i]->grad;
+        if (!g)
+            continue;
+        if (g->dtype == TG_F32)
+            scale_f32(tg_tensor_numel(g), elems(g), (float)scale);
+        else
+            scale_f64(tg_tensor_numel(g), elems(g), scale);
+    }
+    return TG_OK;
+}
+
+/* ------------------------------------------------------------------ early stopping */
+
+struct tg_early_stop {
+    int n;
+    int patience;
+    int wait;
+    double min_delta;
+    double best;
+    int64_t best_epoch;
+    int64_t epoch;        /* updates so far */
+    tg_tensor **params;   /* n, borrowed */
+    void **snap;          /* n snapshots of the parameters' bytes, owned */
+};
+
+void tg_early_stop_free(tg_early_stop **pe)
+{
+    if (!pe || !*pe)
+        return;
+    tg_early_stop *e = *pe;
+    if (e->snap)
+        for (int i = 0; i < e->n; i++)
+            tg__mfree(e->snap[i]);
+    tg__mfree(e->snap);
+    tg__mfree(e->params);
+    tg__mfree(e);
+    *pe = NULL;
+}
+
+static size_t param_bytes(const tg_tensor *p)
+{
+    return (size_t)tg_tensor_numel(p) * tg_dtype_size(p->dtype);
+}
+
+static void snapshot(tg_early_stop *e)
+{
+    for (int i = 0; i < e->n; i++)
+        if (param_bytes(e->params[i]) > 0)
+            memcpy(e->snap[i], elems(e->params[i]), param_bytes(e->params[i]));
+}
+
+tg_early_stop *tg_early_stop_new(int n, tg_tensor *const *params, int patience,
+                                 double min_delta)
+{
+    static const char *const fn = "tg_early_stop_new";
+    if (check_params(fn, n, params, true) != TG_OK)
+        return NULL;
+    if (patience < 1)
+        return tg__error(TG_EINVAL, "%s: patience = %d, need >= 1", fn, patience);
+    if (!nonneg(min_delta))
+        return tg__error(TG_EINVAL, "%s: min_delta = %g, need a finite value >= 0", fn,
+                         min_delta);
+    tg_early_stop *e = tg__calloc(sizeof *e);
+    if (!e)
+        return tg__error(TG_ENOMEM, "%s: out of memory", fn);
+    e->n = n;
+    e->patience = patience;
+    e->min_delta = min_delta;
+    e->best = INFINITY;
+    e->best_epoch = -1;
+    e->params = tg__malloc((size_t)n * sizeof *e->params);
+    e->snap = tg__calloc((size_t)n * sizeof *e->snap);
+    if (!e->params || !e->snap) {
+        tg_early_stop_free(&e);
+        return tg__error(TG_ENOMEM, "%s: out of memory", fn);
+    }
+    memcpy(e->params, params, (size_t)n * sizeof *e->params);
+    for (int i = 0; i < n; i++) {
+        e->snap[i] = tg__malloc(param_bytes(params[i]));
+        if (!e->snap[i]) {
+            tg_early_stop_free(&e);
+            return tg__error(TG_ENOMEM, "%s: out of memory for a snapshot of params[%d]", fn,
+                             i);
+        }
+    }
+    snapshot(e);
+    return e;
+}
+
+bool tg_early_stop_update(tg_early_stop *e, double val_loss)
+{
+    if (!e)
+        return false;
+    if (val_loss < e->best - e->min_delta) {
+        e->best = val_loss;
+        e->best_epoch = e->epoch;
+        e->wait = 0;
+        snapshot(e);
+    } else {
+        e->wait++;
+    }
+    e->epoch++;
+    return e->wait >= e->patience;
+}
+
+tg_status tg_early_stop_restore(tg_early_stop *e)
+{
+    if (!e)
+        return tg__error_status(TG_EINVAL, "tg_early_stop_restore: NULL object");
+    for (int i = 0; i < e->n; i++)
+        if (param_bytes(e->params[i]) > 0)
+            memcpy(elems(e->params[i]), e->snap[i], param_bytes(e->params[i]));
+    return TG_OK;
+}
+
+double tg_early_stop_best(const tg_early_stop *e)
+{
+    return e ? e->best : NAN;
+}
+
+int64_t tg_early_stop_best_epoch(const tg_early_stop *e)
+{
+    return e ? e->best_epoch : -1;
+}
+
+int tg_early_stop_wait(const tg_early_stop *e)
+{
+    return e ? e->wait : 0;
+}
