@@ -1,5 +1,10 @@
 /* Reference GEMM (placeholder until the blocked and BLAS variants land). */
 #include "gemm.h"
+#include "tensor.h"
+
+#ifdef TG_HAVE_BLAS
+#include <cblas.h>
+#endif
 
 #define REF_GEMM(T, NAME)                                                              \
     void NAME(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T *A,   \
@@ -17,15 +22,67 @@
 REF_GEMM(float, tg__gemm_f32_ref)
 REF_GEMM(double, tg__gemm_f64_ref)
 
+#ifdef TG_HAVE_BLAS
+static void blas_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                     int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+static void blas_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+                     const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
+                     double *C, int64_t ldc)
+{
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+#define KERNEL_F32 blas_f32
+#define KERNEL_F64 blas_f64
+#else
+#define KERNEL_F32 tg__gemm_f32_ref
+#define KERNEL_F64 tg__gemm_f64_ref
+#endif
+
+/* Threading: one pool for everything. BLAS runs single-threaded (tg_set_num_threads
+ * pins it) and a large product is split here into one block of rows (or columns,
+ * whichever is longer) per OpenMP thread, so BLAS and the elementwise kernels never
+ * run two thread pools that spin against each other. */
+#define PAR_MIN_FLOPS ((int64_t)1 << 21)
+
+#define SPLIT_GEMM(T, KERNEL)                                                          \
+    do {                                                                               \
+        int nt = tg_num_threads();                                                     \
+        if (M <= 0 || N <= 0)                                                          \
+            return;                                                                    \
+        if (nt < 2 || M * N * K < PAR_MIN_FLOPS || (M < 32 && N < 32)) {               \
+            KERNEL(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);              \
+            return;                                                                    \
+        }                                                                              \
+        bool by_rows = M >= N;                                                         \
+        int64_t len = by_rows ? M : N, per = ((len + nt - 1) / nt + 15) / 16 * 16;     \
+        _Pragma("omp parallel for num_threads(nt)")                                     \
+        for (int p = 0; p < nt; p++) {                                                 \
+            int64_t lo = p * per, n = len - lo < per ? len - lo : per;                 \
+            if (n <= 0)                                                                \
+                continue;                                                              \
+            if (by_rows)                                                               \
+                KERNEL(ta, tb, n, N, K, alpha, ta ? A + lo : A + lo * lda, lda, B, ldb, beta, \
+                       C + lo * ldc, ldc);                                             \
+            else                                                                       \
+                KERNEL(ta, tb, M, n, K, alpha, A, lda, tb ? B + lo * ldb : B + lo, ldb, beta, \
+                       C + lo, ldc);                                                   \
+        }                                                                              \
+    } while (0)
+
 void tg__gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
-    tg__gemm_f32_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    SPLIT_GEMM(float, KERNEL_F32);
 }
 
 void tg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
                   const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
                   double *C, int64_t ldc)
 {
-    tg__gemm_f64_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    SPLIT_GEMM(double, KERNEL_F64);
 }

@@ -24,7 +24,7 @@ void tg_set_num_threads(int n)
     omp_set_num_threads(g_threads);
 #endif
 #ifdef TG_HAVE_BLAS
-    openblas_set_num_threads(g_threads);
+    openblas_set_num_threads(1); /* products are split across our threads (gemm.c) */
 #endif
 }
 
