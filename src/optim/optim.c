@@ -108,6 +108,9 @@ TG__OPTIM_KERNELS(float, f32, sqrtf)
 TG__OPTIM_KERNELS(double, f64, sqrt)
 
 /* sum of squares, accumulated in double in a fixed order */
+/* below this many elements a parameter is updated by one thread */
+#define PAR_MIN_ELEMS ((int64_t)1 << 15)
+
 static double sumsq(const tg_tensor *g, int64_t n, const void *data)
 {
     double s = 0;
@@ -461,16 +464,30 @@ tg_status tg_optim_step(tg_optim *o)
             continue;
         int64_t n = tg_tensor_numel(p);
         tg_tensor *const *st = o->state + (size_t)j * (size_t)o->nstate;
-        if (p->dtype == TG_F32) {
-            float *s[2] = {NULL, NULL};
-            for (int k = 0; k < o->nstate; k++)
-                s[k] = elems(st[k]);
-            update_f32(o, n, elems(p), elems(p->grad), s, lr, step, bc2);
-        } else {
-            double *s[2] = {NULL, NULL};
-            for (int k = 0; k < o->nstate; k++)
-                s[k] = elems(st[k]);
-            update_f64(o, n, elems(p), elems(p->grad), s, lr, step, bc2);
+        /* large parameters are split into one chunk per thread: every element's update
+         * is independent, so the result does not depend on the split */
+        int chunks = n >= PAR_MIN_ELEMS ? tg_num_threads() : 1;
+        int64_t per = (n + chunks - 1) / chunks;
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(chunks) if (chunks > 1)
+#endif
+        for (int c = 0; c < chunks; c++) {
+            int64_t lo = c * per, len = n - lo < per ? n - lo : per;
+            if (len <= 0)
+                continue;
+            if (p->dtype == TG_F32) {
+                float *s[2] = {NULL, NULL};
+                for (int k = 0; k < o->nstate; k++)
+                    s[k] = (float *)elems(st[k]) + lo;
+                update_f32(o, len, (float *)elems(p) + lo, (const float *)elems(p->grad) + lo, s,
+                           lr, step, bc2);
+            } else {
+                double *s[2] = {NULL, NULL};
+                for (int k = 0; k < o->nstate; k++)
+                    s[k] = (double *)elems(st[k]) + lo;
+                update_f64(o, len, (double *)elems(p) + lo, (const double *)elems(p->grad) + lo,
+                           s, lr, step, bc2);
+            }
         }
     }
     o->t++;
