@@ -7,5 +7,6 @@
 #include "autograd/autograd.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
+#include "io/datasets.h"
 
 #endif
