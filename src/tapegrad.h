@@ -8,5 +8,6 @@
 #include "nn/nn.h"
 #include "optim/optim.h"
 #include "io/datasets.h"
+#include "io/prep.h"
 
 #endif
