@@ -510,18 +510,7 @@ tg_tensor *tg_dropout(tg_tape *t, tg_tensor *x, double rate, uint64_t seed, uint
     if (!out)
         return NULL;
     tg__k_unary(out, x, TG_U_COPY, 0);
-    int64_t n = tg_tensor_numel(out);
-    double keep = 1.0 / (1.0 - rate);
-    /* element i is kept iff its uniform draw (seed, stream, i) is >= rate */
-    if (out->dtype == TG_F32) {
-        float *o = out->data, k = (float)keep;
-        for (int64_t i = 0; i < n; i++)
-            o[i] = tg_rng_uniform01(seed, stream, (uint64_t)i) >= rate ? o[i] * k : 0.0f;
-    } else {
-        double *o = out->data;
-        for (int64_t i = 0; i < n; i++)
-            o[i] = tg_rng_uniform01(seed, stream, (uint64_t)i) >= rate ? o[i] * keep : 0.0;
-    }
+    tg__k_dropout_mask(out, rate, seed, stream);
     tg__args a = {.s = rate};
     a.v[0] = (int64_t)seed;
     a.v[1] = (int64_t)stream;

@@ -113,6 +113,12 @@ void tg__k_sum(tg_tensor *out, const tg_tensor *x, uint32_t mask);
 void tg__k_max(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis);
 /* softmax / log-softmax over one axis (row max subtracted); out contiguous, x's shape */
 void tg__k_softmax(tg_tensor *out, const tg_tensor *x, int axis, bool log);
+/* Inverted dropout in place on a contiguous float tensor: element i is kept (and
+ * scaled by 1/(1-rate)) iff its 16-bit draw u_i satisfies u_i >= rate * 65536, where
+ * u_i is bits 16(i mod 4) .. 16(i mod 4)+15 of tg_rng_u64(seed, stream, i / 4). The
+ * mask depends only on (seed, stream, i): regenerated, never stored; any thread split
+ * gives the same bits. */
+void tg__k_dropout_mask(tg_tensor *t, double rate, uint64_t seed, uint64_t stream);
 /* fill every element */
 void tg__k_fill(tg_tensor *t, double v);
 /* matrix product of the last two dims, batch dims broadcast; out contiguous with the

@@ -386,6 +386,45 @@ void tg__k_fill(tg_tensor *t, double v)
     }
 }
 
+/* ---------------------------------------------------------------- dropout */
+
+#define DROPOUT_ROW(T)                                                                 \
+    static void dropout_row_##T(T *x, int64_t lo, int64_t hi, uint32_t thresh, T keep,   \
+                                uint64_t seed, uint64_t stream)                        \
+    {                                                                                  \
+        uint64_t bits = 0;                                                             \
+        for (int64_t i = lo; i < hi; i++) {                                            \
+            if (i == lo || (i & 3) == 0)                                               \
+                bits = tg_rng_u64(seed, stream, (uint64_t)i >> 2) >> (16 * (i & 3));   \
+            x[i] = (uint32_t)(bits & 0xffff) >= thresh ? x[i] * keep : (T)0;          \
+            bits >>= 16;                                                               \
+        }                                                                              \
+    }
+DROPOUT_ROW(float)
+DROPOUT_ROW(double)
+
+void tg__k_dropout_mask(tg_tensor *t, double rate, uint64_t seed, uint64_t stream)
+{
+    int64_t n = tg_tensor_numel(t);
+    uint32_t thresh = (uint32_t)ceil(rate * 65536.0);
+    int chunks = par_chunks(n);
+    int64_t per = ((n + chunks - 1) / chunks + 3) / 4 * 4;
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(chunks) if (chunks > 1)
+#endif
+    for (int c = 0; c < chunks; c++) {
+        int64_t lo = c * per, hi = lo + per < n ? lo + per : n;
+        if (lo >= hi)
+            continue;
+        if (t->dtype == TG_F32)
+            dropout_row_float((float *)t->data + t->offset, lo, hi, thresh,
+                              (float)(1.0 / (1.0 - rate)), seed, stream);
+        else
+            dropout_row_double((double *)t->data + t->offset, lo, hi, thresh, 1.0 / (1.0 - rate),
+                               seed, stream);
+    }
+}
+
 /* -------------------------------------------------------------- reductions */
 
 #define SUM_ROWS(T)                                                                    \
