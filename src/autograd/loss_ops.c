@@ -203,18 +203,76 @@ static tg_tensor *ce_inputs(tg_tensor **in, tg_tensor *z, const tg_tensor *y,
     return z;
 }
 
+/* The common case in one typed pass: F32 logits, I32 class labels, no weights, no
+ * smoothing. Returns false (doing nothing) when the case does not apply. With grad
+ * NULL it computes the mean loss into *loss; else it writes (softmax - onehot) * scale
+ * into grad. A label out of range fails the tape. */
+static bool sce_plain_f32(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
+                          const tg_ce_opts *o, double *loss, tg_tensor *grad, double scale,
+                          const char *fn)
+{
+    if (z->dtype != TG_F32 || z->ndim != 2 || y->dtype != TG_I32 || y->ndim != 1 ||
+        y->shape[0] != z->shape[0] || !tg_tensor_is_contiguous(z) ||
+        !tg_tensor_is_contiguous(y) || (o && (o->weights || o->label_smoothing != 0)))
+        return false;
+    int64_t N = z->shape[0], C = z->shape[1];
+    const float *zp = (const float *)z->data + z->offset;
+    const int32_t *yp = (const int32_t *)y->data + y->offset;
+    float *gp = grad ? grad->data : NULL;
+    double total = 0;
+    float sc = (float)scale;
+    for (int64_t i = 0; i < N; i++) {
+        const float *row = zp + i * C;
+        int32_t c = yp[i];
+        if (c < 0 || c >= C) {
+            tg__fail(t, TG_ERANGE, "%s: target %d at row %lld outside [0, %lld)", fn, (int)c,
+                     (long long)i, (long long)C);
+            return true;
+        }
+        float m = row[0];
+        for (int64_t k = 1; k < C; k++)
+            m = row[k] > m ? row[k] : m;
+        float sum = 0;
+        if (gp) {
+            float *g = gp + i * C;
+            for (int64_t k = 0; k < C; k++) {
+                g[k] = expf(row[k] - m);
+                sum += g[k];
+            }
+            float r = sc / sum;
+            for (int64_t k = 0; k < C; k++)
+                g[k] *= r;
+            g[c] -= sc;
+        } else {
+            for (int64_t k = 0; k < C; k++)
+                sum += expf(row[k] - m);
+            total += (double)m + log((double)sum) - (double)row[c];
+        }
+    }
+    *loss = N ? total / (double)N : NAN;
+    return true;
+}
+
 tg_tensor *tg_softmax_cross_entropy(tg_tape *t, tg_tensor *z, const tg_tensor *y,
                                     const tg_ce_opts *o)
 {
     if (!t || t->status != TG_OK || !z || !y)
         return NULL;
-    double D;
+    double D, loss = 0;
+    if (sce_plain_f32(t, z, y, o, &loss, NULL, 0, "tg_softmax_cross_entropy")) {
+        if (t->status != TG_OK)
+            return NULL;
+        tg_tensor *in[3];
+        int n;
+        ce_inputs(in, z, y, o, &n);
+        tg__args a = {.s = 0};
+        return tg__record(t, TG_OP_SOFTMAX_CE, n, in, scalar_out(t, z->dtype, loss), &a);
+    }
     tg_tensor *r = ce_rows(t, z, y, o, &D, "tg_softmax_cross_entropy");
     const tg_tensor *zd = r ? dense_of(t, z) : NULL;
     if (!zd)
         return NULL;
     int64_t N = z->shape[0], C = z->shape[1];
-    double loss = 0;
     for (int64_t i = 0; i < N; i++) {
         double m = -INFINITY, s = 0, row = 0;
         for (int64_t k = 0; k < C; k++)
@@ -261,7 +319,19 @@ tg_tensor *tg_softmax_cross_entropy_backward(tg_tape *t, tg_tensor *z, const tg_
     if (tg_tensor_numel(g) != 1 || g->dtype != z->dtype)
         return tg__fail(t, TG_ESHAPE, "%s: g must be a one-element %s tensor, got %s %s", fn,
                         tg_dtype_name(z->dtype), tg__shape_str(g).s, tg_dtype_name(g->dtype));
-    double D;
+    double D, unused;
+    if (z->ndim == 2 && y->dtype == TG_I32 && y->ndim == 1 && y->shape[0] == z->shape[0]) {
+        tg_tensor *fast = tg__new(t, z->dtype, 2, z->shape);
+        if (!fast)
+            return NULL;
+        if (sce_plain_f32(t, z, y, o, &unused, fast, ld(g, 0) / (double)z->shape[0], fn)) {
+            if (t->status != TG_OK)
+                return NULL;
+            tg_tensor *in[3] = {z, (tg_tensor *)y, g};
+            tg__args a = {.s = 0};
+            return tg__record(t, TG_OP_SOFTMAX_CE_BWD, 3, in, fast, &a);
+        }
+    }
     tg_tensor *r = ce_rows(t, z, y, o, &D, fn);
     const tg_tensor *zd = r ? dense_of(t, z) : NULL;
     tg_tensor *out = zd ? tg__new(t, z->dtype, 2, z->shape) : NULL;
