@@ -275,8 +275,9 @@ static void test_accumulation_and_modes(void)
     tg_tensor_free(&x);
 }
 
-/* results never depend on the thread count: a large elementwise chain and its
- * gradient hash the same with 1 and 2 threads */
+/* results never depend on the thread count: a dense layer (products split across
+ * threads), a large elementwise chain and the gradients hash the same with 1 and 2
+ * threads */
 static void test_threads_deterministic(void)
 {
     uint64_t h[2][2];
@@ -285,12 +286,16 @@ static void test_threads_deterministic(void)
         tg_tensor *x = tg_rand_normal(TG_F32, 2, (int64_t[]){256, 512}, 0, 1, 77, 0);
         tg_tensor_set_requires_grad(x, true);
         tg_tape *t = tg_tape_new();
-        tg_tensor *y = tg_mul(t, tg_gelu(t, x), tg_sigmoid(t, tg_add_scalar(t, x, 0.5)));
+        /* [256,512] x [512,192] is large enough to be split across threads */
+        tg_tensor *w = tg_rand_normal(TG_F32, 2, (int64_t[]){512, 192}, 0, 0.05, 77, 1);
+        tg_tensor *h = tg_dense(t, x, w, NULL);
+        tg_tensor *y = tg_mul(t, tg_gelu(t, h), tg_sigmoid(t, tg_add_scalar(t, h, 0.5)));
         CHECK(tg_backward(t, tg_sum(t, y, 0, NULL, false)) == TG_OK, "backward");
         h[k][0] = tg_tensor_hash(y);
         h[k][1] = tg_tensor_hash(x->grad);
         tg_tape_free(&t);
         tg_tensor_free(&x);
+        tg_tensor_free(&w);
     }
     tg_set_num_threads(1);
     CHECK(h[0][0] == h[1][0] && h[0][1] == h[1][1], "1 and 2 threads give the same bits");
