@@ -288,8 +288,8 @@ static void test_threads_deterministic(void)
         tg_tape *t = tg_tape_new();
         /* [256,512] x [512,192] is large enough to be split across threads */
         tg_tensor *w = tg_rand_normal(TG_F32, 2, (int64_t[]){512, 192}, 0, 0.05, 77, 1);
-        tg_tensor *h = tg_dense(t, x, w, NULL);
-        tg_tensor *y = tg_mul(t, tg_gelu(t, h), tg_sigmoid(t, tg_add_scalar(t, h, 0.5)));
+        tg_tensor *d = tg_dense(t, x, w, NULL);
+        tg_tensor *y = tg_mul(t, tg_gelu(t, d), tg_sigmoid(t, tg_add_scalar(t, d, 0.5)));
         CHECK(tg_backward(t, tg_sum(t, y, 0, NULL, false)) == TG_OK, "backward");
         h[k][0] = tg_tensor_hash(y);
         h[k][1] = tg_tensor_hash(x->grad);
