@@ -219,6 +219,55 @@ static void test_zero_alloc_loop(void)
     tg_tensor_free(&y);
 }
 
+/* the benchmark workloads' step (model with dropout, fused loss, optimizer) allocates
+ * nothing in steady state either */
+static void test_zero_alloc_workloads(void)
+{
+    tg_allocator a = {count_alloc, count_free, NULL};
+    tg_set_allocator(&a);
+    for (int variant = 0; variant < 3; variant++) {
+        tg_model *m = tg_model_new(TG_F32, 1);
+        tg_model_add_dense(m, 20, 64, NULL);
+        tg_model_add_activation(m, TG_ACT_RELU, 0);
+        if (variant == 1)
+            tg_model_add_dropout(m, 0.2);
+        tg_model_add_dense(m, 64, 5, NULL);
+        tg_tensor *x = tg_rand_normal(TG_F32, 2, (int64_t[]){32, 20}, 0, 1, 2, 0);
+        tg_tensor *y = tg_zeros(TG_I32, 1, (int64_t[]){32});
+        for (int64_t i = 0; i < 32; i++)
+            tg_tensor_set_flat(y, i, (double)(i % 5));
+        tg_optim *opt = NULL;
+        if (variant == 2) {
+            tg_sgd_opts o = tg_sgd_defaults();
+            o.momentum = 0.9;
+            opt = tg_sgd_new(tg_model_param_count(m), tg_model_params(m), &o);
+        } else {
+            opt = tg_adam_new(tg_model_param_count(m), tg_model_params(m), NULL);
+        }
+        tg_tape *t = tg_tape_new();
+        long before = 0;
+        for (int step = 0; step < 20; step++) {
+            if (step == 5)
+                before = n_allocs;
+            tg_optim_zero_grad(opt);
+            tg_tape_reset(t);
+            tg_tensor *loss = tg_softmax_cross_entropy(t, tg_model_forward(m, t, x, true), y, NULL);
+            if (tg_backward(t, loss) != TG_OK || tg_optim_step(opt) != TG_OK) {
+                CHECK(false, "variant %d: %s", variant, tg_tape_error(t));
+                break;
+            }
+        }
+        CHECK(n_allocs == before, "variant %d: %ld allocations in 15 steady-state steps", variant,
+              n_allocs - before);
+        tg_tape_free(&t);
+        tg_optim_free(&opt);
+        tg_model_free(&m);
+        tg_tensor_free(&x);
+        tg_tensor_free(&y);
+    }
+    tg_set_allocator(NULL);
+}
+
 /* ------------------------------------------------------------- semantics */
 
 static void test_accumulation_and_modes(void)
@@ -350,6 +399,7 @@ int main(void)
     test_second_derivative();
     test_mlp_hvp();
     test_zero_alloc_loop();
+    test_zero_alloc_workloads();
     test_accumulation_and_modes();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
