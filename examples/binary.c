@@ -87,6 +87,7 @@ int main(int argc, char **argv)
                a.epochs, secs, tr.loss, tr.acc, va.loss, va.acc);
     tg_tape_free(&t);
     tg_optim_free(&opt);
+    ex_print_hash(&a, m);
     tg_model_free(&m);
     tg_tensor *all[] = {x, lab, xv, labv, y, yv};
     for (int i = 0; i < 6; i++)

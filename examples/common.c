@@ -13,7 +13,7 @@ static bool shown;
 static void usage(const char *prog, const char *extra)
 {
     fprintf(stderr,
-            "usage: %s [--epochs N] [--seed S] [--threads T] [--json]%s%s\n", prog,
+            "usage: %s [--epochs N] [--seed S] [--threads T] [--json] [--print-hash]%s%s\n", prog,
             extra ? " " : "", extra ? extra : "");
     exit(2);
 }
@@ -35,6 +35,10 @@ void ex_parse(int argc, char **argv, ex_args *a, const char *extra)
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "--json")) {
             a->json = true;
+            continue;
+        }
+        if (!strcmp(o, "--print-hash")) {
+            a->print_hash = true;
             continue;
         }
         if (!strcmp(o, "--help") || !strcmp(o, "-h"))
@@ -64,6 +68,12 @@ void ex_parse(int argc, char **argv, ex_args *a, const char *extra)
         usage(argv[0], extra);
     }
     tg_set_num_threads(a->threads);
+}
+
+void ex_print_hash(const ex_args *a, const tg_model *m)
+{
+    if (a->print_hash)
+        printf("%016llx\n", (unsigned long long)tg_model_hash(m));
 }
 
 double ex_now(void)

@@ -10,6 +10,7 @@ typedef struct {
     uint64_t seed;
     int threads;
     bool json;
+    bool print_hash;   /* --print-hash: XXH3 fingerprint of all parameters, last line */
     double dropout;
     const char *data;
     int64_t batch;
@@ -20,6 +21,9 @@ typedef struct {
  * [--batch B] [--lr X] into a (pre-filled with the example's defaults). Prints usage
  * and exits 2 on a bad option. */
 void ex_parse(int argc, char **argv, ex_args *a, const char *usage_extra);
+/* with --print-hash, prints the model's fingerprint as the last line of stdout */
+struct tg_model;
+void ex_print_hash(const ex_args *a, const struct tg_model *m);
 /* seconds since an arbitrary start */
 double ex_now(void);
 /* progress line on stderr, only when stderr is a terminal */

@@ -179,6 +179,7 @@ int main(int argc, char **argv)
     free(perm);
     tg_tape_free(&t);
     tg_optim_free(&opt);
+    ex_print_hash(&a, m);
     tg_model_free(&m);
     tg_tensor *all[] = {xall, yall, xtest_all, ytest_all, x, y, xv, yv, xt, yt, xb, yb};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)

@@ -69,6 +69,7 @@ int main(int argc, char **argv)
                tr, va);
     tg_tape_free(&t);
     tg_optim_free(&opt);
+    ex_print_hash(&a, m);
     tg_model_free(&m);
     tg_tensor *all[] = {x, y, xv, yv};
     for (int i = 0; i < 4; i++)

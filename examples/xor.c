@@ -59,6 +59,7 @@ int main(int argc, char **argv)
         printf("xor: %d epochs in %.2f s: loss %.5f accuracy %.2f\n", a.epochs, secs, loss, acc);
     tg_tape_free(&t);
     tg_optim_free(&opt);
+    ex_print_hash(&a, m);
     tg_model_free(&m);
     tg_tensor_free(&x);
     tg_tensor_free(&y);
