@@ -60,7 +60,7 @@ int main(int argc, char **argv)
         return 1;
     }
     double t0 = ex_now();
-    for (int epoch = 1; epoch <= a.epochs; epoch++) {
+    for (int epoch = ex_resume(&a, m, opt); epoch <= a.epochs; epoch++) {
         tg_tape_reset(t);
         tg_tensor *p = tg_model_forward(m, t, x, true);
         tg_tensor *l = tg_binary_cross_entropy(t, p, y);
@@ -73,6 +73,7 @@ int main(int argc, char **argv)
                         (double)epoch * 200 / (ex_now() - t0));
         tg_optim_step(opt);
         tg_optim_zero_grad(opt);
+        ex_maybe_save(&a, m, opt, epoch);
     }
     ex_progress_done();
     double secs = ex_now() - t0;

@@ -13,7 +13,8 @@ static bool shown;
 static void usage(const char *prog, const char *extra)
 {
     fprintf(stderr,
-            "usage: %s [--epochs N] [--seed S] [--threads T] [--json] [--print-hash]%s%s\n", prog,
+            "usage: %s [--epochs N] [--seed S] [--threads T] [--json] [--print-hash]\n"
+            "       [--save PATH [--save-every N]] [--resume PATH]%s%s\n", prog,
             extra ? " " : "", extra ? extra : "");
     exit(2);
 }
@@ -57,17 +58,45 @@ void ex_parse(int argc, char **argv, ex_args *a, const char *extra)
             a->lr = number(argv[0], o, v, extra);
         else if (!strcmp(o, "--data") && v)
             a->data = v;
+        else if (!strcmp(o, "--save") && v)
+            a->save = v;
+        else if (!strcmp(o, "--resume") && v)
+            a->resume = v;
+        else if (!strcmp(o, "--save-every"))
+            a->save_every = (int)number(argv[0], o, v, extra);
         else {
             fprintf(stderr, "%s: unknown option %s\n", argv[0], o);
             usage(argv[0], extra);
         }
         i++;
     }
-    if (a->epochs < 1 || a->threads < 1 || a->batch < 0 || !(a->dropout >= 0 && a->dropout < 1)) {
+    if (a->epochs < 1 || a->threads < 1 || a->batch < 0 || a->save_every < 0 || !(a->dropout >= 0 && a->dropout < 1)) {
         fprintf(stderr, "%s: invalid option value\n", argv[0]);
         usage(argv[0], extra);
     }
     tg_set_num_threads(a->threads);
+}
+
+int ex_resume(const ex_args *a, tg_model *m, tg_optim *opt)
+{
+    if (!a->resume)
+        return 1;
+    int64_t epoch = 0;
+    if (tg_checkpoint_load(a->resume, m, opt, &epoch) != TG_OK) {
+        fprintf(stderr, "%s\n", tg_last_error());
+        exit(1);
+    }
+    return (int)epoch + 1;
+}
+
+void ex_maybe_save(const ex_args *a, const tg_model *m, const tg_optim *opt, int epoch)
+{
+    if (!a->save || !(epoch == a->epochs || (a->save_every > 0 && epoch % a->save_every == 0)))
+        return;
+    if (tg_checkpoint_save(a->save, m, opt, epoch) != TG_OK) {
+        fprintf(stderr, "%s\n", tg_last_error());
+        exit(1);
+    }
 }
 
 void ex_print_hash(const ex_args *a, const tg_model *m)

@@ -11,6 +11,8 @@ typedef struct {
     int threads;
     bool json;
     bool print_hash;   /* --print-hash: XXH3 fingerprint of all parameters, last line */
+    const char *save, *resume; /* --save PATH, --resume PATH */
+    int save_every;            /* --save-every N epochs (with --save) */
     double dropout;
     const char *data;
     int64_t batch;
@@ -24,6 +26,13 @@ void ex_parse(int argc, char **argv, ex_args *a, const char *usage_extra);
 /* with --print-hash, prints the model's fingerprint as the last line of stdout */
 struct tg_model;
 void ex_print_hash(const ex_args *a, const struct tg_model *m);
+/* --resume: loads the checkpoint into m and opt and returns the first epoch to run
+ * (saved epoch + 1); 1 without --resume. Exits 1 with the error on failure. */
+struct tg_optim;
+int ex_resume(const ex_args *a, struct tg_model *m, struct tg_optim *opt);
+/* --save: checkpoint after `epoch` when it is a multiple of --save-every or the last */
+void ex_maybe_save(const ex_args *a, const struct tg_model *m, const struct tg_optim *opt,
+                   int epoch);
 /* seconds since an arbitrary start */
 double ex_now(void);
 /* progress line on stderr, only when stderr is a terminal */

@@ -125,7 +125,7 @@ int main(int argc, char **argv)
     }
     double t0 = ex_now(), loss = 0;
     int64_t seen = 0;
-    for (int epoch = 1; epoch <= a.epochs; epoch++) {
+    for (int epoch = ex_resume(&a, m, opt); epoch <= a.epochs; epoch++) {
         /* Fisher-Yates with the counter-based RNG: reproducible for (seed, epoch) */
         for (int64_t i = 0; i < ntrain; i++)
             perm[i] = i;
@@ -163,6 +163,7 @@ int main(int argc, char **argv)
                             tg_accuracy(out, yb), (double)seen / (ex_now() - t0));
         }
         loss = batches ? epoch_loss / (double)batches : 0;
+        ex_maybe_save(&a, m, opt, epoch);
     }
     ex_progress_done();
     double secs = ex_now() - t0;

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
         return 1;
     }
     double t0 = ex_now(), loss = 0;
-    for (int epoch = 1; epoch <= a.epochs; epoch++) {
+    for (int epoch = ex_resume(&a, m, opt); epoch <= a.epochs; epoch++) {
         tg_tape_reset(t);
         tg_tensor *out = tg_model_forward(m, t, x, true);
         tg_tensor *l = tg_mse(t, out, y);
@@ -53,6 +53,7 @@ int main(int argc, char **argv)
         loss = tg_tensor_get_flat(l, 0);
         tg_optim_step(opt);
         tg_optim_zero_grad(opt);
+        ex_maybe_save(&a, m, opt, epoch);
         if (epoch % 100 == 0 || epoch == a.epochs)
             ex_progress(epoch, a.epochs, loss, "acc", tg_regression_accuracy(out, y, 250),
                         (double)epoch * 1000 / (ex_now() - t0));

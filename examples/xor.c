@@ -27,7 +27,7 @@ int main(int argc, char **argv)
         return 1;
     }
     double t0 = ex_now(), loss = 0, acc = 0;
-    for (int epoch = 1; epoch <= a.epochs; epoch++) {
+    for (int epoch = ex_resume(&a, m, opt); epoch <= a.epochs; epoch++) {
         tg_tape_reset(t);
         tg_tensor *p = tg_model_forward(m, t, x, true);
         tg_tensor *l = tg_binary_cross_entropy(t, p, y);
@@ -39,6 +39,7 @@ int main(int argc, char **argv)
         acc = tg_binary_accuracy(p, y);
         tg_optim_step(opt);
         tg_optim_zero_grad(opt);
+        ex_maybe_save(&a, m, opt, epoch);
         if (epoch % 100 == 0 || epoch == a.epochs)
             ex_progress(epoch, a.epochs, loss, "acc", acc, (double)epoch * 4 / (ex_now() - t0));
     }

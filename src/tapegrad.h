@@ -9,5 +9,6 @@
 #include "optim/optim.h"
 #include "io/datasets.h"
 #include "io/prep.h"
+#include "io/checkpoint.h"
 
 #endif
