@@ -7,20 +7,8 @@
 #include <string.h>
 
 #include "tapegrad.h"
+#include "check.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                               \
-    do {                                                                               \
-        if (cond) {                                                                    \
-            passed++;                                                                  \
-        } else {                                                                       \
-            failed++;                                                                  \
-            fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);                       \
-            fprintf(stderr, __VA_ARGS__);                                              \
-            fputc('\n', stderr);                                                       \
-        }                                                                              \
-    } while (0)
 
 /* ---------------------------------------------------- second derivatives */
 
@@ -401,6 +389,5 @@ int main(void)
     test_zero_alloc_loop();
     test_zero_alloc_workloads();
     test_accumulation_and_modes();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

@@ -5,19 +5,8 @@
 #include <string.h>
 
 #include "tapegrad.h"
+#include "check.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                               \
-    do {                                                                               \
-        if (cond) {                                                                    \
-            passed++;                                                                  \
-        } else {                                                                       \
-            failed++;                                                                  \
-            fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);                       \
-            fprintf(stderr, __VA_ARGS__);                                              \
-            fputc('\n', stderr);                                                       \
-        }                                                                              \
-    } while (0)
 
 static bool has(const tg_tape *t, const char *a, const char *b, const char *c)
 {
@@ -108,6 +97,5 @@ int main(void)
     tg_tensor *all[] = {x, w, v, d, lab};
     for (int i = 0; i < 5; i++)
         tg_tensor_free(&all[i]);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

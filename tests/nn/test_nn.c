@@ -5,19 +5,8 @@
 #include <string.h>
 
 #include "tapegrad.h"
+#include "check.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                               \
-    do {                                                                               \
-        if (cond) {                                                                    \
-            passed++;                                                                  \
-        } else {                                                                       \
-            failed++;                                                                  \
-            fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);                       \
-            fprintf(stderr, __VA_ARGS__);                                              \
-            fputc('\n', stderr);                                                       \
-        }                                                                              \
-    } while (0)
 
 static void moments(const tg_tensor *w, double *mean, double *sd, double *maxabs)
 {
@@ -157,6 +146,5 @@ int main(void)
     test_init();
     test_model();
     test_metrics();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

@@ -13,19 +13,8 @@
 
 #include "optim/optim.h"
 #include "tapegrad.h"
+#include "check.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                               \
-    do {                                                                               \
-        if (cond) {                                                                    \
-            passed++;                                                                  \
-        } else {                                                                       \
-            failed++;                                                                  \
-            fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);                       \
-            fprintf(stderr, __VA_ARGS__);                                              \
-            fputc('\n', stderr);                                                       \
-        }                                                                              \
-    } while (0)
 
 /* ---- counting allocator (set before any other call) ---- */
 static long n_allocs, n_live, fail_at; /* fail_at > 0: the fail_at-th allocation fails */
@@ -717,6 +706,5 @@ int main(void)
     test_plateau();
     test_early_stop();
     test_oom();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

@@ -8,19 +8,8 @@
 #include <xxhash.h>
 
 #include "tapegrad.h"
+#include "check.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                               \
-    do {                                                                               \
-        if (cond) {                                                                    \
-            passed++;                                                                  \
-        } else {                                                                       \
-            failed++;                                                                  \
-            fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);                       \
-            fprintf(stderr, __VA_ARGS__);                                              \
-            fputc('\n', stderr);                                                       \
-        }                                                                              \
-    } while (0)
 
 static void creation(void)
 {
@@ -153,6 +142,5 @@ int main(void)
     rng();
     views();
     printing();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }
