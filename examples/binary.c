@@ -78,14 +78,7 @@ int main(int argc, char **argv)
     ex_progress_done();
     double secs = ex_now() - t0;
     eval_result tr = evaluate(m, t, x, y), va = evaluate(m, t, xv, yv);
-    if (a.json)
-        printf("{\"train_loss\":%.6f,\"train_acc\":%.4f,\"val_loss\":%.6f,\"val_acc\":%.4f,"
-               "\"epochs\":%d,\"seconds\":%.3f}\n",
-               tr.loss, tr.acc, va.loss, va.acc, a.epochs, secs);
-    else
-        printf("binary: %d epochs in %.2f s: train loss %.4f acc %.4f, validation loss %.4f "
-               "acc %.4f\n",
-               a.epochs, secs, tr.loss, tr.acc, va.loss, va.acc);
+    ex_report(&a, "binary", secs, tr.loss, tr.acc, va.loss, va.acc);
     tg_tape_free(&t);
     tg_optim_free(&opt);
     ex_print_hash(&a, m);

@@ -105,6 +105,18 @@ void ex_print_hash(const ex_args *a, const tg_model *m)
         printf("%016llx\n", (unsigned long long)tg_model_hash(m));
 }
 
+void ex_report(const ex_args *a, const char *name, double secs, double train_loss,
+               double train_acc, double val_loss, double val_acc)
+{
+    if (a->json)
+        printf("{\"train_loss\":%.6f,\"train_acc\":%.4f,\"val_loss\":%.6f,\"val_acc\":%.4f,"
+               "\"epochs\":%d,\"seconds\":%.3f}\n",
+               train_loss, train_acc, val_loss, val_acc, a->epochs, secs);
+    else
+        printf("%s: %d epochs in %.2f s: train loss %.4f acc %.4f, validation loss %.4f acc %.4f\n",
+               name, a->epochs, secs, train_loss, train_acc, val_loss, val_acc);
+}
+
 double ex_now(void)
 {
     struct timespec ts;

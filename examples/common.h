@@ -33,6 +33,10 @@ int ex_resume(const ex_args *a, struct tg_model *m, struct tg_optim *opt);
 /* --save: checkpoint after `epoch` when it is a multiple of --save-every or the last */
 void ex_maybe_save(const ex_args *a, const struct tg_model *m, const struct tg_optim *opt,
                    int epoch);
+/* the final summary of a classification example: one JSON object with --json, else a
+ * sentence */
+void ex_report(const ex_args *a, const char *name, double secs, double train_loss,
+               double train_acc, double val_loss, double val_acc);
 /* seconds since an arbitrary start */
 double ex_now(void);
 /* progress line on stderr, only when stderr is a terminal */
