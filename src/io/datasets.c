@@ -24,10 +24,10 @@ static tg_status fail_free(tg_tensor **a, tg_tensor **b)
     return TG_ENOMEM;
 }
 
-tg_status tg_data_spiral(int64_t n, int classes, tg_dtype dt, uint64_t seed, tg_tensor **x,
-                         tg_tensor **labels)
+/* the two-feature, labelled sets: checks arguments and allocates the outputs */
+static tg_status labelled(int64_t n, int classes, tg_dtype dt, tg_tensor **x, tg_tensor **labels,
+                          const char *fn)
 {
-    const char *fn = "tg_data_spiral";
     if (!out_ok(x, labels, fn))
         return TG_EINVAL;
     if (n < 1 || classes < 1 || n > (int64_t)1 << 24 || classes > 1 << 16 || !tg__is_float(dt))
@@ -37,7 +37,14 @@ tg_status tg_data_spiral(int64_t n, int classes, tg_dtype dt, uint64_t seed, tg_
     *labels = tg_zeros(TG_I32, 1, &total);
     if (!*x || !*labels)
         return fail_free(x, labels);
-    for (int k = 0; k < classes; k++)
+    return TG_OK;
+}
+
+tg_status tg_data_spiral(int64_t n, int classes, tg_dtype dt, uint64_t seed, tg_tensor **x,
+                         tg_tensor **labels)
+{
+    tg_status s = labelled(n, classes, dt, x, labels, "tg_data_spiral");
+    for (int k = 0; s == TG_OK && k < classes; k++)
         for (int64_t i = 0; i < n; i++) {
             int64_t row = (int64_t)k * n + i;
             double f = n > 1 ? (double)i / (double)(n - 1) : 0.0;
@@ -46,7 +53,23 @@ tg_status tg_data_spiral(int64_t n, int classes, tg_dtype dt, uint64_t seed, tg_
             tg_tensor_set_flat(*x, 2 * row + 1, r * cos(2.5 * t));
             tg_tensor_set_flat(*labels, row, k);
         }
-    return TG_OK;
+    return s;
+}
+
+tg_status tg_data_vertical(int64_t n, int classes, tg_dtype dt, uint64_t seed, tg_tensor **x,
+                           tg_tensor **labels)
+{
+    tg_status s = labelled(n, classes, dt, x, labels, "tg_data_vertical");
+    for (int k = 0; s == TG_OK && k < classes; k++)
+        for (int64_t i = 0; i < n; i++) {
+            int64_t row = (int64_t)k * n + i;
+            tg_tensor_set_flat(*x, 2 * row,
+                               0.1 * tg_rng_normal(seed, 1, (uint64_t)(2 * row)) + k / 3.0);
+            tg_tensor_set_flat(*x, 2 * row + 1,
+                               0.1 * tg_rng_normal(seed, 1, (uint64_t)(2 * row + 1)) + 0.5);
+            tg_tensor_set_flat(*labels, row, k);
+        }
+    return s;
 }
 
 tg_status tg_data_xor(tg_dtype dt, tg_tensor **x, tg_tensor **y)

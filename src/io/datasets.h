@@ -14,6 +14,10 @@ extern "C" {
  * come from the counter-based RNG with `seed`. Caller frees both. */
 TG_API tg_status tg_data_spiral(int64_t n, int classes, tg_dtype dt, uint64_t seed, tg_tensor **x,
                                 tg_tensor **labels);
+/* The course's "vertical" data: class k of K has n points around x = (k / 3, 0.5) with
+ * N(0, 0.1^2) noise on each coordinate. *x: [n K, 2]; *labels: I32 [n K]. */
+TG_API tg_status tg_data_vertical(int64_t n, int classes, tg_dtype dt, uint64_t seed,
+                                  tg_tensor **x, tg_tensor **labels);
 /* The four XOR points {0,1}^2 as *x [4, 2] and targets *y [4, 1] (dtype dt). */
 TG_API tg_status tg_data_xor(tg_dtype dt, tg_tensor **x, tg_tensor **y);
 /* n points x_i = i/n + offset (i = 0..n-1) as [n, 1] and y = sin(2 pi x) as [n, 1]. */

@@ -38,6 +38,17 @@ static void generators(void)
     for (int i = 0; i < 4; i++)
         tg_tensor_free(&all[i]);
     CHECK(tg_data_spiral(0, 3, TG_F32, 1, &x, &y) == TG_EINVAL && !x, "n = 0 rejected");
+    CHECK(tg_data_vertical(500, 3, TG_F64, 4, &x, &y) == TG_OK && x->shape[0] == 1500, "vertical");
+    double mean2 = 0, mean_x_class2 = 0;
+    for (int64_t i = 0; i < 1500; i++)
+        mean2 += tg_tensor_get_flat(x, 2 * i + 1) / 1500;
+    for (int64_t i = 1000; i < 1500; i++)
+        mean_x_class2 += tg_tensor_get_flat(x, 2 * i) / 500;
+    CHECK(fabs(mean2 - 0.5) < 0.02 && fabs(mean_x_class2 - 2.0 / 3) < 0.02 &&
+              tg_tensor_get_flat(y, 1499) == 2,
+          "vertical: centres (k/3, 0.5): %g %g", mean_x_class2, mean2);
+    tg_tensor_free(&x);
+    tg_tensor_free(&y);
     CHECK(tg_data_xor(TG_F64, &x, &y) == TG_OK && tg_tensor_get_flat(y, 1) == 1 &&
               tg_tensor_get_flat(y, 3) == 0 && tg_tensor_get_flat(x, 7) == 1,
           "xor table");
