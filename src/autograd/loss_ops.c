@@ -246,7 +246,7 @@ static bool sce_plain_f32(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
         } else {
             for (int64_t k = 0; k < C; k++)
                 sum += expf(row[k] - m);
-            total += (double)m + log((double)sum) - (double)row[c];
+            total += (double)m + (double)logf(sum) - (double)row[c];
         }
     }
     *loss = N ? total / (double)N : NAN;

@@ -209,6 +209,16 @@ void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
         copy_convert(out, x);
         return;
     }
+    if (uop == TG_U_COPY && out->ndim == 2 && x->ndim == 1 && x->shape[0] == out->shape[1] &&
+        tg_tensor_is_contiguous(out) && tg_tensor_is_contiguous(x)) {
+        /* a row broadcast down a matrix (the bias of a dense layer) */
+        size_t row = (size_t)x->shape[0] * tg_dtype_size(x->dtype);
+        const char *src = (const char *)x->data + (size_t)x->offset * tg_dtype_size(x->dtype);
+        char *dst = (char *)out->data + (size_t)out->offset * tg_dtype_size(out->dtype);
+        for (int64_t i = 0; i < out->shape[0]; i++)
+            memcpy(dst + (size_t)i * row, src, row);
+        return;
+    }
     int64_t total = tg_tensor_numel(out);
     if (total < PAR_MIN_ELEMS && flat(out, x, NULL)) {
         if (x->dtype == TG_F32)
@@ -451,8 +461,30 @@ void tg__k_dropout_mask(tg_tensor *t, double rate, uint64_t seed, uint64_t strea
 SUM_ROWS(float)
 SUM_ROWS(double)
 
+/* the bias gradient of a dense layer: a contiguous [N, C] summed over axis 0 */
+#define SUM_AXIS0(T)                                                                   \
+    static void sum_axis0_##T(T *restrict o, const T *restrict x, int64_t N, int64_t C)  \
+    {                                                                                  \
+        for (int64_t j = 0; j < C; j++)                                                \
+            o[j] = 0;                                                                  \
+        for (int64_t i = 0; i < N; i++)                                                \
+            for (int64_t j = 0; j < C; j++)                                            \
+                o[j] += x[i * C + j];                                                  \
+    }
+SUM_AXIS0(float)
+SUM_AXIS0(double)
+
 void tg__k_sum(tg_tensor *out, const tg_tensor *x, uint32_t mask)
 {
+    if (x->ndim == 2 && mask == 1u && tg_tensor_is_contiguous(x) && tg_tensor_is_contiguous(out)) {
+        if (x->dtype == TG_F32)
+            sum_axis0_float((float *)out->data + out->offset, (const float *)x->data + x->offset,
+                            x->shape[0], x->shape[1]);
+        else
+            sum_axis0_double((double *)out->data + out->offset,
+                             (const double *)x->data + x->offset, x->shape[0], x->shape[1]);
+        return;
+    }
     int64_t so[TG_MAX_DIMS];
     for (int d = 0; d < x->ndim; d++)
         so[d] = (mask >> d) & 1 ? 0 : out->stride[d];
