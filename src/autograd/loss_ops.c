@@ -207,13 +207,18 @@ static tg_tensor *ce_inputs(tg_tensor **in, tg_tensor *z, const tg_tensor *y,
  * smoothing. Returns false (doing nothing) when the case does not apply. With grad
  * NULL it computes the mean loss into *loss; else it writes (softmax - onehot) * scale
  * into grad. A label out of range fails the tape. */
+static bool sce_plain_ok(const tg_tensor *z, const tg_tensor *y, const tg_ce_opts *o)
+{
+    return z->dtype == TG_F32 && z->ndim == 2 && y->dtype == TG_I32 && y->ndim == 1 &&
+           y->shape[0] == z->shape[0] && tg_tensor_is_contiguous(z) &&
+           tg_tensor_is_contiguous(y) && !(o && (o->weights || o->label_smoothing != 0));
+}
+
 static bool sce_plain_f32(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
                           const tg_ce_opts *o, double *loss, tg_tensor *grad, double scale,
                           const char *fn)
 {
-    if (z->dtype != TG_F32 || z->ndim != 2 || y->dtype != TG_I32 || y->ndim != 1 ||
-        y->shape[0] != z->shape[0] || !tg_tensor_is_contiguous(z) ||
-        !tg_tensor_is_contiguous(y) || (o && (o->weights || o->label_smoothing != 0)))
+    if (!sce_plain_ok(z, y, o))
         return false;
     int64_t N = z->shape[0], C = z->shape[1];
     const float *zp = (const float *)z->data + z->offset;
@@ -260,13 +265,14 @@ tg_tensor *tg_softmax_cross_entropy(tg_tape *t, tg_tensor *z, const tg_tensor *y
         return NULL;
     double D, loss = 0;
     if (sce_plain_f32(t, z, y, o, &loss, NULL, 0, "tg_softmax_cross_entropy")) {
-        if (t->status != TG_OK)
+        tg_tensor *out = t->status == TG_OK ? scalar_out(t, z->dtype, loss) : NULL;
+        if (!out)
             return NULL;
         tg_tensor *in[3];
         int n;
         ce_inputs(in, z, y, o, &n);
         tg__args a = {.s = 0};
-        return tg__record(t, TG_OP_SOFTMAX_CE, n, in, scalar_out(t, z->dtype, loss), &a);
+        return tg__record(t, TG_OP_SOFTMAX_CE, n, in, out, &a);
     }
     tg_tensor *r = ce_rows(t, z, y, o, &D, "tg_softmax_cross_entropy");
     const tg_tensor *zd = r ? dense_of(t, z) : NULL;
@@ -320,17 +326,16 @@ tg_tensor *tg_softmax_cross_entropy_backward(tg_tape *t, tg_tensor *z, const tg_
         return tg__fail(t, TG_ESHAPE, "%s: g must be a one-element %s tensor, got %s %s", fn,
                         tg_dtype_name(z->dtype), tg__shape_str(g).s, tg_dtype_name(g->dtype));
     double D, unused;
-    if (z->ndim == 2 && y->dtype == TG_I32 && y->ndim == 1 && y->shape[0] == z->shape[0]) {
+    if (sce_plain_ok(z, y, o)) {
         tg_tensor *fast = tg__new(t, z->dtype, 2, z->shape);
         if (!fast)
             return NULL;
-        if (sce_plain_f32(t, z, y, o, &unused, fast, ld(g, 0) / (double)z->shape[0], fn)) {
-            if (t->status != TG_OK)
-                return NULL;
-            tg_tensor *in[3] = {z, (tg_tensor *)y, g};
-            tg__args a = {.s = 0};
-            return tg__record(t, TG_OP_SOFTMAX_CE_BWD, 3, in, fast, &a);
-        }
+        sce_plain_f32(t, z, y, o, &unused, fast, ld(g, 0) / (double)z->shape[0], fn);
+        if (t->status != TG_OK)
+            return NULL;
+        tg_tensor *in[3] = {z, (tg_tensor *)y, g};
+        tg__args a = {.s = 0};
+        return tg__record(t, TG_OP_SOFTMAX_CE_BWD, 3, in, fast, &a);
     }
     tg_tensor *r = ce_rows(t, z, y, o, &D, fn);
     const tg_tensor *zd = r ? dense_of(t, z) : NULL;
