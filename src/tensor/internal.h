@@ -29,7 +29,6 @@ void tg__mfree(void *p);
 /* thread-local error for calls outside a tape; returns NULL for convenience */
 void *tg__error(tg_status s, const char *fmt, ...) TG_PRINTF(2, 3);
 tg_status tg__error_status(tg_status s, const char *fmt, ...) TG_PRINTF(2, 3);
-void tg__clear_error(void);
 
 /* "[32,784]" rendering of a shape, valid for the full expression it is used in */
 typedef struct { char s[112]; } tg__shapebuf;
@@ -87,7 +86,7 @@ void tg__bstrides(const tg_tensor *t, int ndim, const int64_t *shape, int64_t *s
 typedef enum tg__uop {
     TG_U_NEG, TG_U_EXP, TG_U_LOG, TG_U_SQRT, TG_U_ABS, TG_U_RELU, TG_U_LEAKY_RELU,
     TG_U_SIGMOID, TG_U_TANH, TG_U_GELU, TG_U_SOFTPLUS, TG_U_ADD_SCALAR, TG_U_MUL_SCALAR,
-    TG_U_POW_SCALAR, TG_U_SIGN, TG_U_STEP, TG_U_COPY
+    TG_U_POW_SCALAR, TG_U_SIGN, TG_U_COPY
 } tg__uop;
 typedef enum tg__bop {
     TG_B_ADD, TG_B_SUB, TG_B_MUL, TG_B_DIV,

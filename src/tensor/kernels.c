@@ -159,7 +159,6 @@ bool tg__iter_next(tg__iter *it)
         case TG_U_MUL_SCALAR: ROW2(T, x * p); break;                                   \
         case TG_U_POW_SCALAR: ROW2(T, pow(x, p)); break;                               \
         case TG_U_SIGN: ROW2(T, (x > zero) - (x < zero)); break;                       \
-        case TG_U_STEP: ROW2(T, x > zero ? one : zero); break;                         \
         case TG_U_COPY: ROW2(T, x); break;                                             \
         }                                                                              \
     }

@@ -51,8 +51,6 @@ static _Thread_local char tl_err[TG_ERRMSG];
 
 const char *tg_last_error(void) { return tl_err; }
 
-void tg__clear_error(void) { tl_err[0] = 0; }
-
 static void set_error_v(const char *fmt, va_list ap) { vsnprintf(tl_err, sizeof tl_err, fmt, ap); }
 
 void *tg__error(tg_status s, const char *fmt, ...)
