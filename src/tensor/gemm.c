@@ -1,4 +1,5 @@
-/* Reference GEMM (placeholder until the blocked and BLAS variants land). */
+/* GEMM dispatch: the reference loop (always built, the tests' oracle), BLAS or the
+ * blocked kernel, and the split of large products across threads. */
 #include "gemm.h"
 #include "tensor.h"
 
@@ -39,9 +40,21 @@ static void blas_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double a
 #define KERNEL_F32 blas_f32
 #define KERNEL_F64 blas_f64
 #else
-#define KERNEL_F32 tg__gemm_f32_ref
-#define KERNEL_F64 tg__gemm_f64_ref
+#define KERNEL_F32 tg__gemm_f32_blocked
+#define KERNEL_F64 tg__gemm_f64_blocked
 #endif
+
+const tg__gemm_variant tg__gemm_variants[] = {
+    {"reference", tg__gemm_f32_ref, tg__gemm_f64_ref},
+    {"blocked", tg__gemm_f32_blocked, tg__gemm_f64_blocked},
+    {"blocked-portable", tg__gemm_f32_blocked_portable, tg__gemm_f64_blocked_portable},
+    {"blocked-avx2", tg__gemm_f32_blocked_avx2, tg__gemm_f64_blocked_avx2},
+    {"blocked-avx512", tg__gemm_f32_blocked_avx512, tg__gemm_f64_blocked_avx512},
+#ifdef TG_HAVE_BLAS
+    {"blas", blas_f32, blas_f64},
+#endif
+    {NULL, NULL, NULL},
+};
 
 /* Threading: one pool for everything. BLAS runs single-threaded (tg_set_num_threads
  * pins it) and a large product is split here into one block of rows (or columns,

@@ -1,0 +1,240 @@
+/* The built-in GEMM used without BLAS: B is packed into KC x NR column panels and A
+ * into MR x KC row panels (transposes are absorbed by the packing), and an MR x NR
+ * register block accumulates each panel product. The micro-kernel is plain C that the
+ * compiler vectorizes; on x86-64 copies compiled for AVX-512 (6x32 floats) and
+ * AVX2+FMA (6x16) are chosen at run time when the CPU has them. Packing buffers live on the stack: no allocation, no
+ * shared state, so threads may call it concurrently. */
+#include <string.h>
+
+#include "gemm.h"
+
+#define KC 256
+#define MC 72
+#define NC 128
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL _Pragma("GCC unroll 16")
+#else
+#define UNROLL
+#endif
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define HAVE_X86_CLONE 1
+#define ATTR_AVX2 __attribute__((target("avx2,fma")))
+#define ATTR_AVX512 __attribute__((target("avx512f,fma")))
+#else
+#define HAVE_X86_CLONE 0
+#endif
+
+/* packs op(B)[p0:p0+kc, j0:j0+nc] as panels of NR columns, zero-padded */
+#define PACK_B(T, NR)                                                                  \
+    static void pack_b_##T##NR(bool tb, const T *B, int64_t ldb, int64_t p0, int64_t j0,     \
+                           int64_t kc, int64_t nc, T *Bp)                              \
+    {                                                                                  \
+        for (int64_t jp = 0; jp < nc; jp += NR) {                                      \
+            int64_t w = nc - jp < NR ? nc - jp : NR;                                   \
+            T *dst = Bp + jp * kc;                                                     \
+            for (int64_t k = 0; k < kc; k++) {                                         \
+                for (int64_t j = 0; j < w; j++)                                        \
+                    dst[k * NR + j] = tb ? B[(j0 + jp + j) * ldb + p0 + k]             \
+                                         : B[(p0 + k) * ldb + j0 + jp + j];            \
+                for (int64_t j = w; j < NR; j++)                                       \
+                    dst[k * NR + j] = 0;                                               \
+            }                                                                          \
+        }                                                                              \
+    }
+
+/* packs op(A)[i0:i0+mc, p0:p0+kc] as panels of MR rows, zero-padded */
+#define PACK_A(T, MR)                                                                  \
+    static void pack_a_##T##MR(bool ta, const T *A, int64_t lda, int64_t i0, int64_t p0,     \
+                           int64_t mc, int64_t kc, T *Ap)                              \
+    {                                                                                  \
+        for (int64_t ip = 0; ip < mc; ip += MR) {                                      \
+            int64_t h = mc - ip < MR ? mc - ip : MR;                                   \
+            T *dst = Ap + ip * kc;                                                     \
+            for (int64_t k = 0; k < kc; k++) {                                         \
+                for (int64_t i = 0; i < h; i++)                                        \
+                    dst[k * MR + i] = ta ? A[(p0 + k) * lda + i0 + ip + i]             \
+                                         : A[(i0 + ip + i) * lda + p0 + k];            \
+                for (int64_t i = h; i < MR; i++)                                       \
+                    dst[k * MR + i] = 0;                                               \
+            }                                                                          \
+        }                                                                              \
+    }
+
+/* C[0:mr, 0:nr] = alpha * Ap Bp + beta * C (beta == 0: C is not read) */
+#define MICRO(T, MR, NR, SUFFIX, ATTR)                                                 \
+    ATTR static void micro_##T##SUFFIX(int64_t kc, const T *restrict Ap,                 \
+                                       const T *restrict Bp, T *C, int64_t ldc,         \
+                                       int64_t mr, int64_t nr, T alpha, T beta)        \
+    {                                                                                  \
+        T acc[MR][NR];                                                                 \
+        memset(acc, 0, sizeof acc);                                                    \
+        for (int64_t k = 0; k < kc; k++) {                                             \
+            const T *b = Bp + k * NR;                                                  \
+            UNROLL for (int r = 0; r < MR; r++)                                        \
+            {                                                                          \
+                T a = Ap[k * MR + r];                                                  \
+                UNROLL for (int j = 0; j < NR; j++) acc[r][j] += a * b[j];             \
+            }                                                                          \
+        }                                                                              \
+        for (int64_t r = 0; r < mr; r++)                                               \
+            for (int64_t j = 0; j < nr; j++)                                           \
+                C[r * ldc + j] = alpha * acc[r][j] + (beta == 0 ? 0 : beta * C[r * ldc + j]); \
+    }
+
+#define DRIVER(T, MR, NR, SUFFIX, ATTR)                                                \
+    ATTR static void gemm_##T##SUFFIX(bool ta, bool tb, int64_t M, int64_t N, int64_t K, \
+                                      T alpha, const T *A, int64_t lda, const T *B,     \
+                                      int64_t ldb, T beta, T *C, int64_t ldc)           \
+    {                                                                                  \
+        T Bp[KC * ((NC + NR - 1) / NR * NR)];                                          \
+        T Ap[KC * ((MC + MR - 1) / MR * MR)];                                          \
+        for (int64_t j0 = 0; j0 < N; j0 += NC) {                                       \
+            int64_t nc = N - j0 < NC ? N - j0 : NC;                                    \
+            for (int64_t p0 = 0; p0 < K; p0 += KC) {                                   \
+                int64_t kc = K - p0 < KC ? K - p0 : KC;                                \
+                T b_eff = p0 == 0 ? beta : (T)1;                                       \
+                pack_b_##T##NR(tb, B, ldb, p0, j0, kc, nc, Bp);                            \
+                for (int64_t i0 = 0; i0 < M; i0 += MC) {                               \
+                    int64_t mc = M - i0 < MC ? M - i0 : MC;                            \
+                    pack_a_##T##MR(ta, A, lda, i0, p0, mc, kc, Ap);                        \
+                    for (int64_t jp = 0; jp < nc; jp += NR)                            \
+                        for (int64_t ip = 0; ip < mc; ip += MR)                        \
+                            micro_##T##SUFFIX(kc, Ap + ip * kc, Bp + jp * kc,           \
+                                              C + (i0 + ip) * ldc + j0 + jp, ldc,      \
+                                              mc - ip < MR ? mc - ip : MR,             \
+                                              nc - jp < NR ? nc - jp : NR, alpha, b_eff); \
+                }                                                                      \
+            }                                                                          \
+        }                                                                              \
+    }
+
+PACK_B(float, 16)
+PACK_A(float, 6)
+PACK_B(double, 8)
+PACK_A(double, 6)
+#if HAVE_X86_CLONE
+PACK_B(float, 32)
+PACK_B(double, 16)
+#endif
+MICRO(float, 6, 16, _portable, )
+MICRO(double, 6, 8, _portable, )
+DRIVER(float, 6, 16, _portable, )
+DRIVER(double, 6, 8, _portable, )
+#if HAVE_X86_CLONE
+MICRO(float, 6, 16, _avx2, ATTR_AVX2)
+MICRO(double, 6, 8, _avx2, ATTR_AVX2)
+DRIVER(float, 6, 16, _avx2, ATTR_AVX2)
+DRIVER(double, 6, 8, _avx2, ATTR_AVX2)
+MICRO(float, 6, 32, _avx512, ATTR_AVX512)
+MICRO(double, 6, 16, _avx512, ATTR_AVX512)
+DRIVER(float, 6, 32, _avx512, ATTR_AVX512)
+DRIVER(double, 6, 16, _avx512, ATTR_AVX512)
+#endif
+
+static bool use_avx2(void)
+{
+#if HAVE_X86_CLONE
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
+
+static bool use_avx512(void)
+{
+#if HAVE_X86_CLONE
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
+
+/* K == 0 or empty C: C = beta C (zeros for beta == 0, never reading C) */
+#define DEGENERATE(T)                                                                  \
+    static bool degenerate_##T(int64_t M, int64_t N, int64_t K, T beta, T *C, int64_t ldc) \
+    {                                                                                  \
+        if (M > 0 && N > 0 && K > 0)                                                   \
+            return false;                                                              \
+        for (int64_t i = 0; i < M && K == 0; i++)                                      \
+            for (int64_t j = 0; j < N; j++)                                            \
+                C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];                \
+        return true;                                                                   \
+    }
+DEGENERATE(float)
+DEGENERATE(double)
+
+void tg__gemm_f32_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                          float *C, int64_t ldc)
+{
+    if (degenerate_float(M, N, K, beta, C, ldc))
+        return;
+#if HAVE_X86_CLONE
+    if (use_avx512()) {
+        gemm_float_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (use_avx2()) {
+        gemm_float_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#endif
+    gemm_float_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void tg__gemm_f64_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+                          const double *A, int64_t lda, const double *B, int64_t ldb,
+                          double beta, double *C, int64_t ldc)
+{
+    if (degenerate_double(M, N, K, beta, C, ldc))
+        return;
+#if HAVE_X86_CLONE
+    if (use_avx512()) {
+        gemm_double_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (use_avx2()) {
+        gemm_double_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#endif
+    gemm_double_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* each build of the kernel on its own, for the variant test; an ISA the CPU lacks
+ * falls back to the portable build */
+#if HAVE_X86_CLONE
+#define CLONE_F32(ISA) gemm_float_##ISA
+#define CLONE_F64(ISA) gemm_double_##ISA
+#define SUPPORTED(ISA) use_##ISA()
+#else
+#define CLONE_F32(ISA) gemm_float_portable
+#define CLONE_F64(ISA) gemm_double_portable
+#define SUPPORTED(ISA) false
+#endif
+#define ONE_BUILD(ISA, TEST)                                                           \
+    void tg__gemm_f32_blocked_##ISA(bool ta, bool tb, int64_t M, int64_t N, int64_t K,   \
+                                    float alpha, const float *A, int64_t lda,           \
+                                    const float *B, int64_t ldb, float beta, float *C,  \
+                                    int64_t ldc)                                        \
+    {                                                                                  \
+        if (degenerate_float(M, N, K, beta, C, ldc))                                   \
+            return;                                                                    \
+        (TEST ? CLONE_F32(ISA) : gemm_float_portable)(ta, tb, M, N, K, alpha, A, lda, B, ldb, \
+                                                      beta, C, ldc);                   \
+    }                                                                                  \
+    void tg__gemm_f64_blocked_##ISA(bool ta, bool tb, int64_t M, int64_t N, int64_t K,   \
+                                    double alpha, const double *A, int64_t lda,         \
+                                    const double *B, int64_t ldb, double beta, double *C, \
+                                    int64_t ldc)                                        \
+    {                                                                                  \
+        if (degenerate_double(M, N, K, beta, C, ldc))                                  \
+            return;                                                                    \
+        (TEST ? CLONE_F64(ISA) : gemm_double_portable)(ta, tb, M, N, K, alpha, A, lda, B, ldb, \
+                                                       beta, C, ldc);                  \
+    }
+ONE_BUILD(portable, false)
+ONE_BUILD(avx2, SUPPORTED(avx2))
+ONE_BUILD(avx512, SUPPORTED(avx512))
