@@ -126,16 +126,8 @@ int main(int argc, char **argv)
     double t0 = ex_now(), loss = 0;
     int64_t seen = 0;
     for (int epoch = ex_resume(&a, m, opt); epoch <= a.epochs; epoch++) {
-        /* Fisher-Yates with the counter-based RNG: reproducible for (seed, epoch) */
-        for (int64_t i = 0; i < ntrain; i++)
-            perm[i] = i;
-        for (int64_t i = ntrain - 1; i > 0; i--) {
-            int64_t j = (int64_t)(tg_rng_u64(a.seed, 1000 + (uint64_t)epoch, (uint64_t)i) %
-                                  (uint64_t)(i + 1));
-            int64_t tmp = perm[i];
-            perm[i] = perm[j];
-            perm[j] = tmp;
-        }
+        /* a permutation from the counter-based RNG: reproducible for (seed, epoch) */
+        tg_permutation(ntrain, a.seed, 1000 + (uint64_t)epoch, perm);
         double epoch_loss = 0;
         int64_t batches = 0;
         for (int64_t lo = 0; lo + B <= ntrain; lo += B) { /* full batches only */
