@@ -6,7 +6,9 @@
  * tg_gradcheck itself checks that two backward passes give bitwise-equal gradients.
  *   gradcheck            all cases; fails if a registered op has no case
  *   gradcheck --list     the registered ops, one per line
- *   gradcheck OPNAME     that op's cases */
+ *   gradcheck OPNAME     that op's cases
+ *   gradcheck --pretend-missing OPNAME   all cases, but OPNAME's are ignored: must fail
+ *                        (proves the suite rejects an op without a case) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +183,11 @@ int main(int argc, char **argv)
             printf("%s\n", tg_op_name(i));
         return 0;
     }
+    const char *missing = NULL;
+    if (argc > 2 && !strcmp(argv[1], "--pretend-missing")) {
+        missing = argv[2];
+        argc = 1;
+    }
     const char *only = argc > 1 ? argv[1] : NULL;
     if (only && tg_op_lookup(only) < 0) {
         fprintf(stderr, "gradcheck: unknown op '%s' (--list names them)\n", only);
@@ -191,7 +198,7 @@ int main(int argc, char **argv)
         if (only && strcmp(only, name))
             continue;
         int cases = 0;
-        for (int i = 0; i < gc_count(); i++)
+        for (int i = 0; i < gc_count() && !(missing && !strcmp(missing, name)); i++)
             if (!strcmp(gc_get(i)->op, name)) {
                 cases++;
                 run_case(gc_get(i));
