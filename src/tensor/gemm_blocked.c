@@ -165,43 +165,22 @@ static bool use_avx512(void)
 DEGENERATE(float)
 DEGENERATE(double)
 
-void tg__gemm_f32_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                          float *C, int64_t ldc)
-{
-    if (degenerate_float(M, N, K, beta, C, ldc))
-        return;
+/* the dispatcher: the widest build the CPU runs */
 #if HAVE_X86_CLONE
-    if (use_avx512()) {
-        gemm_float_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    if (use_avx2()) {
-        gemm_float_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
+#define PICK(T)                                                                        \
+    (use_avx512() ? gemm_##T##_avx512 : use_avx2() ? gemm_##T##_avx2 : gemm_##T##_portable)
+#else
+#define PICK(T) gemm_##T##_portable
 #endif
-    gemm_float_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-void tg__gemm_f64_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
-                          const double *A, int64_t lda, const double *B, int64_t ldb,
-                          double beta, double *C, int64_t ldc)
-{
-    if (degenerate_double(M, N, K, beta, C, ldc))
-        return;
-#if HAVE_X86_CLONE
-    if (use_avx512()) {
-        gemm_double_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
+#define DISPATCH(T, NAME)                                                              \
+    void NAME(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T *A,   \
+              int64_t lda, const T *B, int64_t ldb, T beta, T *C, int64_t ldc)          \
+    {                                                                                  \
+        if (!degenerate_##T(M, N, K, beta, C, ldc))                                    \
+            PICK(T)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);             \
     }
-    if (use_avx2()) {
-        gemm_double_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-#endif
-    gemm_double_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
+DISPATCH(float, tg__gemm_f32_blocked)
+DISPATCH(double, tg__gemm_f64_blocked)
 
 /* each build of the kernel on its own, for the variant test; an ISA the CPU lacks
  * falls back to the portable build */
