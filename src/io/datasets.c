@@ -1,6 +1,10 @@
 /* Generated data sets and the IDX loader. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -110,92 +114,243 @@ tg_status tg_data_sine(int64_t n, tg_dtype dt, double offset, tg_tensor **x, tg_
 
 /* ------------------------------------------------------------------ IDX */
 
-/* reads exactly n bytes; false at a short read */
-static bool read_exact(gzFile f, void *buf, size_t n)
+/* The decompressed data of a .gz file is read in chunks of this size, each allocated
+ * only once the previous one is full, so a header's count is never trusted before the
+ * data proves to be there. */
+#define IDX_CHUNK ((size_t)1 << 20)
+/* Largest accepted element count (4 GiB of data; 16 GiB as F32). */
+#define IDX_MAX_COUNT ((int64_t)1 << 32)
+
+/* Reads up to n bytes; returns the count read (< n at the end of the data or on an
+ * error: gzerror tells which). */
+static size_t read_some(gzFile f, void *buf, size_t n)
 {
     char *p = buf;
-    while (n > 0) {
-        unsigned chunk = n > (1u << 30) ? 1u << 30 : (unsigned)n;
-        int got = gzread(f, p, chunk);
+    size_t total = 0;
+    while (total < n) {
+        size_t left = n - total;
+        unsigned chunk = left > (1u << 30) ? 1u << 30 : (unsigned)left;
+        int got = gzread(f, p + total, chunk);
         if (got <= 0)
-            return false;
-        p += got;
-        n -= (size_t)got;
+            break;
+        total += (size_t)got;
     }
-    return true;
+    return total;
+}
+
+/* zlib's error after a short read: TG_OK (plain end of data), or the status and
+ * message of a corrupt stream */
+static tg_status gz_failure(gzFile f, const char **msg)
+{
+    int err = Z_OK;
+    *msg = gzerror(f, &err);
+    if (err == Z_OK || err == Z_STREAM_END)
+        return TG_OK;
+    /* zlib prefixes the stream's name, "<fd:N>: " for gzdopen; we name the file */
+    const char *sep = strncmp(*msg, "<fd:", 4) == 0 ? strstr(*msg, ": ") : NULL;
+    if (sep)
+        *msg = sep + 2;
+    return err == Z_MEM_ERROR ? TG_ENOMEM : err == Z_ERRNO ? TG_EIO : TG_EFORMAT;
+}
+
+/* stores the bytes src[0..n) as elements pos.. of t (F32 scaled to [0, 1], or I32) */
+static void idx_store(tg_tensor *t, int64_t pos, const unsigned char *src, size_t n)
+{
+    if (t->dtype == TG_F32) {
+        float *d = (float *)t->data + pos;
+        for (size_t i = 0; i < n; i++)
+            d[i] = (float)src[i] / 255.0f;
+    } else {
+        int32_t *d = (int32_t *)t->data + pos;
+        for (size_t i = 0; i < n; i++)
+            d[i] = src[i];
+    }
+}
+
+typedef struct idx_file {
+    const char *path;
+    gzFile f;
+    int ndim;
+    int64_t dims[3], count, header; /* count: data bytes; header: bytes before them */
+} idx_file;
+
+static tg_status idx_short(const idx_file *x, int64_t got)
+{
+    const char *zmsg;
+    tg_status s = gz_failure(x->f, &zmsg);
+    if (s != TG_OK)
+        return tg__error_status(s, "tg_idx_load: %s: corrupt gzip data near uncompressed "
+                                   "offset %lld: %s",
+                                x->path, (long long)(x->header + got), zmsg);
+    return tg__error_status(TG_EFORMAT,
+                            "tg_idx_load: %s: truncated data: the header promises %lld data "
+                            "bytes from offset %lld, the file holds %lld",
+                            x->path, (long long)x->count, (long long)x->header, (long long)got);
+}
+
+/* a short read inside the header: corrupt compressed data, else what `what` says */
+static tg_status idx_header_short(const idx_file *x, int offset, const char *what)
+{
+    const char *zmsg;
+    tg_status s = gz_failure(x->f, &zmsg);
+    if (s != TG_OK)
+        return tg__error_status(s, "tg_idx_load: %s: corrupt gzip data near uncompressed "
+                                   "offset %d: %s",
+                                x->path, offset, zmsg);
+    return tg__error_status(TG_EFORMAT, "tg_idx_load: %s: offset %d: %s", x->path, offset, what);
+}
+
+/* magic and dimensions */
+static tg_status idx_header(idx_file *x)
+{
+    unsigned char head[4];
+    if (read_some(x->f, head, 4) != 4)
+        return idx_header_short(x, 0, "file shorter than the 4-byte magic");
+    x->ndim = head[3];
+    if (head[0] || head[1] || head[2] != 0x08 || (x->ndim != 1 && x->ndim != 3))
+        return tg__error_status(TG_EFORMAT,
+                                "tg_idx_load: %s: offset 0: bad magic %02x%02x%02x%02x (want "
+                                "00000801 labels or 00000803 images of unsigned bytes)",
+                                x->path, head[0], head[1], head[2], head[3]);
+    x->count = 1;
+    for (int d = 0; d < x->ndim; d++) {
+        unsigned char b[4];
+        if (read_some(x->f, b, 4) != 4)
+            return idx_header_short(x, 4 + 4 * d, "truncated header (a dimension is missing)");
+        int64_t v = (int64_t)b[0] << 24 | (int64_t)b[1] << 16 | (int64_t)b[2] << 8 | b[3];
+        if (v < 1 || x->count > IDX_MAX_COUNT / v)
+            return tg__error_status(TG_EFORMAT,
+                                    "tg_idx_load: %s: offset %d: dimension %d of size %lld is "
+                                    "invalid (zero, or more than %lld elements in all)",
+                                    x->path, 4 + 4 * d, d, (long long)v,
+                                    (long long)IDX_MAX_COUNT);
+        x->dims[d] = v;
+        x->count *= v;
+    }
+    x->header = 4 + 4 * (int64_t)x->ndim;
+    return TG_OK;
+}
+
+static tg_tensor *idx_alloc(const idx_file *x)
+{
+    int64_t shape[2] = {x->dims[0], x->ndim == 3 ? x->dims[1] * x->dims[2] : 1};
+    tg_tensor *t = tg_zeros(x->ndim == 3 ? TG_F32 : TG_I32, x->ndim == 3 ? 2 : 1, shape);
+    if (!t)
+        tg__error(TG_ENOMEM, "tg_idx_load: %s: out of memory for %lld elements", x->path,
+                  (long long)x->count);
+    return t;
+}
+
+/* An uncompressed regular file of the right size: straight into the tensor. */
+static tg_status idx_read_direct(idx_file *x, tg_tensor *t)
+{
+    unsigned char buf[65536];
+    for (int64_t pos = 0; pos < x->count;) {
+        size_t want = x->count - pos < (int64_t)sizeof buf ? (size_t)(x->count - pos) : sizeof buf;
+        size_t got = read_some(x->f, buf, want);
+        idx_store(t, pos, buf, got);
+        pos += (int64_t)got;
+        if (got < want) /* the file shrank since fstat */
+            return idx_short(x, pos);
+    }
+    return TG_OK;
+}
+
+/* Compressed (or not a regular file): the data into chunks first, then the tensor. */
+static tg_status idx_read_chunked(idx_file *x, tg_tensor **out)
+{
+    size_t nchunks = (size_t)((x->count + (int64_t)IDX_CHUNK - 1) / (int64_t)IDX_CHUNK);
+    unsigned char **chunks = tg__calloc(nchunks * sizeof *chunks); /* <= 32 KiB */
+    if (!chunks)
+        return tg__error_status(TG_ENOMEM, "tg_idx_load: %s: out of memory", x->path);
+    tg_status s = TG_OK;
+    int64_t got = 0;
+    for (size_t c = 0; c < nchunks && s == TG_OK; c++) {
+        size_t want = x->count - got < (int64_t)IDX_CHUNK ? (size_t)(x->count - got) : IDX_CHUNK;
+        chunks[c] = tg__malloc(want);
+        if (!chunks[c]) {
+            s = tg__error_status(TG_ENOMEM, "tg_idx_load: %s: out of memory after %lld bytes",
+                                 x->path, (long long)got);
+            break;
+        }
+        size_t n = read_some(x->f, chunks[c], want);
+        got += (int64_t)n;
+        if (n < want)
+            s = idx_short(x, got);
+    }
+    if (s == TG_OK) {
+        *out = idx_alloc(x);
+        if (!*out)
+            s = TG_ENOMEM;
+        for (size_t c = 0; s == TG_OK && c < nchunks; c++) {
+            int64_t pos = (int64_t)c * (int64_t)IDX_CHUNK;
+            int64_t n = x->count - pos < (int64_t)IDX_CHUNK ? x->count - pos : (int64_t)IDX_CHUNK;
+            idx_store(*out, pos, chunks[c], (size_t)n);
+        }
+    }
+    for (size_t c = 0; c < nchunks; c++)
+        tg__mfree(chunks[c]);
+    tg__mfree(chunks);
+    return s;
 }
 
 tg_status tg_idx_load(const char *path, tg_tensor **out)
 {
-    const char *fn = "tg_idx_load";
     if (!path || !out)
-        return tg__error_status(TG_EINVAL, "%s: NULL argument", fn);
+        return tg__error_status(TG_EINVAL, "tg_idx_load: NULL argument");
     *out = NULL;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return tg__error_status(TG_EIO, "%s: cannot open %s", fn, path);
-    unsigned char head[4];
-    tg_status st = TG_OK;
-    if (!read_exact(f, head, 4)) {
-        st = tg__error_status(TG_EFORMAT, "%s: %s: file shorter than the 4-byte magic", fn, path);
-        goto done;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return tg__error_status(TG_EIO, "tg_idx_load: cannot open %s: %s", path, strerror(errno));
+    struct stat sb;
+    int e = fstat(fd, &sb) != 0 ? errno : S_ISDIR(sb.st_mode) ? EISDIR : 0;
+    if (e) {
+        close(fd);
+        return tg__error_status(TG_EIO, "tg_idx_load: cannot read %s: %s", path, strerror(e));
     }
-    int ndim = head[3];
-    if (head[0] || head[1] || head[2] != 0x08 || (ndim != 1 && ndim != 3)) {
-        st = tg__error_status(TG_EFORMAT,
-                              "%s: %s: bad magic %02x%02x%02x%02x (want 00000801 labels or "
-                              "00000803 images of unsigned bytes)",
-                              fn, path, head[0], head[1], head[2], head[3]);
-        goto done;
+    idx_file x = {.path = path, .f = gzdopen(fd, "rb")};
+    if (!x.f) {
+        close(fd);
+        return tg__error_status(TG_ENOMEM, "tg_idx_load: %s: zlib could not set up the stream",
+                                path);
     }
-    int64_t dims[3], count = 1;
-    for (int d = 0; d < ndim; d++) {
-        unsigned char b[4];
-        if (!read_exact(f, b, 4)) {
-            st = tg__error_status(TG_EFORMAT, "%s: %s: truncated header (dimension %d)", fn, path, d);
-            goto done;
-        }
-        dims[d] = (int64_t)b[0] << 24 | (int64_t)b[1] << 16 | (int64_t)b[2] << 8 | b[3];
-        if (dims[d] < 1 || dims[d] > (int64_t)1 << 28 || count > ((int64_t)1 << 32) / dims[d]) {
-            st = tg__error_status(TG_EFORMAT, "%s: %s: dimension %d of size %lld is invalid", fn,
-                                  path, d, (long long)dims[d]);
-            goto done;
-        }
-        count *= dims[d];
+    tg_status s = idx_header(&x);
+    tg_tensor *t = NULL;
+    if (s == TG_OK && gzdirect(x.f) && S_ISREG(sb.st_mode)) {
+        /* raw file: its size must match the header before anything is allocated */
+        int64_t data = (int64_t)sb.st_size - x.header;
+        data = data < 0 ? 0 : data;
+        if (data < x.count)
+            s = idx_short(&x, data);
+        else if (data > x.count)
+            s = tg__error_status(TG_EFORMAT,
+                                 "tg_idx_load: %s: %lld trailing bytes after the data, which "
+                                 "ends at offset %lld",
+                                 path, (long long)(data - x.count), (long long)(x.header + x.count));
+        else if (!(t = idx_alloc(&x)))
+            s = TG_ENOMEM;
+        else
+            s = idx_read_direct(&x, t);
+    } else if (s == TG_OK) {
+        s = idx_read_chunked(&x, &t);
     }
-    /* read in bounded chunks so a lying header cannot make us allocate before the data
-     * proves to be there */
-    int64_t shape[2] = {dims[0], ndim == 3 ? dims[1] * dims[2] : 1};
-    tg_tensor *t = tg_zeros(ndim == 3 ? TG_F32 : TG_I32, ndim == 3 ? 2 : 1, shape);
-    if (!t) {
-        st = TG_ENOMEM;
-        goto done;
+    if (s == TG_OK) {
+        /* nothing may follow the data; reading past the end also makes zlib verify the
+         * gzip trailer (CRC and length) */
+        unsigned char extra;
+        const char *zmsg;
+        if (gzread(x.f, &extra, 1) > 0)
+            s = tg__error_status(TG_EFORMAT,
+                                 "tg_idx_load: %s: trailing bytes after the data, which ends at "
+                                 "offset %lld",
+                                 path, (long long)(x.header + x.count));
+        else if ((s = gz_failure(x.f, &zmsg)) != TG_OK)
+            tg__error_status(s, "tg_idx_load: %s: corrupt gzip data at the end: %s", path,
+                             zmsg);
     }
-    unsigned char buf[65536];
-    for (int64_t done_n = 0; done_n < count;) {
-        size_t want = (size_t)(count - done_n < (int64_t)sizeof buf ? count - done_n : (int64_t)sizeof buf);
-        if (!read_exact(f, buf, want)) {
-            tg_tensor_free(&t);
-            st = tg__error_status(TG_EFORMAT, "%s: %s: truncated data: header promises %lld bytes",
-                                  fn, path, (long long)count);
-            goto done;
-        }
-        for (size_t i = 0; i < want; i++) {
-            if (ndim == 3)
-                ((float *)t->data)[done_n + (int64_t)i] = (float)buf[i] / 255.0f;
-            else
-                ((int32_t *)t->data)[done_n + (int64_t)i] = buf[i];
-        }
-        done_n += (int64_t)want;
-    }
-    if (gzread(f, buf, 1) > 0) {
+    gzclose(x.f);
+    if (s != TG_OK)
         tg_tensor_free(&t);
-        st = tg__error_status(TG_EFORMAT, "%s: %s: trailing bytes after %lld elements", fn, path,
-                              (long long)count);
-        goto done;
-    }
     *out = t;
-done:
-    gzclose(f);
-    return st;
+    return s;
 }

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../tensor/internal.h"
 #include "prep.h"
@@ -15,21 +16,36 @@ tg_csv_opts tg_csv_defaults(void)
     return o;
 }
 
-/* the whole file, NUL-terminated; NULL with *st set (TG_EIO or TG_ENOMEM) */
+/* The whole file, NUL-terminated; NULL with *st set (TG_EIO, TG_ENOMEM or TG_EFORMAT).
+ * A regular file is read into one buffer of its size (+2 bytes); anything else (a pipe)
+ * into a buffer that doubles as data arrives. */
 static char *slurp(const char *path, size_t *len, tg_status *st)
 {
     FILE *f = fopen(path, "rb");
-    *st = TG_EIO;
     if (!f) {
-        tg__error(TG_EIO, "tg_csv_load: cannot open %s: %s", path, strerror(errno));
+        *st = tg__error_status(TG_EIO, "tg_csv_load: cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat sb;
+    int e = fstat(fileno(f), &sb) != 0 ? errno : S_ISDIR(sb.st_mode) ? EISDIR : 0;
+    if (e) {
+        fclose(f);
+        *st = tg__error_status(TG_EIO, "tg_csv_load: cannot read %s: %s", path, strerror(e));
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
+    if (S_ISREG(sb.st_mode)) {
+        if ((uint64_t)sb.st_size > (uint64_t)(SIZE_MAX / 2 - 2)) {
+            fclose(f);
+            *st = tg__error_status(TG_ENOMEM, "tg_csv_load: %s is too large", path);
+            return NULL;
+        }
+        cap = (size_t)sb.st_size + 1; /* one more byte shows whether the file grew */
+    }
     char *buf = tg__malloc(cap + 1);
     while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap)
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap || cap > SIZE_MAX / 4)
             break;
         char *bigger = tg__malloc(2 * cap + 1);
         if (bigger)
@@ -38,12 +54,20 @@ static char *slurp(const char *path, size_t *len, tg_status *st)
         buf = bigger;
         cap *= 2;
     }
-    bool err = ferror(f);
+    bool err = ferror(f) || (buf && n == cap);
     fclose(f);
     if (!buf || err) {
-        *st = buf ? TG_EIO : TG_ENOMEM;
         tg__mfree(buf);
-        tg__error(*st, "tg_csv_load: cannot read %s", path);
+        *st = tg__error_status(buf ? TG_EIO : TG_ENOMEM, "tg_csv_load: cannot read %s: %s", path,
+                               buf ? "read error" : "out of memory");
+        return NULL;
+    }
+    const char *nul = memchr(buf, 0, n);
+    if (nul) {
+        tg__mfree(buf);
+        *st = tg__error_status(TG_EFORMAT, "tg_csv_load: %s: byte offset %zu: NUL byte (not a "
+                                           "text file)",
+                               path, (size_t)(nul - buf));
         return NULL;
     }
     buf[n] = 0;
@@ -55,7 +79,7 @@ static char *slurp(const char *path, size_t *len, tg_status *st)
 static tg_status csv_pass(const char *path, char *text, const tg_csv_opts *o, bool fill,
                           int64_t *rows, int64_t *cols, tg_tensor *x, tg_tensor *y)
 {
-    int64_t line = 0, r = 0, ncols = -1;
+    int64_t line = 0, r = 0, ncols = -1, first_line = 0;
     char *p = text;
     while (*p) {
         char *end = strchr(p, '\n');
@@ -75,15 +99,18 @@ static tg_status csv_pass(const char *path, char *text, const tg_csv_opts *o, bo
                 if (sep)
                     *sep = 0;
                 char *num_end;
-                errno = 0;
                 double v = strtod(cell, &num_end);
                 while (*num_end == ' ' || *num_end == '\t')
                     num_end++;
-                if (num_end == cell || *num_end || errno == ERANGE)
+                if (num_end == cell || *num_end)
                     return tg__error_status(TG_EFORMAT, "tg_csv_load: %s:%lld:%lld: not a number: '%s'",
                                             path, (long long)line, (long long)c + 1, cell);
+                if (!isfinite(v)) /* nan, inf, or out of the double range */
+                    return tg__error_status(TG_EFORMAT,
+                                            "tg_csv_load: %s:%lld:%lld: not a finite number: '%s'",
+                                            path, (long long)line, (long long)c + 1, cell);
                 if (c == o->label_column) {
-                    if (v != floor(v) || fabs(v) > 2147483647.0)
+                    if (v != floor(v) || v < -2147483648.0 || v > 2147483647.0)
                         return tg__error_status(TG_EFORMAT,
                                                 "tg_csv_load: %s:%lld:%lld: label '%s' is not an integer",
                                                 path, (long long)line, (long long)c + 1, cell);
@@ -101,12 +128,16 @@ static tg_status csv_pass(const char *path, char *text, const tg_csv_opts *o, bo
                     break;
                 cell = sep + 1;
             }
-            if (ncols < 0)
+            if (ncols < 0) {
                 ncols = c;
-            else if (c != ncols)
+                first_line = line;
+            } else if (c != ncols) {
                 return tg__error_status(TG_EFORMAT,
-                                        "tg_csv_load: %s:%lld: ragged row: %lld columns, expected %lld",
-                                        path, (long long)line, (long long)c, (long long)ncols);
+                                        "tg_csv_load: %s:%lld: ragged row: %lld columns, expected "
+                                        "%lld as on line %lld",
+                                        path, (long long)line, (long long)c, (long long)ncols,
+                                        (long long)first_line);
+            }
             r++;
         }
         if (!end)
@@ -115,7 +146,8 @@ static tg_status csv_pass(const char *path, char *text, const tg_csv_opts *o, bo
         p = end + 1;
     }
     if (r == 0)
-        return tg__error_status(TG_EFORMAT, "tg_csv_load: %s: no data rows", path);
+        return tg__error_status(TG_EFORMAT, "tg_csv_load: %s: %s", path,
+                                line == 0 ? "empty file" : "no data rows");
     if (o->label_column >= ncols)
         return tg__error_status(TG_EFORMAT, "tg_csv_load: %s: label column %d but only %lld columns",
                                 path, o->label_column, (long long)ncols);
@@ -147,7 +179,8 @@ tg_status tg_csv_load(const char *path, const tg_csv_opts *opts, tg_tensor **x,
         if (o.label_column >= 0)
             *labels = tg_zeros(TG_I32, 1, &rows);
         if (!*x || (o.label_column >= 0 && !*labels))
-            s = TG_ENOMEM;
+            s = tg__error_status(TG_ENOMEM, "tg_csv_load: %s: out of memory for [%lld, %lld]",
+                                 path, (long long)rows, (long long)cols);
         else
             s = csv_pass(path, text, &o, true, &rows, &cols, *x, labels ? *labels : NULL);
     }
@@ -174,32 +207,42 @@ void tg_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *perm)
     }
 }
 
-static int64_t row_elems(const tg_tensor *t) { return t->ndim > 1 ? tg_tensor_numel(t) / t->shape[0] : 1; }
+/* elements per row (the product of the extents after the first) */
+static int64_t row_elems(const tg_tensor *t)
+{
+    int64_t n = 1;
+    for (int d = 1; d < t->ndim; d++)
+        n *= t->shape[d];
+    return n;
+}
 
 /* copies rows idx[0..n-1] of src into the first n rows of dst (same row size) */
 static void copy_rows(tg_tensor *dst, const tg_tensor *src, int64_t n, const int64_t *idx)
 {
     size_t es = tg_dtype_size(src->dtype), row = (size_t)row_elems(src) * es;
-    const tg_tensor *s = src;
+    const char *base = (const char *)src->data + (size_t)src->offset * es;
     for (int64_t i = 0; i < n; i++)
-        memcpy((char *)dst->data + (size_t)i * row,
-               (const char *)s->data + ((size_t)s->offset * es) + (size_t)idx[i] * row, row);
+        memcpy((char *)dst->data + (size_t)i * row, base + (size_t)idx[i] * row, row);
 }
 
 tg_tensor *tg_take_rows(const tg_tensor *t, int64_t n, const int64_t *idx)
 {
-    if (!t || t->ndim < 1 || t->ndim > 2 || n < 0 || (n && !idx))
-        return tg__error(TG_EINVAL, "tg_take_rows: need a 1-D or 2-D tensor and indices");
+    if (!t || t->ndim < 1 || n < 0 || (n && !idx))
+        return tg__error(TG_EINVAL, "tg_take_rows: need a tensor of rank >= 1 and indices");
     if (!tg_tensor_is_contiguous(t))
         return tg__error(TG_EINVAL, "tg_take_rows: tensor must be contiguous");
     for (int64_t i = 0; i < n; i++)
         if (idx[i] < 0 || idx[i] >= t->shape[0])
             return tg__error(TG_ERANGE, "tg_take_rows: row %lld outside [0, %lld)",
                              (long long)idx[i], (long long)t->shape[0]);
-    int64_t shape[2] = {n, t->ndim > 1 ? t->shape[1] : 0};
+    int64_t shape[TG_MAX_DIMS];
+    memcpy(shape, t->shape, sizeof shape);
+    shape[0] = n;
     tg_tensor *out = tg_zeros(t->dtype, t->ndim, shape);
-    if (out)
-        copy_rows(out, t, n, idx);
+    if (!out)
+        return tg__error(TG_ENOMEM, "tg_take_rows: out of memory for %s",
+                         tg__dims_str(t->ndim, shape).s);
+    copy_rows(out, t, n, idx);
     return out;
 }
 
@@ -218,12 +261,11 @@ struct tg_batcher {
 tg_batcher *tg_batcher_new(const tg_tensor *x, const tg_tensor *y, int64_t batch, bool shuffle,
                            bool drop_last, uint64_t seed)
 {
-    if (!x || x->ndim < 1 || x->ndim > 2 || batch < 1 || !tg_tensor_is_contiguous(x) ||
-        (y && (y->ndim < 1 || y->ndim > 2 || y->shape[0] != x->shape[0] ||
-               !tg_tensor_is_contiguous(y))))
+    if (!x || x->ndim < 1 || batch < 1 || !tg_tensor_is_contiguous(x) ||
+        (y && (y->ndim < 1 || y->shape[0] != x->shape[0] || !tg_tensor_is_contiguous(y))))
         return tg__error(TG_EINVAL,
-                         "tg_batcher_new: need contiguous 1-D/2-D x (and y with as many rows) "
-                         "and batch >= 1");
+                         "tg_batcher_new: need a contiguous x of rank >= 1 (and a contiguous y "
+                         "with as many rows) and batch >= 1");
     tg_batcher *b = tg__calloc(sizeof *b);
     if (!b)
         return tg__error(TG_ENOMEM, "tg_batcher_new: out of memory");
@@ -235,10 +277,15 @@ tg_batcher *tg_batcher_new(const tg_tensor *x, const tg_tensor *y, int64_t batch
     b->drop_last = drop_last;
     b->seed = seed;
     b->perm = tg__malloc(sizeof(int64_t) * (size_t)(b->n ? b->n : 1));
-    int64_t xs[2] = {b->batch, x->ndim > 1 ? x->shape[1] : 0};
-    int64_t ys[2] = {b->batch, y && y->ndim > 1 ? y->shape[1] : 0};
+    int64_t xs[TG_MAX_DIMS], ys[TG_MAX_DIMS];
+    memcpy(xs, x->shape, sizeof xs);
+    xs[0] = b->batch;
     b->xb = tg_zeros(x->dtype, x->ndim, xs);
-    b->yb = y ? tg_zeros(y->dtype, y->ndim, ys) : NULL;
+    if (y) {
+        memcpy(ys, y->shape, sizeof ys);
+        ys[0] = b->batch;
+        b->yb = tg_zeros(y->dtype, y->ndim, ys);
+    }
     if (!b->perm || !b->xb || (y && !b->yb)) {
         tg_batcher_free(&b);
         return tg__error(TG_ENOMEM, "tg_batcher_new: out of memory");
@@ -298,13 +345,14 @@ void tg_batcher_free(tg_batcher **pb)
 
 /* --------------------------------------------------------------- splits */
 
-/* rows perm[lo..hi) of x and y into new tensors */
+/* rows perm[lo..hi) of x and y into new tensors; the arguments are valid, so the only
+ * failure is TG_ENOMEM (message set by tg_take_rows) */
 static tg_status take_part(const tg_tensor *x, const tg_tensor *y, const int64_t *perm, int64_t lo,
                            int64_t hi, tg_tensor **xo, tg_tensor **yo)
 {
     *xo = tg_take_rows(x, hi - lo, perm + lo);
-    if (yo)
-        *yo = y ? tg_take_rows(y, hi - lo, perm + lo) : NULL;
+    if (yo && y)
+        *yo = tg_take_rows(y, hi - lo, perm + lo);
     if (!*xo || (y && yo && !*yo)) {
         tg_tensor_free(xo);
         if (yo)
@@ -316,15 +364,27 @@ static tg_status take_part(const tg_tensor *x, const tg_tensor *y, const int64_t
 
 static bool rows_match(const tg_tensor *x, const tg_tensor *y)
 {
-    return x && x->ndim >= 1 && x->ndim <= 2 && (!y || (y->ndim >= 1 && y->shape[0] == x->shape[0]));
+    return x && x->ndim >= 1 && tg_tensor_is_contiguous(x) &&
+           (!y || (y->ndim >= 1 && y->shape[0] == x->shape[0] && tg_tensor_is_contiguous(y)));
+}
+
+/* sets every non-NULL output to NULL, so a failure never leaves garbage behind */
+static void clear_outputs(tg_tensor **const *outs, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (outs[i])
+            *outs[i] = NULL;
 }
 
 tg_status tg_split(const tg_tensor *x, const tg_tensor *y, double val_frac, double test_frac,
                    uint64_t seed, tg_tensor **x_train, tg_tensor **y_train, tg_tensor **x_val,
                    tg_tensor **y_val, tg_tensor **x_test, tg_tensor **y_test)
 {
+    tg_tensor **all[] = {x_train, y_train, x_val, y_val, x_test, y_test};
+    clear_outputs(all, 6);
     if (!rows_match(x, y) || !x_train || !x_val || !x_test)
-        return tg__error_status(TG_EINVAL, "tg_split: need x (and y with as many rows) and outputs");
+        return tg__error_status(TG_EINVAL, "tg_split: need a contiguous x (and y with as many "
+                                           "rows) and outputs");
     if (!(val_frac >= 0 && test_frac >= 0 && val_frac + test_frac < 1))
         return tg__error_status(TG_EINVAL, "tg_split: fractions %g + %g must be in [0, 1)",
                                 val_frac, test_frac);
@@ -341,11 +401,10 @@ tg_status tg_split(const tg_tensor *x, const tg_tensor *y, double val_frac, doub
         s = take_part(x, y, perm, n - nt, n, x_test, y_test);
     tg__mfree(perm);
     if (s != TG_OK) {
-        tg_tensor **all[] = {x_train, y_train, x_val, y_val, x_test, y_test};
         for (int i = 0; i < 6; i++)
             if (all[i])
                 tg_tensor_free(all[i]);
-        return tg__error_status(s, "tg_split: out of memory");
+        return s;
     }
     return TG_OK;
 }
@@ -353,8 +412,11 @@ tg_status tg_split(const tg_tensor *x, const tg_tensor *y, double val_frac, doub
 tg_status tg_kfold(const tg_tensor *x, const tg_tensor *y, int k, int fold, uint64_t seed,
                    tg_tensor **x_train, tg_tensor **y_train, tg_tensor **x_val, tg_tensor **y_val)
 {
+    tg_tensor **all[] = {x_train, y_train, x_val, y_val};
+    clear_outputs(all, 4);
     if (!rows_match(x, y) || !x_train || !x_val)
-        return tg__error_status(TG_EINVAL, "tg_kfold: need x (and y with as many rows) and outputs");
+        return tg__error_status(TG_EINVAL, "tg_kfold: need a contiguous x (and y with as many "
+                                           "rows) and outputs");
     int64_t n = x->shape[0];
     if (k < 2 || k > n || fold < 0 || fold >= k)
         return tg__error_status(TG_EINVAL, "tg_kfold: need 2 <= k <= rows (%lld) and 0 <= fold < k",
@@ -374,10 +436,10 @@ tg_status tg_kfold(const tg_tensor *x, const tg_tensor *y, int k, int fold, uint
         s = take_part(x, y, train, 0, m, x_train, y_train);
     tg__mfree(perm);
     if (s != TG_OK) {
-        tg_tensor_free(x_val);
-        if (y_val)
-            tg_tensor_free(y_val);
-        return tg__error_status(s, "tg_kfold: out of memory");
+        for (int i = 0; i < 4; i++)
+            if (all[i])
+                tg_tensor_free(all[i]);
+        return s;
     }
     return TG_OK;
 }
@@ -389,6 +451,20 @@ struct tg_scaler {
     int64_t cols;
     double *shift, *scale; /* x' = (x - shift) / scale */
 };
+
+/* element (r, c) of a float 2-D tensor, any strides */
+static double *f64_at(const tg_tensor *x, int64_t r, int64_t c)
+{
+    return (double *)x->data + x->offset + r * x->stride[0] + c * x->stride[1];
+}
+static float *f32_at(const tg_tensor *x, int64_t r, int64_t c)
+{
+    return (float *)x->data + x->offset + r * x->stride[0] + c * x->stride[1];
+}
+static double get2(const tg_tensor *x, int64_t r, int64_t c)
+{
+    return x->dtype == TG_F64 ? *f64_at(x, r, c) : (double)*f32_at(x, r, c);
+}
 
 tg_scaler *tg_scaler_fit(tg_scale_kind kind, const tg_tensor *x)
 {
@@ -407,44 +483,88 @@ tg_scaler *tg_scaler_fit(tg_scale_kind kind, const tg_tensor *x)
     s->cols = cols;
     s->shift = mem;
     s->scale = mem + cols;
-    for (int64_t c = 0; c < cols; c++) {
-        double a = 0, b = 0;
-        if (kind == TG_SCALE_STANDARD) {
-            for (int64_t r = 0; r < rows; r++)
-                a += tg_tensor_get(x, (int64_t[]){r, c});
-            a /= (double)rows;
-            for (int64_t r = 0; r < rows; r++) {
-                double d = tg_tensor_get(x, (int64_t[]){r, c}) - a;
-                b += d * d;
+    double *a = s->shift, *b = s->scale;
+    /* row by row (the memory order of a row-major tensor), one accumulator per column */
+    if (kind == TG_SCALE_STANDARD) {
+        /* two passes: the mean, then the mean squared deviation (population std) */
+        for (int64_t c = 0; c < cols; c++)
+            a[c] = b[c] = 0;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++)
+                a[c] += get2(x, r, c);
+        for (int64_t c = 0; c < cols; c++)
+            a[c] /= (double)rows;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++) {
+                double d = get2(x, r, c) - a[c];
+                b[c] += d * d;
             }
-            b = sqrt(b / (double)rows);
-        } else {
-            double lo = INFINITY, hi = -INFINITY;
-            for (int64_t r = 0; r < rows; r++) {
-                double v = tg_tensor_get(x, (int64_t[]){r, c});
-                lo = fmin(lo, v);
-                hi = fmax(hi, v);
-            }
-            a = lo;
-            b = hi - lo;
+        for (int64_t c = 0; c < cols; c++)
+            b[c] = sqrt(b[c] / (double)rows);
+    } else {
+        for (int64_t c = 0; c < cols; c++) {
+            a[c] = INFINITY;
+            b[c] = -INFINITY;
         }
-        s->shift[c] = a;
-        s->scale[c] = b > 0 ? b : 1.0; /* constant column: shift only */
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++) {
+                double v = get2(x, r, c);
+                a[c] = fmin(a[c], v);
+                b[c] = fmax(b[c], v);
+            }
+        for (int64_t c = 0; c < cols; c++)
+            b[c] -= a[c];
     }
+    for (int64_t c = 0; c < cols; c++)
+        if (!(b[c] > 0))
+            b[c] = 1.0; /* constant column: shift only, never a division by zero */
     return s;
+}
+
+/* x = (x - shift) / scale, or its inverse x = x * scale + shift, in place */
+static tg_status scaler_run(const tg_scaler *s, tg_tensor *x, bool inverse, const char *fn)
+{
+    if (!s || !x || x->ndim != 2 || x->shape[1] != s->cols || !tg__is_float(x->dtype))
+        return tg__error_status(TG_EINVAL, "%s: need a float [rows, %lld] tensor, got %s", fn,
+                                s ? (long long)s->cols : 0LL,
+                                x ? tg__shape_str(x).s : "NULL");
+    for (int d = 0; d < 2; d++)
+        if (x->shape[d] > 1 && x->stride[d] == 0)
+            return tg__error_status(TG_EINVAL, "%s: x is an expanded view (its elements overlap)",
+                                    fn);
+    const double *a = s->shift, *b = s->scale;
+    for (int64_t r = 0; r < x->shape[0]; r++)
+        for (int64_t c = 0; c < s->cols; c++) {
+            double v = get2(x, r, c);
+            v = inverse ? v * b[c] + a[c] : (v - a[c]) / b[c];
+            if (x->dtype == TG_F64)
+                *f64_at(x, r, c) = v;
+            else
+                *f32_at(x, r, c) = (float)v;
+        }
+    return TG_OK;
 }
 
 tg_status tg_scaler_apply(const tg_scaler *s, tg_tensor *x)
 {
+    return scaler_run(s, x, false, "tg_scaler_apply");
+}
+
+tg_status tg_scaler_inverse(const tg_scaler *s, tg_tensor *x)
+{
+    return scaler_run(s, x, true, "tg_scaler_inverse");
+}
+
+tg_tensor *tg_scaler_transform(const tg_scaler *s, const tg_tensor *x)
+{
     if (!s || !x || x->ndim != 2 || x->shape[1] != s->cols || !tg__is_float(x->dtype))
-        return tg__error_status(TG_EINVAL, "tg_scaler_apply: need a float [rows, %lld] tensor",
-                                s ? (long long)s->cols : 0LL);
-    for (int64_t r = 0; r < x->shape[0]; r++)
-        for (int64_t c = 0; c < s->cols; c++) {
-            int64_t idx[2] = {r, c};
-            tg_tensor_set(x, idx, (tg_tensor_get(x, idx) - s->shift[c]) / s->scale[c]);
-        }
-    return TG_OK;
+        return tg__error(TG_EINVAL, "tg_scaler_transform: need a float [rows, %lld] tensor, got %s",
+                         s ? (long long)s->cols : 0LL, x ? tg__shape_str(x).s : "NULL");
+    tg_tensor *out = tg_tensor_clone(x);
+    if (!out)
+        return tg__error(TG_ENOMEM, "tg_scaler_transform: out of memory");
+    scaler_run(s, out, false, "tg_scaler_transform");
+    return out;
 }
 
 void tg_scaler_free(tg_scaler **ps)

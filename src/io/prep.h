@@ -18,43 +18,65 @@ typedef struct tg_csv_opts {
 } tg_csv_opts;
 TG_API tg_csv_opts tg_csv_defaults(void);
 /* Reads a numeric CSV file: *x [rows, columns (minus the label column)], *labels I32
- * [rows] (NULL when label_column < 0; labels may then be NULL too). Empty lines are
- * skipped. TG_EIO for an unreadable file; TG_EFORMAT with file:line:column in the
- * message for a non-numeric cell, a non-integer label, ragged rows, or no data rows. */
+ * [rows] (NULL when label_column < 0; labels may then be NULL too). Cells are parsed
+ * with strtod (so the C locale's '.' is the decimal point), surrounding blanks and CRLF
+ * line ends are accepted, blank lines are skipped; no quoting. Returns TG_OK, or with
+ * *x and *labels NULL: TG_EINVAL (bad arguments), TG_EIO (missing or unreadable file,
+ * a directory), TG_ENOMEM, or TG_EFORMAT with file:line:column (or the byte offset) in
+ * tg_last_error() for: a non-numeric or empty cell, nan/inf or an out-of-range number,
+ * a non-integer or out-of-int32 label, ragged rows, a label column beyond the last, a
+ * NUL byte, an empty file, or no data rows (header only). Memory: the file's size plus
+ * two bytes while parsing, then the result tensors. */
 TG_API tg_status tg_csv_load(const char *path, const tg_csv_opts *o, tg_tensor **x,
                              tg_tensor **labels);
 
 /* ---- row selection ---- */
-/* A new tensor made of rows idx[0..n-1] of t (1-D or 2-D, any dtype). */
+/* A new tensor made of rows idx[0..n-1] of t (contiguous, rank >= 1, any dtype): shape
+ * [n, t's other extents]. NULL (tg_last_error set) for bad arguments (TG_EINVAL), an
+ * index outside [0, rows) (TG_ERANGE) or out of memory. Caller frees. */
 TG_API tg_tensor *tg_take_rows(const tg_tensor *t, int64_t n, const int64_t *idx);
-/* A permutation of 0..n-1 into perm (Fisher-Yates driven by the counter-based RNG with
- * (seed, stream)): reproducible, independent of threads. */
+/* A permutation of 0..n-1 into perm (n entries; Fisher-Yates where step i swaps i with
+ * tg_rng_u64(seed, stream, i) mod (i + 1)): reproducible, independent of threads. */
 TG_API void tg_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *perm);
 
 /* ---- mini-batches ---- */
 typedef struct tg_batcher tg_batcher;
-/* Iterates over (x, y) in mini-batches of `batch` rows; with shuffle, the order of each
- * epoch is a permutation drawn from (seed, epoch). The last batch of an epoch may be
- * smaller unless drop_last. y may be NULL. Batch tensors are allocated once here. */
+/* Iterates over the rows (first axis) of x and y in mini-batches of `batch` rows; with
+ * shuffle, the order of epoch e is tg_permutation(rows, seed, e), so every epoch is
+ * reshuffled and any run with the same seed sees the same batches. The last batch of an
+ * epoch may be smaller unless drop_last. x and y (y may be NULL) must be contiguous with
+ * the same number of rows; they are borrowed, not copied: keep them alive and unchanged
+ * in shape while the batcher exists. All memory (a permutation and two batch tensors)
+ * is allocated here. Returns NULL on error (tg_last_error set); free with
+ * tg_batcher_free. */
 TG_API tg_batcher *tg_batcher_new(const tg_tensor *x, const tg_tensor *y, int64_t batch,
                                   bool shuffle, bool drop_last, uint64_t seed);
-/* The next batch as views valid until the next call (*xb, *yb: owned by the batcher);
- * false at the end of an epoch (the following call starts the next epoch). No heap
- * allocation. */
+/* Gathers the next batch's rows into the batcher's buffers: *xb [m, ...] and *yb (NULL
+ * when y is NULL) are owned by the batcher (never free them) and valid until the next
+ * call. Returns false at the end of an epoch (the following call starts the next
+ * epoch). No heap allocation. */
 TG_API bool tg_batcher_next(tg_batcher *b, tg_tensor **xb, tg_tensor **yb);
+/* Number of epochs completed (0 during the first). */
 TG_API int64_t tg_batcher_epoch(const tg_batcher *b);
+/* Frees the batcher and its buffers; sets *b to NULL. NULL is fine. */
 TG_API void tg_batcher_free(tg_batcher **b);
 
 /* ---- splits ---- */
-/* Shuffled split of the rows of (x, y) into train / validation / test with the given
- * fractions of the rows (val_frac + test_frac < 1; counts are rounded down). y may be
- * NULL (then the y outputs are left NULL). */
+/* Shuffled split of the rows of (x, y) (contiguous, rank >= 1) into train / validation
+ * / test: with p = tg_permutation(rows, seed, 0), n_val = floor(val_frac rows) and
+ * n_test = floor(test_frac rows) (val_frac, test_frac >= 0, sum < 1), train gets the
+ * first rows of p, then validation, then test: disjoint and complete. Outputs are new
+ * tensors the caller frees; y may be NULL (then the y outputs are set to NULL; they may
+ * be NULL pointers too). Returns TG_OK, TG_EINVAL or TG_ENOMEM; on failure every
+ * output is NULL. */
 TG_API tg_status tg_split(const tg_tensor *x, const tg_tensor *y, double val_frac,
                           double test_frac, uint64_t seed, tg_tensor **x_train,
                           tg_tensor **y_train, tg_tensor **x_val, tg_tensor **y_val,
                           tg_tensor **x_test, tg_tensor **y_test);
-/* Fold `fold` of k: the rows of a seeded permutation cut into k nearly equal parts;
- * part `fold` is the validation set, the rest the training set. */
+/* Fold `fold` of k (2 <= k <= rows, 0 <= fold < k): tg_permutation(rows, seed, 0) cut
+ * into k parts of floor/ceil(rows / k) rows; part `fold` is the validation set, the
+ * rest (in permutation order) the training set. Over fold = 0..k-1 with one seed every
+ * row is validated exactly once. Outputs, y and failures as in tg_split. */
 TG_API tg_status tg_kfold(const tg_tensor *x, const tg_tensor *y, int k, int fold, uint64_t seed,
                           tg_tensor **x_train, tg_tensor **y_train, tg_tensor **x_val,
                           tg_tensor **y_val);
@@ -62,12 +84,23 @@ TG_API tg_status tg_kfold(const tg_tensor *x, const tg_tensor *y, int k, int fol
 /* ---- scalers (per column of a 2-D tensor) ---- */
 typedef enum { TG_SCALE_STANDARD, TG_SCALE_MINMAX } tg_scale_kind;
 typedef struct tg_scaler tg_scaler;
-/* Fits on x (the training set): standard keeps mean and population std; min-max keeps
- * min and max. A constant column gets scale 1 (standard: x - mean; min-max: x - min),
- * never a division by zero. */
+/* Fits on x (the training set, float [rows >= 1, cols], any layout) and keeps per
+ * column a shift and a scale, x' = (x - shift) / scale: standard uses the mean and the
+ * population std (so the training columns get mean 0 and std 1); min-max uses min and
+ * max - min (training columns map onto [0, 1]). A constant column (zero variance or
+ * range) gets scale 1, i.e. it is only shifted (to 0 on the training set): never a
+ * division by zero, never a NaN. Returns NULL on error; free with tg_scaler_free. */
 TG_API tg_scaler *tg_scaler_fit(tg_scale_kind kind, const tg_tensor *x);
-/* Applies the fitted transform to x in place (same number of columns). */
+/* Applies the fitted transform in place to x (float [rows, cols] with the fitted number
+ * of columns; views fine, expanded views rejected). TG_OK or TG_EINVAL. */
 TG_API tg_status tg_scaler_apply(const tg_scaler *s, tg_tensor *x);
+/* The fitted transform of x as a new contiguous tensor (x unchanged); caller frees.
+ * NULL on error. */
+TG_API tg_tensor *tg_scaler_transform(const tg_scaler *s, const tg_tensor *x);
+/* Undoes the transform in place: x = x * scale + shift (e.g. predictions of a scaled
+ * regression target back in the original units). TG_OK or TG_EINVAL. */
+TG_API tg_status tg_scaler_inverse(const tg_scaler *s, tg_tensor *x);
+/* Frees the scaler; sets *s to NULL. NULL is fine. */
 TG_API void tg_scaler_free(tg_scaler **s);
 
 #ifdef __cplusplus
