@@ -62,6 +62,12 @@ const tg__gemm_variant tg__gemm_variants[] = {
  * run two thread pools that spin against each other. */
 #define PAR_MIN_FLOPS ((int64_t)1 << 21)
 
+#ifdef TG_HAVE_OPENMP
+#define OMP_SPLIT _Pragma("omp parallel for num_threads(nt)")
+#else
+#define OMP_SPLIT
+#endif
+
 #define SPLIT_GEMM(T, KERNEL)                                                          \
     do {                                                                               \
         int nt = tg_num_threads();                                                     \
@@ -73,7 +79,7 @@ const tg__gemm_variant tg__gemm_variants[] = {
         }                                                                              \
         bool by_rows = M >= N;                                                         \
         int64_t len = by_rows ? M : N, per = ((len + nt - 1) / nt + 15) / 16 * 16;     \
-        _Pragma("omp parallel for num_threads(nt)")                                     \
+        OMP_SPLIT                                                                      \
         for (int p = 0; p < nt; p++) {                                                 \
             int64_t lo = p * per, n = len - lo < per ? len - lo : per;                 \
             if (n <= 0)                                                                \
