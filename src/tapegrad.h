@@ -5,6 +5,7 @@
 
 #include "tensor/tensor.h"
 #include "autograd/autograd.h"
+#include "autograd/cnn.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
 #include "io/datasets.h"

@@ -47,20 +47,10 @@ static tg_tensor *scalar_out(tg_tape *t, tg_dtype dt, double v)
     return out;
 }
 
-static bool float_input(tg_tape *t, const tg_tensor *x, const char *fn)
-{
-    if (!tg__is_float(x->dtype)) {
-        tg__fail(t, TG_EDTYPE, "%s: dtype %s not supported (f32 or f64)", fn,
-                 tg_dtype_name(x->dtype));
-        return false;
-    }
-    return true;
-}
-
 /* a float target of exactly p's shape and dtype */
 static bool same_target(tg_tape *t, const tg_tensor *p, const tg_tensor *y, const char *fn)
 {
-    if (!float_input(t, p, fn))
+    if (!tg__check_float(t, p, fn))
         return false;
     if (y->dtype != p->dtype) {
         tg__fail(t, TG_EDTYPE, "%s: target dtype %s differs from input dtype %s", fn,
@@ -89,7 +79,7 @@ static tg_tensor *clamp_like(tg_tape *t, tg_tensor *x, double lo, double hi, boo
 {
     if (!t || t->status != TG_OK || !x)
         return NULL;
-    if (!float_input(t, x, fn))
+    if (!tg__check_float(t, x, fn))
         return NULL;
     if (!(lo <= hi))
         return tg__fail(t, TG_EINVAL, "%s: lo %g > hi %g", fn, lo, hi);
@@ -144,7 +134,7 @@ tg_ce_opts tg_ce_defaults(void)
 static tg_tensor *ce_rows(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
                           const tg_ce_opts *o, double *D, const char *fn)
 {
-    if (!float_input(t, z, fn))
+    if (!tg__check_float(t, z, fn))
         return NULL;
     if (z->ndim != 2)
         return tg__fail(t, TG_ESHAPE, "%s: logits must be [N, C], got %s", fn, tg__shape_str(z).s);
@@ -539,7 +529,7 @@ tg_tensor *tg_categorical_cross_entropy(tg_tape *t, tg_tensor *p, const tg_tenso
     const char *fn = "tg_categorical_cross_entropy";
     if (!t || t->status != TG_OK || !p || !y)
         return NULL;
-    if (!float_input(t, p, fn))
+    if (!tg__check_float(t, p, fn))
         return NULL;
     if (p->ndim != 2)
         return tg__fail(t, TG_ESHAPE, "%s: probabilities must be [N, C], got %s", fn,
@@ -575,7 +565,7 @@ tg_tensor *tg_dropout(tg_tape *t, tg_tensor *x, double rate, uint64_t seed, uint
 {
     if (!t || t->status != TG_OK || !x)
         return NULL;
-    if (!float_input(t, x, "tg_dropout"))
+    if (!tg__check_float(t, x, "tg_dropout"))
         return NULL;
     if (!(rate >= 0 && rate < 1))
         return tg__fail(t, TG_EINVAL, "tg_dropout: rate %g outside [0, 1)", rate);
@@ -604,7 +594,7 @@ static tg_tensor *penalty(tg_tape *t, tg_tensor *x, double lambda, bool l1, cons
 {
     if (!t || t->status != TG_OK || !x)
         return NULL;
-    if (!float_input(t, x, fn))
+    if (!tg__check_float(t, x, fn))
         return NULL;
     if (!(lambda >= 0))
         return tg__fail(t, TG_EINVAL, "%s: lambda %g must be >= 0", fn, lambda);
@@ -649,7 +639,7 @@ tg_tensor *tg_dense(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b)
     if (!t || t->status != TG_OK || !x || !w)
         return NULL;
     const char *fn = "tg_dense";
-    if (!float_input(t, x, fn))
+    if (!tg__check_float(t, x, fn))
         return NULL;
     if (w->dtype != x->dtype || (b && b->dtype != x->dtype))
         return tg__fail(t, TG_EDTYPE, "tg_dense: dtypes differ: x %s, W %s, b %s",

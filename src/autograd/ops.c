@@ -14,19 +14,9 @@
             return NULL;                                                               \
     } while (0)
 
-static bool check_float(tg_tape *t, const tg_tensor *x, const char *fn)
-{
-    if (!tg__is_float(x->dtype)) {
-        tg__fail(t, TG_EDTYPE, "%s: dtype %s not supported (f32 or f64)", fn,
-                 tg_dtype_name(x->dtype));
-        return false;
-    }
-    return true;
-}
-
 static bool check_pair(tg_tape *t, const tg_tensor *a, const tg_tensor *b, const char *fn)
 {
-    if (!check_float(t, a, fn) || !check_float(t, b, fn))
+    if (!tg__check_float(t, a, fn) || !tg__check_float(t, b, fn))
         return false;
     if (a->dtype != b->dtype) {
         tg__fail(t, TG_EDTYPE, "%s: dtypes differ: %s %s vs %s %s", fn, tg__shape_str(a).s,
@@ -53,7 +43,7 @@ static bool norm_axis(tg_tape *t, const tg_tensor *x, int *axis, const char *fn)
 static tg_tensor *unary(tg_tape *t, tg_tensor *x, int op, tg__uop k, double p, const char *fn)
 {
     GUARD1(t, x);
-    if (!check_float(t, x, fn))
+    if (!tg__check_float(t, x, fn))
         return NULL;
     tg_tensor *out = tg__new(t, x->dtype, x->ndim, x->shape);
     if (!out)
@@ -171,7 +161,7 @@ tg_tensor *tg_softplus(tg_tape *t, tg_tensor *x)
 static tg_tensor *constant_unary(tg_tape *t, tg_tensor *x, tg__uop k, const char *fn)
 {
     GUARD1(t, x);
-    if (!check_float(t, x, fn))
+    if (!tg__check_float(t, x, fn))
         return NULL;
     tg_tensor *out = tg__new(t, x->dtype, x->ndim, x->shape);
     if (out)
@@ -548,7 +538,7 @@ tg_tensor *tg_slice_backward(tg_tape *t, tg_tensor *g, const tg_tensor *like,
     GUARD1(t, g);
     if (!like)
         return NULL;
-    if (!check_float(t, g, "tg_slice_backward"))
+    if (!tg__check_float(t, g, "tg_slice_backward"))
         return NULL;
     tg_tensor region;
     char err[TG_ERRMSG];
@@ -606,7 +596,7 @@ tg_tensor *tg_concat(tg_tape *t, int n, tg_tensor *const *xs, int axis)
         if (!xs[i])
             return NULL;
     tg_tensor *x0 = xs[0];
-    if (!check_float(t, x0, "tg_concat") || !norm_axis(t, x0, &axis, "tg_concat"))
+    if (!tg__check_float(t, x0, "tg_concat") || !norm_axis(t, x0, &axis, "tg_concat"))
         return NULL;
     int64_t shape[TG_MAX_DIMS];
     memcpy(shape, x0->shape, sizeof shape);
@@ -708,7 +698,7 @@ static tg_tensor *sum_mean(tg_tape *t, tg_tensor *x, int naxes, const int *axes,
 {
     GUARD1(t, x);
     uint32_t mask;
-    if (!check_float(t, x, fn) || !axes_mask(t, x, naxes, axes, &mask, fn))
+    if (!tg__check_float(t, x, fn) || !axes_mask(t, x, naxes, axes, &mask, fn))
         return NULL;
     tg_tensor kd;
     tg_tensor *out = reduce_out(t, x, mask, keep, &kd);
@@ -759,7 +749,7 @@ void tg__bwd_mean(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 tg_tensor *tg_max(tg_tape *t, tg_tensor *x, int axis, bool keepdim)
 {
     GUARD1(t, x);
-    if (!check_float(t, x, "tg_max") || !norm_axis(t, x, &axis, "tg_max"))
+    if (!tg__check_float(t, x, "tg_max") || !norm_axis(t, x, &axis, "tg_max"))
         return NULL;
     if (x->shape[axis] == 0)
         return tg__fail(t, TG_ESHAPE, "tg_max: axis %d of %s is empty", axis, tg__shape_str(x).s);
@@ -775,7 +765,7 @@ tg_tensor *tg_max(tg_tape *t, tg_tensor *x, int axis, bool keepdim)
 tg_tensor *tg_argmax_mask(tg_tape *t, tg_tensor *x, int axis)
 {
     GUARD1(t, x);
-    if (!check_float(t, x, "tg_argmax_mask") || !norm_axis(t, x, &axis, "tg_argmax_mask"))
+    if (!tg__check_float(t, x, "tg_argmax_mask") || !norm_axis(t, x, &axis, "tg_argmax_mask"))
         return NULL;
     if (x->shape[axis] == 0)
         return tg__fail(t, TG_ESHAPE, "tg_argmax_mask: axis %d of %s is empty", axis,
@@ -797,7 +787,7 @@ void tg__bwd_max(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 tg_tensor *tg_softmax(tg_tape *t, tg_tensor *x, int axis)
 {
     GUARD1(t, x);
-    if (!check_float(t, x, "tg_softmax") || !norm_axis(t, x, &axis, "tg_softmax"))
+    if (!tg__check_float(t, x, "tg_softmax") || !norm_axis(t, x, &axis, "tg_softmax"))
         return NULL;
     tg_tensor *out = tg__new(t, x->dtype, x->ndim, x->shape);
     if (!out)
@@ -810,7 +800,7 @@ tg_tensor *tg_softmax(tg_tape *t, tg_tensor *x, int axis)
 tg_tensor *tg_log_softmax(tg_tape *t, tg_tensor *x, int axis)
 {
     GUARD1(t, x);
-    if (!check_float(t, x, "tg_log_softmax") || !norm_axis(t, x, &axis, "tg_log_softmax"))
+    if (!tg__check_float(t, x, "tg_log_softmax") || !norm_axis(t, x, &axis, "tg_log_softmax"))
         return NULL;
     tg_tensor *out = tg__new(t, x->dtype, x->ndim, x->shape);
     if (!out)

@@ -196,6 +196,14 @@ void *tg__fail(tg_tape *t, tg_status s, const char *fmt, ...)
     return NULL;
 }
 
+bool tg__check_float(tg_tape *t, const tg_tensor *x, const char *fn)
+{
+    if (tg__is_float(x->dtype))
+        return true;
+    tg__fail(t, TG_EDTYPE, "%s: dtype %s not supported (f32 or f64)", fn, tg_dtype_name(x->dtype));
+    return false;
+}
+
 tg_tensor *tg__new(tg_tape *t, tg_dtype dt, int ndim, const int64_t *shape)
 {
     int64_t n;

@@ -1,0 +1,741 @@
+/* Convolution, pooling and normalisation.
+ * Registered ops: im2col and col2im (each the other's adjoint; kernels in this file)
+ * and conv2d (forward: im2col of a chunk of samples into scratch + one batched GEMM
+ * with the bias fused; backward with matmul, col2im, im2col and sum). conv1d, the
+ * pools, batch and layer normalisation and flatten are compositions of registered ops,
+ * so their gradients (and second derivatives) come from those ops. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "cnn.h"
+#include "internal.h"
+
+/* a 2-D sliding window: kernel, stride, padding, dilation as (h, w) pairs */
+typedef struct win2d {
+    int64_t k[2], s[2], p[2], d[2];
+} win2d;
+
+/* scratch budget of conv2d's forward: samples are unfolded this many elements at a time */
+#define CONV_CHUNK_ELEMS ((int64_t)1 << 21)
+/* window kernels run on several threads only above this many elements per call */
+#define PAR_MIN_ELEMS ((int64_t)1 << 15)
+
+static int par_threads(int64_t work)
+{
+#ifdef TG_HAVE_OPENMP
+    if (work >= PAR_MIN_ELEMS && tg_num_threads() > 1)
+        return tg_num_threads();
+#endif
+    (void)work;
+    return 1;
+}
+
+/* ------------------------------------------------------------------ checks */
+
+/* p (named what) is NULL or has x's dtype */
+static bool same_dtype(tg_tape *t, const tg_tensor *x, const tg_tensor *p, const char *what,
+                       const char *fn)
+{
+    if (p && p->dtype != x->dtype) {
+        tg__fail(t, TG_EDTYPE, "%s: dtypes differ: x %s %s, %s %s %s", fn, tg__shape_str(x).s,
+                 tg_dtype_name(x->dtype), what, tg__shape_str(p).s, tg_dtype_name(p->dtype));
+        return false;
+    }
+    return true;
+}
+
+int64_t tg_conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation)
+{
+    if (in < 0 || k < 1 || stride < 1 || pad < 0 || dilation < 1)
+        return -1;
+    if (k - 1 > (INT64_MAX - 1) / dilation || pad > (INT64_MAX - in) / 2)
+        return -1;
+    int64_t eff = dilation * (k - 1) + 1, padded = in + 2 * pad;
+    if (eff > padded)
+        return -1;
+    return (padded - eff) / stride + 1;
+}
+
+static const int64_t ONES[2] = {1, 1}, ZEROS[2] = {0, 0};
+
+/* fills w from the user's pairs (NULL stride/dilation: 1, NULL padding: 0) and checks
+ * their ranges */
+static bool make_window(tg_tape *t, win2d *w, const int64_t *kernel, const int64_t *stride,
+                        const int64_t *padding, const int64_t *dilation, const char *fn)
+{
+    if (!kernel) {
+        tg__fail(t, TG_EINVAL, "%s: kernel size is NULL", fn);
+        return false;
+    }
+    stride = stride ? stride : ONES;
+    padding = padding ? padding : ZEROS;
+    dilation = dilation ? dilation : ONES;
+    for (int a = 0; a < 2; a++) {
+        w->k[a] = kernel[a];
+        w->s[a] = stride[a];
+        w->p[a] = padding[a];
+        w->d[a] = dilation[a];
+    }
+    if (w->k[0] < 1 || w->k[1] < 1 || w->s[0] < 1 || w->s[1] < 1 || w->p[0] < 0 || w->p[1] < 0 ||
+        w->d[0] < 1 || w->d[1] < 1) {
+        tg__fail(t, TG_EINVAL,
+                 "%s: invalid window: kernel (%lld,%lld) stride (%lld,%lld) padding (%lld,%lld) "
+                 "dilation (%lld,%lld) (kernel, stride, dilation >= 1; padding >= 0)",
+                 fn, (long long)w->k[0], (long long)w->k[1], (long long)w->s[0],
+                 (long long)w->s[1], (long long)w->p[0], (long long)w->p[1], (long long)w->d[0],
+                 (long long)w->d[1]);
+        return false;
+    }
+    return true;
+}
+
+/* output size of the window over an H x W image (x names the input in messages) */
+static bool window_fit(tg_tape *t, const win2d *w, int64_t H, int64_t W, const tg_tensor *x,
+                       int64_t *Ho, int64_t *Wo, const char *fn)
+{
+    *Ho = tg_conv_out_size(H, w->k[0], w->s[0], w->p[0], w->d[0]);
+    *Wo = tg_conv_out_size(W, w->k[1], w->s[1], w->p[1], w->d[1]);
+    if (*Ho < 1 || *Wo < 1) {
+        tg__fail(t, TG_ESHAPE,
+                 "%s: kernel (%lld,%lld) with dilation (%lld,%lld) larger than the padded input: "
+                 "x %s, padding (%lld,%lld)",
+                 fn, (long long)w->k[0], (long long)w->k[1], (long long)w->d[0],
+                 (long long)w->d[1], tg__shape_str(x).s, (long long)w->p[0], (long long)w->p[1]);
+        return false;
+    }
+    return true;
+}
+
+static bool check_image(tg_tape *t, const tg_tensor *x, const char *fn)
+{
+    if (!tg__check_float(t, x, fn))
+        return false;
+    if (x->ndim != 4) {
+        tg__fail(t, TG_ESHAPE, "%s: x must be [N, C, H, W], got %s", fn, tg__shape_str(x).s);
+        return false;
+    }
+    return true;
+}
+
+static void window_to_args(const win2d *w, tg__args *a)
+{
+    for (int i = 0; i < 2; i++) {
+        a->v[i] = w->k[i];
+        a->v[2 + i] = w->s[i];
+        a->v[4 + i] = w->p[i];
+        a->v[6 + i] = w->d[i];
+    }
+}
+
+static win2d window_of(const tg__node *n)
+{
+    win2d w;
+    for (int i = 0; i < 2; i++) {
+        w.k[i] = n->a.v[i];
+        w.s[i] = n->a.v[2 + i];
+        w.p[i] = n->a.v[4 + i];
+        w.d[i] = n->a.v[6 + i];
+    }
+    return w;
+}
+
+/* ----------------------------------------------------------------- kernels */
+
+/* window positions o in [0, out) with 0 <= o*s + off < n: [*lo, *hi) */
+static void valid_range(int64_t off, int64_t s, int64_t n, int64_t out, int64_t *lo, int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t h = n - off <= 0 ? 0 : (n - off + s - 1) / s;
+    l = l < out ? l : out;
+    h = h < out ? h : out;
+    *lo = l;
+    *hi = h < l ? l : h;
+}
+
+/* One channel plane. im2col: x (element strides sh, sw) -> kH*kW rows of Ho*Wo, pad
+ * value outside the image. col2im: the rows (row stride rs, element stride ls) summed
+ * into a contiguous H x W image. */
+#define WINDOW_KERNELS(T, SUF)                                                              \
+    static void im2col_plane_##SUF(const T *x, int64_t sh, int64_t sw, int64_t H,           \
+                                   int64_t W, T *cols, const win2d *w, int64_t Ho,          \
+                                   int64_t Wo, T padv)                                      \
+    {                                                                                       \
+        int64_t L = Ho * Wo;                                                                \
+        for (int64_t i = 0; i < w->k[0]; i++)                                               \
+            for (int64_t j = 0; j < w->k[1]; j++) {                                         \
+                T *row = cols + (i * w->k[1] + j) * L;                                      \
+                int64_t offh = i * w->d[0] - w->p[0], offw = j * w->d[1] - w->p[1];         \
+                int64_t hlo, hhi, wlo, whi;                                                 \
+                valid_range(offh, w->s[0], H, Ho, &hlo, &hhi);                              \
+                valid_range(offw, w->s[1], W, Wo, &wlo, &whi);                              \
+                for (int64_t oh = 0; oh < Ho; oh++) {                                       \
+                    T *r = row + oh * Wo;                                                   \
+                    if (oh < hlo || oh >= hhi) {                                            \
+                        for (int64_t ow = 0; ow < Wo; ow++)                                 \
+                            r[ow] = padv;                                                   \
+                        continue;                                                           \
+                    }                                                                       \
+                    int64_t base = (oh * w->s[0] + offh) * sh + offw * sw, step = w->s[1] * sw; \
+                    for (int64_t ow = 0; ow < wlo; ow++)                                    \
+                        r[ow] = padv;                                                       \
+                    for (int64_t ow = wlo; ow < whi; ow++)                                  \
+                        r[ow] = x[base + ow * step];                                        \
+                    for (int64_t ow = whi; ow < Wo; ow++)                                   \
+                        r[ow] = padv;                                                       \
+                }                                                                           \
+            }                                                                               \
+    }                                                                                       \
+    static void col2im_plane_##SUF(const T *cols, int64_t rs, int64_t ls, T *img, int64_t H, \
+                                   int64_t W, const win2d *w, int64_t Ho, int64_t Wo)      \
+    {                                                                                       \
+        for (int64_t e = 0; e < H * W; e++)                                                 \
+            img[e] = 0;                                                                     \
+        for (int64_t i = 0; i < w->k[0]; i++)                                               \
+            for (int64_t j = 0; j < w->k[1]; j++) {                                         \
+                int64_t row = (i * w->k[1] + j) * rs;                                       \
+                int64_t offh = i * w->d[0] - w->p[0], offw = j * w->d[1] - w->p[1];         \
+                int64_t hlo, hhi, wlo, whi;                                                 \
+                valid_range(offh, w->s[0], H, Ho, &hlo, &hhi);                              \
+                valid_range(offw, w->s[1], W, Wo, &wlo, &whi);                              \
+                for (int64_t oh = hlo; oh < hhi; oh++) {                                    \
+                    T *ir = img + (oh * w->s[0] + offh) * W;                                \
+                    const T *cr = cols + row + oh * Wo * ls;                                \
+                    for (int64_t ow = wlo; ow < whi; ow++)                                  \
+                        ir[ow * w->s[1] + offw] += cr[ow * ls];                             \
+                }                                                                           \
+            }                                                                               \
+    }
+WINDOW_KERNELS(float, f32)
+WINDOW_KERNELS(double, f64)
+
+/* samples n0 .. n0+nn-1 of x [N, C, H, W] (any strides) unfolded into contiguous cols
+ * [nn, C*kH*kW, Ho*Wo] */
+static void k_im2col(const tg_tensor *x, void *cols, int64_t n0, int64_t nn, const win2d *w,
+                     int64_t Ho, int64_t Wo, double padv)
+{
+    int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    int64_t planes = nn * C, plane = w->k[0] * w->k[1] * Ho * Wo;
+    const int64_t *xs = x->stride;
+    int nt = par_threads(planes * plane);
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) if (nt > 1)
+#endif
+    for (int64_t q = 0; q < planes; q++) {
+        int64_t xo = x->offset + (n0 + q / C) * xs[0] + (q % C) * xs[1];
+        if (x->dtype == TG_F32)
+            im2col_plane_f32((const float *)x->data + xo, xs[2], xs[3], H, W,
+                             (float *)cols + q * plane, w, Ho, Wo, (float)padv);
+        else
+            im2col_plane_f64((const double *)x->data + xo, xs[2], xs[3], H, W,
+                             (double *)cols + q * plane, w, Ho, Wo, padv);
+    }
+    (void)nt;
+}
+
+/* cols [N, C*kH*kW, Ho*Wo] (any strides) folded into the contiguous img [N, C, H, W] */
+static void k_col2im(const tg_tensor *cols, tg_tensor *img, const win2d *w, int64_t Ho,
+                     int64_t Wo)
+{
+    int64_t C = img->shape[1], H = img->shape[2], W = img->shape[3];
+    int64_t planes = img->shape[0] * C, kk = w->k[0] * w->k[1];
+    const int64_t *cs = cols->stride;
+    int nt = par_threads(planes * kk * Ho * Wo);
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) if (nt > 1)
+#endif
+    for (int64_t q = 0; q < planes; q++) {
+        int64_t co = cols->offset + (q / C) * cs[0] + (q % C) * kk * cs[1];
+        if (img->dtype == TG_F32)
+            col2im_plane_f32((const float *)cols->data + co, cs[1], cs[2],
+                             (float *)img->data + q * H * W, H, W, w, Ho, Wo);
+        else
+            col2im_plane_f64((const double *)cols->data + co, cs[1], cs[2],
+                             (double *)img->data + q * H * W, H, W, w, Ho, Wo);
+    }
+    (void)nt;
+}
+
+/* ---------------------------------------------------------- im2col, col2im */
+
+tg_tensor *tg_im2col(tg_tape *t, tg_tensor *x, const int64_t kernel[2], const int64_t stride[2],
+                     const int64_t padding[2], const int64_t dilation[2], double pad_value)
+{
+    const char *fn = "tg_im2col";
+    if (!t || t->status != TG_OK || !x)
+        return NULL;
+    win2d w;
+    int64_t Ho, Wo;
+    if (!check_image(t, x, fn) || !make_window(t, &w, kernel, stride, padding, dilation, fn) ||
+        !window_fit(t, &w, x->shape[2], x->shape[3], x, &Ho, &Wo, fn))
+        return NULL;
+    int64_t rows, L;
+    if (!tg__numel(3, (int64_t[]){x->shape[1], w.k[0], w.k[1]}, &rows) ||
+        !tg__numel(2, (int64_t[]){Ho, Wo}, &L))
+        return tg__fail(t, TG_EINVAL, "%s: window too large for x %s", fn, tg__shape_str(x).s);
+    int64_t shape[3] = {x->shape[0], rows, L};
+    tg_tensor *out = tg__new(t, x->dtype, 3, shape);
+    if (!out)
+        return NULL;
+    k_im2col(x, out->data, 0, x->shape[0], &w, Ho, Wo, pad_value);
+    tg__args a = {.s = pad_value};
+    window_to_args(&w, &a);
+    return tg__record(t, TG_OP_IM2COL, 1, &x, out, &a);
+}
+
+void tg__bwd_im2col(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    /* linear in x; the padding constant gets no gradient */
+    win2d w = window_of(n);
+    const tg_tensor *x = n->in[0];
+    gi[0] = tg_col2im(t, g, x->shape + 2, w.k, w.s, w.p, w.d);
+}
+
+tg_tensor *tg_col2im(tg_tape *t, tg_tensor *cols, const int64_t size[2], const int64_t kernel[2],
+                     const int64_t stride[2], const int64_t padding[2], const int64_t dilation[2])
+{
+    const char *fn = "tg_col2im";
+    if (!t || t->status != TG_OK || !cols)
+        return NULL;
+    win2d w;
+    if (!tg__check_float(t, cols, fn) || !make_window(t, &w, kernel, stride, padding, dilation, fn))
+        return NULL;
+    if (!size || size[0] < 0 || size[1] < 0)
+        return tg__fail(t, TG_EINVAL, "%s: invalid image size", fn);
+    if (cols->ndim != 3)
+        return tg__fail(t, TG_ESHAPE, "%s: cols must be [N, C*kH*kW, Ho*Wo], got %s", fn,
+                        tg__shape_str(cols).s);
+    int64_t kk, Ho, Wo, L;
+    int64_t img[4] = {cols->shape[0], 0, size[0], size[1]};
+    if (!window_fit(t, &w, size[0], size[1], cols, &Ho, &Wo, fn))
+        return NULL;
+    if (!tg__numel(2, w.k, &kk) || !tg__numel(2, (int64_t[]){Ho, Wo}, &L) ||
+        cols->shape[1] % kk != 0 || cols->shape[2] != L)
+        return tg__fail(t, TG_ESHAPE,
+                        "%s: cols %s do not fit a [%lld,%lld] image with kernel (%lld,%lld) "
+                        "(want [N, C*kH*kW, Ho*Wo] with Ho %lld, Wo %lld)",
+                        fn, tg__shape_str(cols).s, (long long)size[0], (long long)size[1],
+                        (long long)w.k[0], (long long)w.k[1], (long long)Ho, (long long)Wo);
+    img[1] = cols->shape[1] / kk;
+    tg_tensor *out = tg__new(t, cols->dtype, 4, img);
+    if (!out)
+        return NULL;
+    k_col2im(cols, out, &w, Ho, Wo);
+    tg__args a = {0};
+    window_to_args(&w, &a);
+    return tg__record(t, TG_OP_COL2IM, 1, &cols, out, &a);
+}
+
+void tg__bwd_col2im(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    win2d w = window_of(n);
+    gi[0] = tg_im2col(t, g, w.k, w.s, w.p, w.d, 0.0);
+}
+
+/* ------------------------------------------------------------------ conv2d */
+
+tg_conv2d_opts tg_conv2d_defaults(void)
+{
+    tg_conv2d_opts o = {.stride = {1, 1}, .padding = {0, 0}, .dilation = {1, 1}, .groups = 1};
+    return o;
+}
+
+/* checks x, w, b against each other for a convolution of spatial rank 1 or 2 */
+static bool check_conv(tg_tape *t, const tg_tensor *x, const tg_tensor *w, const tg_tensor *b,
+                       int64_t groups, int rank, const char *fn)
+{
+    if (!tg__check_float(t, x, fn) || !same_dtype(t, x, w, "w", fn) || !same_dtype(t, x, b, "b", fn))
+        return false;
+    const char *want = rank == 2 ? "x [N, C_in, H, W] and w [C_out, C_in/groups, kH, kW]"
+                                 : "x [N, C_in, L] and w [C_out, C_in/groups, k]";
+    if (x->ndim != rank + 2 || w->ndim != rank + 2) {
+        tg__fail(t, TG_ESHAPE, "%s: need %s, got x %s, w %s", fn, want, tg__shape_str(x).s,
+                 tg__shape_str(w).s);
+        return false;
+    }
+    int64_t C = x->shape[1], Co = w->shape[0];
+    if (groups < 1) {
+        tg__fail(t, TG_EINVAL, "%s: groups %lld must be >= 1", fn, (long long)groups);
+        return false;
+    }
+    if (C % groups || Co % groups) {
+        tg__fail(t, TG_ESHAPE,
+                 "%s: channels not divisible by groups %lld: x %s (C_in %lld), w %s (C_out %lld)",
+                 fn, (long long)groups, tg__shape_str(x).s, (long long)C, tg__shape_str(w).s,
+                 (long long)Co);
+        return false;
+    }
+    if (w->shape[1] != C / groups) {
+        tg__fail(t, TG_ESHAPE, "%s: w %s has %lld input channels, want C_in/groups = %lld (x %s)",
+                 fn, tg__shape_str(w).s, (long long)w->shape[1], (long long)(C / groups),
+                 tg__shape_str(x).s);
+        return false;
+    }
+    if (b && (b->ndim != 1 || b->shape[0] != Co)) {
+        tg__fail(t, TG_ESHAPE, "%s: bias %s must be [%lld] (w %s)", fn, tg__shape_str(b).s,
+                 (long long)Co, tg__shape_str(w).s);
+        return false;
+    }
+    return true;
+}
+
+/* x itself if contiguous, else an unrecorded contiguous copy on the tape */
+static const tg_tensor *dense_of(tg_tape *t, const tg_tensor *x)
+{
+    if (tg_tensor_is_contiguous(x))
+        return x;
+    tg_tensor *c = tg__new(t, x->dtype, x->ndim, x->shape);
+    if (c)
+        tg__k_unary(c, x, TG_U_COPY, 0);
+    return c;
+}
+
+/* a header over src's data with a different shape and given strides */
+static tg_tensor header(const tg_tensor *src, int ndim, const int64_t *shape,
+                        const int64_t *stride)
+{
+    tg_tensor h;
+    tg__init_header(&h, src->dtype, ndim, shape);
+    if (stride)
+        memcpy(h.stride, stride, sizeof(int64_t) * (size_t)ndim);
+    h.data = src->data;
+    h.offset = src->offset;
+    return h;
+}
+
+/* out [N, C_out, Ho, Wo] = conv(x, w) + b: chunks of samples unfolded into scratch, each
+ * chunk one batched GEMM [G, C_out/G, K] x [nb, G, K, L] with the bias as its beta term */
+static bool conv_forward(tg_tape *t, tg_tensor *out, const tg_tensor *x, const tg_tensor *w,
+                         const tg_tensor *b, const win2d *win, int64_t G)
+{
+    int64_t N = x->shape[0], C = x->shape[1], Co = w->shape[0];
+    int64_t Ho = out->shape[2], Wo = out->shape[3], L = Ho * Wo, Cog = Co / G;
+    int64_t K = (C / G) * win->k[0] * win->k[1], per = C * win->k[0] * win->k[1] * L;
+    if (N == 0 || Co == 0)
+        return true;
+    const tg_tensor *wc = dense_of(t, w);
+    if (!wc)
+        return false;
+    tg_tensor wr = header(wc, 3, (int64_t[]){G, Cog, K}, NULL), br;
+    if (b)
+        br = header(b, 3, (int64_t[]){G, Cog, 1}, (int64_t[]){Cog * b->stride[0], b->stride[0], 0});
+    int64_t nb = per > 0 ? CONV_CHUNK_ELEMS / per : N;
+    nb = nb < 1 ? 1 : nb > N ? N : nb;
+    void *scratch = NULL;
+    if (per > 0) {
+        scratch = tg__arena_alloc(t, (size_t)(nb * per) * tg_dtype_size(x->dtype));
+        if (!scratch)
+            return false;
+    }
+    for (int64_t n0 = 0; n0 < N; n0 += nb) {
+        int64_t nn = N - n0 < nb ? N - n0 : nb;
+        if (per > 0)
+            k_im2col(x, scratch, n0, nn, win, Ho, Wo, 0.0);
+        tg_tensor cols;
+        tg__init_header(&cols, x->dtype, 4, (int64_t[]){nn, G, K, L});
+        cols.data = scratch;
+        tg_tensor ov = header(out, 4, (int64_t[]){nn, G, Cog, L}, NULL);
+        ov.offset = out->offset + n0 * Co * L;
+        if (!tg__k_matmul(&ov, &wr, &cols, b ? &br : NULL)) {
+            tg__fail(t, TG_ENOMEM, "tg_conv2d: out of memory");
+            return false;
+        }
+    }
+    return true;
+}
+
+tg_tensor *tg_conv2d(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b,
+                     const tg_conv2d_opts *opts)
+{
+    const char *fn = "tg_conv2d";
+    if (!t || t->status != TG_OK || !x || !w)
+        return NULL;
+    tg_conv2d_opts o = opts ? *opts : tg_conv2d_defaults();
+    if (!check_conv(t, x, w, b, o.groups, 2, fn))
+        return NULL;
+    win2d win;
+    int64_t Ho, Wo;
+    if (!make_window(t, &win, w->shape + 2, o.stride, o.padding, o.dilation, fn) ||
+        !window_fit(t, &win, x->shape[2], x->shape[3], x, &Ho, &Wo, fn))
+        return NULL;
+    int64_t shape[4] = {x->shape[0], w->shape[0], Ho, Wo}, cols;
+    if (!tg__numel(4, (int64_t[]){x->shape[1], w->shape[2] * w->shape[3], Ho, Wo}, &cols))
+        return tg__fail(t, TG_EINVAL, "%s: window too large: x %s, w %s", fn, tg__shape_str(x).s,
+                        tg__shape_str(w).s);
+    tg_tensor *out = tg__new(t, x->dtype, 4, shape);
+    if (!out || !conv_forward(t, out, x, w, b, &win, o.groups))
+        return NULL;
+    tg__args a = {0};
+    window_to_args(&win, &a);
+    a.v[8] = o.groups;
+    tg_tensor *in[3] = {x, w, b};
+    return tg__record(t, TG_OP_CONV2D, b ? 3 : 2, in, out, &a);
+}
+
+void tg__bwd_conv2d(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    tg_tensor *x = n->in[0], *w = n->in[1];
+    win2d win = window_of(n);
+    int64_t G = n->a.v[8], N = x->shape[0], C = x->shape[1], Co = w->shape[0];
+    int64_t L = g->shape[2] * g->shape[3], K = w->shape[1] * w->shape[2] * w->shape[3];
+    tg_tensor *gr = tg_reshape(t, g, 4, (int64_t[]){N, G, Co / G, L});
+    if (x->requires_grad) {
+        /* grad cols = W_g^T g per group, folded back into the image */
+        tg_tensor *wr = tg_reshape(t, w, 3, (int64_t[]){G, Co / G, K});
+        tg_tensor *gc = tg_matmul(t, tg_transpose(t, wr, -1, -2), gr); /* [N, G, K, L] */
+        gc = tg_reshape(t, gc, 3, (int64_t[]){N, C * win.k[0] * win.k[1], L});
+        gi[0] = tg_col2im(t, gc, x->shape + 2, win.k, win.s, win.p, win.d);
+    }
+    if (w->requires_grad) {
+        /* grad W_g = sum over samples of g cols^T (cols recomputed, recorded as im2col) */
+        tg_tensor *cols = tg_im2col(t, x, win.k, win.s, win.p, win.d, 0.0);
+        cols = tg_reshape(t, cols, 4, (int64_t[]){N, G, K, L});
+        int zero = 0;
+        tg_tensor *gw = tg_sum(t, tg_matmul(t, gr, tg_transpose(t, cols, -1, -2)), 1, &zero, false);
+        gi[1] = tg_reshape(t, gw, 4, w->shape);
+    }
+    if (n->n_in == 3 && n->in[2]->requires_grad)
+        gi[2] = tg_sum(t, g, 3, (int[]){0, 2, 3}, false);
+}
+
+/* ------------------------------------------------------------------ conv1d */
+
+tg_conv1d_opts tg_conv1d_defaults(void)
+{
+    tg_conv1d_opts o = {.stride = 1, .padding = 0, .dilation = 1, .groups = 1};
+    return o;
+}
+
+tg_tensor *tg_conv1d(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b,
+                     const tg_conv1d_opts *opts)
+{
+    const char *fn = "tg_conv1d";
+    if (!t || t->status != TG_OK || !x || !w)
+        return NULL;
+    tg_conv1d_opts o = opts ? *opts : tg_conv1d_defaults();
+    if (!check_conv(t, x, w, b, o.groups, 1, fn))
+        return NULL;
+    if (o.stride < 1 || o.padding < 0 || o.dilation < 1)
+        return tg__fail(t, TG_EINVAL,
+                        "%s: invalid stride %lld, padding %lld or dilation %lld (stride, "
+                        "dilation >= 1; padding >= 0)",
+                        fn, (long long)o.stride, (long long)o.padding, (long long)o.dilation);
+    int64_t k = w->shape[2];
+    int64_t Lo = tg_conv_out_size(x->shape[2], k, o.stride, o.padding, o.dilation);
+    if (Lo < 1)
+        return tg__fail(t, TG_ESHAPE,
+                        "%s: kernel %lld with dilation %lld larger than the padded input: x %s, "
+                        "padding %lld",
+                        fn, (long long)k, (long long)o.dilation, tg__shape_str(x).s,
+                        (long long)o.padding);
+    tg_conv2d_opts o2 = {.stride = {1, o.stride}, .padding = {0, o.padding},
+                         .dilation = {1, o.dilation}, .groups = o.groups};
+    tg_tensor *x4 = tg_reshape(t, x, 4, (int64_t[]){x->shape[0], x->shape[1], 1, x->shape[2]});
+    tg_tensor *w4 = tg_reshape(t, w, 4, (int64_t[]){w->shape[0], w->shape[1], 1, k});
+    tg_tensor *y = tg_conv2d(t, x4, w4, b, &o2);
+    return tg_reshape(t, y, 3, (int64_t[]){x->shape[0], w->shape[0], Lo});
+}
+
+/* ----------------------------------------------------------------- pooling */
+
+typedef enum { POOL_MAX, POOL_AVG, POOL_L2 } pool_kind;
+
+static tg_tensor *pool2d(tg_tape *t, tg_tensor *x, const int64_t *kernel, const int64_t *stride,
+                         const int64_t *padding, pool_kind kind, const char *fn)
+{
+    if (!t || t->status != TG_OK || !x)
+        return NULL;
+    win2d w;
+    int64_t Ho, Wo;
+    if (!check_image(t, x, fn) ||
+        !make_window(t, &w, kernel, stride ? stride : kernel, padding, NULL, fn) ||
+        !window_fit(t, &w, x->shape[2], x->shape[3], x, &Ho, &Wo, fn))
+        return NULL;
+    if (2 * w.p[0] > w.k[0] || 2 * w.p[1] > w.k[1])
+        return tg__fail(t, TG_EINVAL,
+                        "%s: padding (%lld,%lld) larger than half the kernel (%lld,%lld) (x %s)",
+                        fn, (long long)w.p[0], (long long)w.p[1], (long long)w.k[0],
+                        (long long)w.k[1], tg__shape_str(x).s);
+    int64_t N = x->shape[0], C = x->shape[1];
+    /* padding is the lowest finite value for max (it never wins, and anomaly mode sees
+     * no infinity), zero for the means */
+    double padv = kind != POOL_MAX ? 0.0 : x->dtype == TG_F32 ? -FLT_MAX : -DBL_MAX;
+    tg_tensor *src = kind == POOL_L2 ? tg_mul(t, x, x) : x;
+    tg_tensor *cols = tg_im2col(t, src, w.k, w.s, w.p, w.d, padv);
+    cols = tg_reshape(t, cols, 4, (int64_t[]){N, C, w.k[0] * w.k[1], Ho * Wo});
+    int axis = 2;
+    tg_tensor *r = kind == POOL_MAX ? tg_max(t, cols, axis, false)
+                                    : tg_mean(t, cols, 1, &axis, false);
+    if (kind == POOL_L2)
+        r = tg_sqrt(t, r);
+    return tg_reshape(t, r, 4, (int64_t[]){N, C, Ho, Wo});
+}
+
+tg_tensor *tg_max_pool2d(tg_tape *t, tg_tensor *x, const int64_t kernel[2],
+                         const int64_t stride[2], const int64_t padding[2])
+{
+    return pool2d(t, x, kernel, stride, padding, POOL_MAX, "tg_max_pool2d");
+}
+
+tg_tensor *tg_avg_pool2d(tg_tape *t, tg_tensor *x, const int64_t kernel[2],
+                         const int64_t stride[2], const int64_t padding[2])
+{
+    return pool2d(t, x, kernel, stride, padding, POOL_AVG, "tg_avg_pool2d");
+}
+
+tg_tensor *tg_l2_pool2d(tg_tape *t, tg_tensor *x, const int64_t kernel[2],
+                        const int64_t stride[2], const int64_t padding[2])
+{
+    return pool2d(t, x, kernel, stride, padding, POOL_L2, "tg_l2_pool2d");
+}
+
+tg_tensor *tg_global_avg_pool2d(tg_tape *t, tg_tensor *x)
+{
+    if (!t || t->status != TG_OK || !x)
+        return NULL;
+    if (!check_image(t, x, "tg_global_avg_pool2d"))
+        return NULL;
+    return tg_mean(t, x, 2, (int[]){2, 3}, false);
+}
+
+/* ----------------------------------------------------------- normalisation */
+
+/* p (named what) is NULL or a tensor of x's dtype and the given shape */
+static bool check_param(tg_tape *t, const tg_tensor *x, const tg_tensor *p, int ndim,
+                        const int64_t *shape, const char *what, const char *fn)
+{
+    if (!p)
+        return true;
+    if (!same_dtype(t, x, p, what, fn))
+        return false;
+    bool ok = p->ndim == ndim;
+    for (int d = 0; ok && d < ndim; d++)
+        ok = p->shape[d] == shape[d];
+    if (!ok)
+        tg__fail(t, TG_ESHAPE, "%s: %s %s does not fit x %s (want %s)", fn, what,
+                 tg__shape_str(p).s, tg__shape_str(x).s, tg__dims_str(ndim, shape).s);
+    return ok;
+}
+
+/* (x - mean) / sqrt(var + eps) over the axes, mean and var from x (two passes) */
+static tg_tensor *normalise(tg_tape *t, tg_tensor *x, int naxes, const int *axes, double eps,
+                            tg_tensor **mean, tg_tensor **var)
+{
+    *mean = tg_mean(t, x, naxes, axes, true);
+    tg_tensor *xc = tg_sub(t, x, *mean);
+    *var = tg_mean(t, tg_mul(t, xc, xc), naxes, axes, true);
+    return tg_div(t, xc, tg_sqrt(t, tg_add_scalar(t, *var, eps)));
+}
+
+tg_tensor *tg_batch_norm(tg_tape *t, tg_tensor *x, tg_tensor *gamma, tg_tensor *beta,
+                         tg_tensor *running_mean, tg_tensor *running_var, double momentum,
+                         double eps, bool training)
+{
+    const char *fn = "tg_batch_norm";
+    if (!t || t->status != TG_OK || !x)
+        return NULL;
+    if (!tg__check_float(t, x, fn))
+        return NULL;
+    if (x->ndim < 2)
+        return tg__fail(t, TG_ESHAPE, "%s: x must be [N, C] or [N, C, ...], got %s", fn,
+                        tg__shape_str(x).s);
+    int64_t C = x->shape[1];
+    if (!check_param(t, x, gamma, 1, &C, "gamma", fn) ||
+        !check_param(t, x, beta, 1, &C, "beta", fn) ||
+        !check_param(t, x, running_mean, 1, &C, "running_mean", fn) ||
+        !check_param(t, x, running_var, 1, &C, "running_var", fn))
+        return NULL;
+    if (!running_mean != !running_var)
+        return tg__fail(t, TG_EINVAL, "%s: give both running_mean and running_var, or neither", fn);
+    if (!(eps > 0) || !(momentum >= 0 && momentum <= 1))
+        return tg__fail(t, TG_EINVAL, "%s: eps %g must be > 0 and momentum %g in [0, 1]", fn, eps,
+                        momentum);
+    int axes[TG_MAX_DIMS], naxes = 0;
+    int64_t kshape[TG_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++) {
+        kshape[d] = d == 1 ? C : 1;
+        if (d != 1)
+            axes[naxes++] = d;
+    }
+    int64_t count = C ? tg_tensor_numel(x) / C : 0;
+    tg_tensor *y, *mean = NULL, *var = NULL;
+    if (training || !running_mean) {
+        if (training && count < 2)
+            return tg__fail(t, TG_ESHAPE,
+                            "%s: training needs more than one value per channel, got x %s", fn,
+                            tg__shape_str(x).s);
+        y = normalise(t, x, naxes, axes, eps, &mean, &var);
+    } else {
+        tg_tensor *m = tg_reshape(t, running_mean, x->ndim, kshape);
+        tg_tensor *v = tg_reshape(t, running_var, x->ndim, kshape);
+        y = tg_div(t, tg_sub(t, x, m), tg_sqrt(t, tg_add_scalar(t, v, eps)));
+    }
+    if (gamma)
+        y = tg_mul(t, y, tg_reshape(t, gamma, x->ndim, kshape));
+    if (beta)
+        y = tg_add(t, y, tg_reshape(t, beta, x->ndim, kshape));
+    if (!y)
+        return NULL;
+    if (training && running_mean) {
+        /* outside the tape, no gradient; unbiased variance for the running estimate */
+        double unbias = (double)count / (double)(count - 1);
+        for (int64_t c = 0; c < C; c++) {
+            double rm = tg_tensor_get_flat(running_mean, c);
+            double rv = tg_tensor_get_flat(running_var, c);
+            double bm = tg_tensor_get_flat(mean, c), bv = tg_tensor_get_flat(var, c) * unbias;
+            tg_tensor_set_flat(running_mean, c, (1 - momentum) * rm + momentum * bm);
+            tg_tensor_set_flat(running_var, c, (1 - momentum) * rv + momentum * bv);
+        }
+    }
+    return y;
+}
+
+tg_tensor *tg_layer_norm(tg_tape *t, tg_tensor *x, int n_last_dims, tg_tensor *gamma,
+                         tg_tensor *beta, double eps)
+{
+    const char *fn = "tg_layer_norm";
+    if (!t || t->status != TG_OK || !x)
+        return NULL;
+    if (!tg__check_float(t, x, fn))
+        return NULL;
+    if (n_last_dims < 1 || n_last_dims > x->ndim)
+        return tg__fail(t, TG_ERANGE, "%s: n_last_dims %d out of range for x %s", fn, n_last_dims,
+                        tg__shape_str(x).s);
+    const int64_t *nshape = x->shape + x->ndim - n_last_dims;
+    if (!check_param(t, x, gamma, n_last_dims, nshape, "gamma", fn) ||
+        !check_param(t, x, beta, n_last_dims, nshape, "beta", fn))
+        return NULL;
+    if (!(eps > 0))
+        return tg__fail(t, TG_EINVAL, "%s: eps %g must be > 0", fn, eps);
+    int axes[TG_MAX_DIMS];
+    for (int i = 0; i < n_last_dims; i++)
+        axes[i] = x->ndim - n_last_dims + i;
+    tg_tensor *mean, *var;
+    tg_tensor *y = normalise(t, x, n_last_dims, axes, eps, &mean, &var);
+    if (gamma)
+        y = tg_mul(t, y, gamma);
+    if (beta)
+        y = tg_add(t, y, beta);
+    return y;
+}
+
+/* ----------------------------------------------------------------- flatten */
+
+tg_tensor *tg_flatten(tg_tape *t, tg_tensor *x, int start_axis)
+{
+    if (!t || t->status != TG_OK || !x)
+        return NULL;
+    if (x->ndim == 0)
+        return tg_reshape(t, x, 1, (int64_t[]){1});
+    int s = start_axis < 0 ? start_axis + x->ndim : start_axis;
+    if (s < 0 || s >= x->ndim)
+        return tg__fail(t, TG_ERANGE, "tg_flatten: start_axis %d out of range for x %s",
+                        start_axis, tg__shape_str(x).s);
+    int64_t shape[TG_MAX_DIMS];
+    for (int d = 0; d < s; d++)
+        shape[d] = x->shape[d];
+    if (!tg__numel(x->ndim - s, x->shape + s, &shape[s]))
+        return tg__fail(t, TG_ESHAPE, "tg_flatten: axes %d.. of x %s overflow", s,
+                        tg__shape_str(x).s);
+    return tg_reshape(t, x, s + 1, shape);
+}
