@@ -77,7 +77,6 @@ static bool mlp_setup(workload *w)
 
 static bool mlp_step(workload *w)
 {
-    tg_optim_zero_grad(w->opt);
     tg_tape_reset(w->tape);
     tg_tensor *out = tg_model_forward(w->model, w->tape, w->x, true);
     tg_tensor *loss = tg_softmax_cross_entropy(w->tape, out, w->y, NULL);
@@ -85,7 +84,8 @@ static bool mlp_step(workload *w)
         fprintf(stderr, "tg-bench %s: %s\n", w->name, tg_tape_error(w->tape));
         return false;
     }
-    return tg_optim_step(w->opt) == TG_OK;
+    /* the gradients are cleared by the update, ready for the next step */
+    return tg_optim_step_zero(w->opt) == TG_OK;
 }
 
 static void common_teardown(workload *w)

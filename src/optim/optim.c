@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../tensor/internal.h"
+#include "internal.h"
 #include "optim.h"
 
 enum { K_SGD, K_ADAGRAD, K_RMSPROP, K_ADAM, K_ADAMW };
@@ -29,13 +30,13 @@ struct tg_optim {
 
 /* One definition per element type; the float versions compute in float, as the
  * tensors do. T is the element type, S the suffix, SQRT the matching square root. */
-#define TG__OPTIM_KERNELS(T, S, SQRT)                                                  \
-    static void sgd_##S(int64_t n, T *restrict p, const T *restrict g, T lr)           \
+#define TG__OPTIM_KERNELS(T, S, SQRT, A)                                               \
+    A static void sgd_##S(int64_t n, T *restrict p, const T *restrict g, T lr)           \
     {                                                                                  \
         for (int64_t i = 0; i < n; i++)                                                \
             p[i] -= lr * g[i];                                                         \
     }                                                                                  \
-    static void sgd_momentum_##S(int64_t n, T *restrict p, const T *restrict g,        \
+    A static void sgd_momentum_##S(int64_t n, T *restrict p, const T *restrict g,        \
                                  T *restrict v, T lr, T mu)                            \
     {                                                                                  \
         for (int64_t i = 0; i < n; i++) {                                              \
@@ -44,7 +45,7 @@ struct tg_optim {
             p[i] -= lr * vi;                                                           \
         }                                                                              \
     }                                                                                  \
-    static void sgd_nesterov_##S(int64_t n, T *restrict p, const T *restrict g,        \
+    A static void sgd_nesterov_##S(int64_t n, T *restrict p, const T *restrict g,        \
                                  T *restrict v, T lr, T mu)                            \
     {                                                                                  \
         for (int64_t i = 0; i < n; i++) {                                              \
@@ -54,7 +55,7 @@ struct tg_optim {
             p[i] -= lr * (gi + mu * vi);                                               \
         }                                                                              \
     }                                                                                  \
-    static void adagrad_##S(int64_t n, T *restrict p, const T *restrict g,             \
+    A static void adagrad_##S(int64_t n, T *restrict p, const T *restrict g,             \
                             T *restrict s, T lr, T eps)                                \
     {                                                                                  \
         for (int64_t i = 0; i < n; i++) {                                              \
@@ -64,7 +65,7 @@ struct tg_optim {
             p[i] -= lr * gi / (SQRT(si) + eps);                                        \
         }                                                                              \
     }                                                                                  \
-    static void rmsprop_##S(int64_t n, T *restrict p, const T *restrict g,             \
+    A static void rmsprop_##S(int64_t n, T *restrict p, const T *restrict g,             \
                             T *restrict v, T lr, T rho, T eps)                         \
     {                                                                                  \
         for (int64_t i = 0; i < n; i++) {                                              \
@@ -77,7 +78,7 @@ struct tg_optim {
     /* g' = g + wd p; m, v moments of g'; p = p * pscale - step m / (sqrt(v) / bc2 +   \
      * eps) with step = lr / (1 - b1^k) and bc2 = sqrt(1 - b2^k) (PyTorch's form of    \
      * m^ / (sqrt(v^) + eps)). Adam: pscale 1; AdamW: wd 0, pscale 1 - lr wd. */       \
-    static void adam_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m, \
+    A static void adam_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m, \
                          T *restrict v, T b1, T b2, T step, T bc2, T eps, T wd,        \
                          T pscale)                                                     \
     {                                                                                  \
@@ -90,7 +91,9 @@ struct tg_optim {
             v[i] = vi;                                                                 \
             p[i] = pi * pscale - step * mi / (SQRT(vi) / bc2 + eps);                   \
         }                                                                              \
-    }                                                                                  \
+    }
+
+#define TG__GRAD_KERNELS(T, S)                                                         \
     static void clip_value_##S(int64_t n, T *restrict g, T c)                          \
     {                                                                                  \
         for (int64_t i = 0; i < n; i++) {                                              \
@@ -104,8 +107,8 @@ struct tg_optim {
             g[i] *= s;                                                                 \
     }
 
-TG__OPTIM_KERNELS(float, f32, sqrtf)
-TG__OPTIM_KERNELS(double, f64, sqrt)
+TG__GRAD_KERNELS(float, f32)
+TG__GRAD_KERNELS(double, f64)
 
 /* sum of squares, accumulated in double in a fixed order */
 /* below this many elements a parameter is updated by one thread */
@@ -388,64 +391,98 @@ static tg_status check_grad(const char *fn, int j, const tg_tensor *p)
     return TG_OK;
 }
 
-static void update_f32(const tg_optim *o, int64_t n, float *p, const float *g, float *const *st,
-                       double lr, double step, double bc2)
-{
-    switch (o->kind) {
-    case K_SGD:
-        if (o->nstate == 0)
-            sgd_f32(n, p, g, (float)lr);
-        else if (o->nesterov)
-            sgd_nesterov_f32(n, p, g, st[0], (float)lr, (float)o->momentum);
-        else
-            sgd_momentum_f32(n, p, g, st[0], (float)lr, (float)o->momentum);
-        break;
-    case K_ADAGRAD:
-        adagrad_f32(n, p, g, st[0], (float)lr, (float)o->eps);
-        break;
-    case K_RMSPROP:
-        rmsprop_f32(n, p, g, st[0], (float)lr, (float)o->rho, (float)o->eps);
-        break;
-    default: {
-        bool w = o->kind == K_ADAMW;
-        adam_f32(n, p, g, st[0], st[1], (float)o->beta1, (float)o->beta2, (float)step,
-                 (float)bc2, (float)o->eps, w ? 0.0f : (float)o->weight_decay,
-                 w ? (float)(1 - lr * o->weight_decay) : 1.0f);
-        break;
+/* One parameter's update, for each element type and instruction set. The x86 clones
+ * differ from the portable build only in vector width: no FMA is enabled (and C11 mode
+ * does not contract a * b + c), and sqrt and division are correctly rounded at every
+ * width, so every clone gives the same bits. */
+#define TG__UPDATE(T, S, SQRT, A)                                                      \
+    TG__OPTIM_KERNELS(T, S, SQRT, A)                                                   \
+    A static void update_##S(const tg_optim *o, int64_t n, void *pv, const void *gv,   \
+                             void *const *sv, double lr, double step, double bc2)      \
+    {                                                                                  \
+        T *p = pv, *const *st = (T *const *)sv;                                        \
+        const T *g = gv;                                                               \
+        switch (o->kind) {                                                             \
+        case K_SGD:                                                                    \
+            if (o->nstate == 0)                                                        \
+                sgd_##S(n, p, g, (T)lr);                                               \
+            else if (o->nesterov)                                                      \
+                sgd_nesterov_##S(n, p, g, st[0], (T)lr, (T)o->momentum);               \
+            else                                                                       \
+                sgd_momentum_##S(n, p, g, st[0], (T)lr, (T)o->momentum);               \
+            break;                                                                     \
+        case K_ADAGRAD:                                                                \
+            adagrad_##S(n, p, g, st[0], (T)lr, (T)o->eps);                             \
+            break;                                                                     \
+        case K_RMSPROP:                                                                \
+            rmsprop_##S(n, p, g, st[0], (T)lr, (T)o->rho, (T)o->eps);                  \
+            break;                                                                     \
+        default: {                                                                     \
+            bool w = o->kind == K_ADAMW;                                               \
+            adam_##S(n, p, g, st[0], st[1], (T)o->beta1, (T)o->beta2, (T)step, (T)bc2, \
+                     (T)o->eps, w ? (T)0 : (T)o->weight_decay,                         \
+                     w ? (T)(1 - lr * o->weight_decay) : (T)1);                        \
+            break;                                                                     \
+        }                                                                              \
+        }                                                                              \
     }
+
+TG__UPDATE(float, f32, sqrtf, )
+TG__UPDATE(double, f64, sqrt, )
+
+typedef void (*update_fn)(const tg_optim *, int64_t, void *, const void *, void *const *,
+                          double, double, double);
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+TG__UPDATE(float, f32_avx2, sqrtf, __attribute__((target("avx2"))))
+TG__UPDATE(double, f64_avx2, sqrt, __attribute__((target("avx2"))))
+TG__UPDATE(float, f32_avx512, sqrtf, __attribute__((target("avx512f"))))
+TG__UPDATE(double, f64_avx512, sqrt, __attribute__((target("avx512f"))))
+
+/* the widest clone this CPU runs (index 0 F32, 1 F64); chosen once, race-free since
+ * every thread computes the same answer */
+static void pick_updates(update_fn fns[2])
+{
+    if (__builtin_cpu_supports("avx512f")) {
+        fns[0] = update_f32_avx512;
+        fns[1] = update_f64_avx512;
+    } else if (__builtin_cpu_supports("avx2")) {
+        fns[0] = update_f32_avx2;
+        fns[1] = update_f64_avx2;
+    } else {
+        fns[0] = update_f32;
+        fns[1] = update_f64;
     }
 }
-
-static void update_f64(const tg_optim *o, int64_t n, double *p, const double *g,
-                       double *const *st, double lr, double step, double bc2)
+#else
+static void pick_updates(update_fn fns[2])
 {
-    switch (o->kind) {
-    case K_SGD:
-        if (o->nstate == 0)
-            sgd_f64(n, p, g, lr);
-        else if (o->nesterov)
-            sgd_nesterov_f64(n, p, g, st[0], lr, o->momentum);
-        else
-            sgd_momentum_f64(n, p, g, st[0], lr, o->momentum);
-        break;
-    case K_ADAGRAD:
-        adagrad_f64(n, p, g, st[0], lr, o->eps);
-        break;
-    case K_RMSPROP:
-        rmsprop_f64(n, p, g, st[0], lr, o->rho, o->eps);
-        break;
-    default: {
-        bool w = o->kind == K_ADAMW;
-        adam_f64(n, p, g, st[0], st[1], o->beta1, o->beta2, step, bc2, o->eps,
-                 w ? 0.0 : o->weight_decay, w ? 1 - lr * o->weight_decay : 1.0);
-        break;
+    fns[0] = update_f32;
+    fns[1] = update_f64;
+}
+#endif
+
+/* Test hook (src/optim/internal.h): nonzero forces the portable kernels, so a test can
+ * compare them with the clones bit for bit. */
+int tg__optim_portable_only = 0;
+
+static update_fn update_for(tg_dtype dt)
+{
+    update_fn fns[2];
+    if (tg__optim_portable_only) {
+        fns[0] = update_f32;
+        fns[1] = update_f64;
+    } else {
+        pick_updates(fns);
     }
-    }
+    return dt == TG_F32 ? fns[0] : fns[1];
 }
 
-tg_status tg_optim_step(tg_optim *o)
+/* gradients are cleared in blocks right after their update, while still in cache */
+#define ZERO_BLOCK ((int64_t)4096)
+
+static tg_status optim_step(tg_optim *o, bool zero, const char *fn)
 {
-    static const char *const fn = "tg_optim_step";
     if (!o)
         return tg__error_status(TG_EINVAL, "%s: NULL optimizer", fn);
     for (int j = 0; j < o->n; j++)
@@ -463,6 +500,8 @@ tg_status tg_optim_step(tg_optim *o)
         if (!p->grad)
             continue;
         int64_t n = tg_tensor_numel(p);
+        size_t es = tg_dtype_size(p->dtype);
+        update_fn update = update_for(p->dtype);
         tg_tensor *const *st = o->state + (size_t)j * (size_t)o->nstate;
         /* large parameters are split into one chunk per thread: every element's update
          * is independent, so the result does not depend on the split */
@@ -473,25 +512,31 @@ tg_status tg_optim_step(tg_optim *o)
 #endif
         for (int c = 0; c < chunks; c++) {
             int64_t lo = c * per, len = n - lo < per ? n - lo : per;
-            if (len <= 0)
-                continue;
-            if (p->dtype == TG_F32) {
-                float *s[2] = {NULL, NULL};
+            int64_t blk = zero ? ZERO_BLOCK : len;
+            for (int64_t b = lo; b < lo + len; b += blk) {
+                int64_t m = lo + len - b < blk ? lo + len - b : blk;
+                char *g = (char *)elems(p->grad) + (size_t)b * es;
+                void *s[2] = {NULL, NULL};
                 for (int k = 0; k < o->nstate; k++)
-                    s[k] = (float *)elems(st[k]) + lo;
-                update_f32(o, len, (float *)elems(p) + lo, (const float *)elems(p->grad) + lo, s,
-                           lr, step, bc2);
-            } else {
-                double *s[2] = {NULL, NULL};
-                for (int k = 0; k < o->nstate; k++)
-                    s[k] = (double *)elems(st[k]) + lo;
-                update_f64(o, len, (double *)elems(p) + lo, (const double *)elems(p->grad) + lo,
-                           s, lr, step, bc2);
+                    s[k] = (char *)elems(st[k]) + (size_t)b * es;
+                update(o, m, (char *)elems(p) + (size_t)b * es, g, s, lr, step, bc2);
+                if (zero)
+                    memset(g, 0, (size_t)m * es);
             }
         }
     }
     o->t++;
     return TG_OK;
+}
+
+tg_status tg_optim_step(tg_optim *o)
+{
+    return optim_step(o, false, "tg_optim_step");
+}
+
+tg_status tg_optim_step_zero(tg_optim *o)
+{
+    return optim_step(o, true, "tg_optim_step_zero");
 }
 
 void tg_optim_zero_grad(tg_optim *o)

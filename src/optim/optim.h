@@ -105,6 +105,12 @@ TG_API void tg_optim_free(tg_optim **o);
  * NULL optimizer; TG_ESTATE (nothing updated, counter unchanged) if a gradient's dtype,
  * size or layout does not match its parameter. */
 TG_API tg_status tg_optim_step(tg_optim *o);
+/* tg_optim_step followed by tg_optim_zero_grad, with each block of a gradient cleared
+ * right after it is used, while still in cache: the same result for one pass less over
+ * the gradients. The usual training loop is backward, tg_optim_step_zero, and the next
+ * backward; read or clip the gradients before this call. Same errors as tg_optim_step
+ * (on error nothing is updated or cleared). */
+TG_API tg_status tg_optim_step_zero(tg_optim *o);
 /* Sets every parameter's gradient to zero (gradients that are NULL stay NULL). No heap
  * allocation. NULL o is a no-op. */
 TG_API void tg_optim_zero_grad(tg_optim *o);

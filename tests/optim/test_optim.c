@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optim/internal.h"
 #include "optim/optim.h"
 #include "tapegrad.h"
 #include "check.h"
@@ -233,6 +234,53 @@ static void test_reference_steps(void)
         run_case(id, TG_F64, 1e-12);
         run_case(id, TG_F32, 2e-5);
     }
+}
+
+/* The widest instruction-set clone of every update (what tg_optim_step runs on this
+ * CPU) gives the same bits as the portable kernels, and tg_optim_step_zero equals
+ * tg_optim_step + tg_optim_zero_grad, for sizes that exercise the thread split and the
+ * blocks, with 1 and 2 threads. */
+static void test_clones_and_fused_zero(void)
+{
+    int64_t n = 70001; /* > the split threshold, not a multiple of any block or width */
+    for (int id = 0; id < NCASES; id++)
+        for (int d = 0; d < 2; d++)
+            for (int th = 1; th <= 2; th++) {
+                tg_dtype dt = d ? TG_F64 : TG_F32;
+                tg_set_num_threads(th);
+                tg_tape *tp = tg_tape_new();
+                tg_tensor *xa = tg_rand_normal(dt, 1, &n, 0, 1, 7, 0);
+                tg_tensor *xb = tg_rand_normal(dt, 1, &n, 0, 1, 7, 0);
+                tg_tensor *c = tg_rand_normal(dt, 1, &n, 0, 1, 7, 1);
+                tg_tensor_set_requires_grad(xa, true);
+                tg_tensor_set_requires_grad(xb, true);
+                tg_optim *oa = make_case(id, 1, &xa), *ob = make_case(id, 1, &xb);
+                bool zeroed = true;
+                for (int s = 0; s < 3 && oa && ob; s++) {
+                    tg__optim_portable_only = 1;
+                    tg_optim_zero_grad(oa);
+                    CHECK(quad_backward(tp, xa, c) && tg_optim_step(oa) == TG_OK,
+                          "clones %s: portable step", REF[id].name);
+                    tg__optim_portable_only = 0;
+                    CHECK(quad_backward(tp, xb, c) && tg_optim_step_zero(ob) == TG_OK,
+                          "clones %s: fused step", REF[id].name);
+                    for (int64_t i = 0; i < n; i++)
+                        zeroed = zeroed && tg_tensor_get_flat(xb->grad, i) == 0.0;
+                }
+                size_t bytes = (size_t)n * tg_dtype_size(dt);
+                CHECK(oa && ob && memcmp(xa->data, xb->data, bytes) == 0,
+                      "clones %s %s %d threads: parameters differ from the portable kernels",
+                      REF[id].name, tg_dtype_name(dt), th);
+                CHECK(zeroed, "clones %s %s: tg_optim_step_zero left a gradient nonzero",
+                      REF[id].name, tg_dtype_name(dt));
+                tg_optim_free(&oa);
+                tg_optim_free(&ob);
+                tg_tensor_free(&xa);
+                tg_tensor_free(&xb);
+                tg_tensor_free(&c);
+                tg_tape_free(&tp);
+            }
+    tg_set_num_threads(1);
 }
 
 /* Mixed dtypes in one optimizer, names and values of the state after one step, and a
@@ -698,6 +746,7 @@ int main(void)
 {
     tg_set_allocator(&(tg_allocator){count_alloc, count_free, NULL});
     test_reference_steps();
+    test_clones_and_fused_zero();
     test_state();
     test_lr_and_errors();
     test_invalid();
