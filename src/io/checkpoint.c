@@ -22,8 +22,8 @@
 #define MAX_NAME 128
 #define MAX_HEADER ((uint64_t)100 << 20)
 /* bytes jansson may allocate (in total, frees not subtracted) while parsing one header:
- * a checkpoint of MAX_ENTRIES rank-2 tensors needs about 1.3 MiB */
-#define JSON_BUDGET ((size_t)2 << 20)
+ * MAX_ENTRIES tensors of rank 8 with 127-byte names need about 2 MiB */
+#define JSON_BUDGET ((size_t)4 << 20)
 #define HKEY "\"header_xxh3\":\""
 #define HKEY_LEN (sizeof HKEY - 1)
 #define PLACEHOLDER "0000000000000000"
@@ -173,11 +173,11 @@ static json_t *build_header(int n, const char *const *names, const tg_tensor *co
     for (int i = 0; ok && i < n; i++) {
         /* each *_set_new / *_append_new takes its value's reference, even when it fails */
         const tg_tensor *t = ts[i];
-        json_t *ent = json_object(), *shape = json_array();
-        ok = json_object_set_new(hdr, names[i], ent) == 0 && json_object_set_new(ent, "shape", shape) == 0;
-        if (!ok) {
-            json_decref(shape); /* not taken when ent could not be made or stored */
-            break;
+        json_t *ent = json_object(), *shape = NULL;
+        ok = json_object_set_new(hdr, names[i], ent) == 0;
+        if (ok) {
+            shape = json_array();
+            ok = json_object_set_new(ent, "shape", shape) == 0;
         }
         for (int d = 0; ok && d < t->ndim; d++)
             ok = json_array_append_new(shape, json_integer(t->shape[d])) == 0;
@@ -234,7 +234,7 @@ static tg_status st_write(const char *fn, const char *path, int n, const char *c
     tg_status st = TG_OK;
     char tmp[4096] = "";
     int fd = -1;
-    if (!head || json_dumpb(hdr, head + 8, hl, JSON_COMPACT | JSON_SORT_KEYS) != hl) {
+    if (!head || json_dumpb(hdr, head + 8, hl, JSON_COMPACT | JSON_SORT_KEYS) != hl || tl_json.oom) {
         st = oom(fn);
         goto done;
     }
@@ -519,11 +519,13 @@ static tg_status st_open(st_file *f, bool ours)
     tl_json.over = tl_json.oom = false;
     f->hdr = json_loadb(buf + 8, (size_t)hl, JSON_REJECT_DUPLICATES, &jerr);
     tl_json.on = false;
+    /* jansson's lexer ignores some failed allocations and returns a damaged tree (a
+     * string cut short): any failed allocation fails the parse */
+    if (tl_json.oom)
+        return oom(f->fn);
+    if (tl_json.over)
+        return bad(f, "header too complex (its JSON would need over 4 MiB)", NULL);
     if (!f->hdr) {
-        if (tl_json.oom)
-            return oom(f->fn);
-        if (tl_json.over)
-            return bad(f, "header too complex (its JSON would need over 2 MiB)", NULL);
         return tg__error_status(TG_EFORMAT, "%s: %s: header is not valid JSON: %s", f->fn, f->path,
                                 jerr.text);
     }

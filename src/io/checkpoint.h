@@ -22,8 +22,9 @@
  * first call of a function below), to the allocator of tg_set_allocator; a program using
  * jansson itself shares it. A load allocates at most the file's size plus
  * TG_CHECKPOINT_LOAD_SLACK bytes (peak, through that allocator), whatever the input:
- * parsing one header may allocate at most 2 MiB, enough for 1024 tensors (the most a
- * file may hold); a header needing more is rejected as malformed. */
+ * parsing one header may allocate at most 4 MiB, enough for 1024 tensors (the most a
+ * file may hold) with 127-byte names (the longest); a header needing more is rejected as
+ * malformed. */
 #ifndef TG_CHECKPOINT_H
 #define TG_CHECKPOINT_H
 
@@ -35,7 +36,7 @@ extern "C" {
 #endif
 
 /* Bound on what a load allocates beyond the file's size (see Memory above). */
-#define TG_CHECKPOINT_LOAD_SLACK ((size_t)3 << 20)
+#define TG_CHECKPOINT_LOAD_SLACK ((size_t)5 << 20)
 
 /* Saves the model's parameters ("model.<name>"), and when opt is not NULL the
  * optimizer's state tensors ("optim.<name>") and step counter, plus `epoch` and the
