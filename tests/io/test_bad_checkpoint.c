@@ -251,6 +251,31 @@ int main(void)
                   "reader: %s: %s '%s'", bad[i].what, tg_status_name(s), tg_last_error());
         }
     }
+    /* inputs that are not a file's contents: an empty or 7-byte file, a directory, no file */
+    struct {
+        const char *what, *path;
+        size_t len;
+        tg_status status;
+        const char *msg;
+    } files[] = {
+        {"empty file", path, 0, TG_EFORMAT, "shorter than the 8-byte header length"},
+        {"7-byte file", path, 7, TG_EFORMAT, "shorter than the 8-byte header length"},
+        {"a directory", dir, 0, TG_EIO, "not a regular file"},
+        {"no such file", "/nonexistent/x.safetensors", 0, TG_EIO, "No such file"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        FILE *f = fopen(path, "wb");
+        fwrite("\x08\0\0\0\0\0\0", 1, files[i].len, f);
+        fclose(f);
+        tg_status s = tg_checkpoint_load(files[i].path, m, NULL, NULL);
+        CHECK(s == files[i].status && strstr(tg_last_error(), files[i].msg) && tg_model_hash(m) == before,
+              "%s: %s '%s'", files[i].what, tg_status_name(s), tg_last_error());
+        static tg_safetensors dummy;
+        tg_safetensors *r = &dummy;
+        s = tg_safetensors_read(files[i].path, &r);
+        CHECK(s == files[i].status && strstr(tg_last_error(), files[i].msg) && !r,
+              "reader: %s: %s '%s'", files[i].what, tg_status_name(s), tg_last_error());
+    }
     tg_model_free(&m);
     free(many);
     free(deep);
