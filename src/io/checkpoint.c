@@ -539,7 +539,11 @@ static tg_status st_open(st_file *f, bool ours)
     if (ours && (!meta || !json_is_string(json_object_get(meta, "format")) ||
                  strcmp(json_string_value(json_object_get(meta, "format")), FORMAT)))
         return bad(f, "__metadata__ missing or not a " FORMAT " checkpoint", NULL);
-    json_object_foreach(meta, key, val) if (!json_is_string(val)) return bad(f, "__metadata__ value is not a string", key);
+    json_object_foreach(meta, key, val)
+    {
+        if (!json_is_string(val))
+            return bad(f, "__metadata__ value is not a string", key);
+    }
     json_t *hj = json_object_get(meta, "header_xxh3");
     if ((hj || found) && (!hj || strlen(json_string_value(hj)) != 16 ||
                           memcmp(json_string_value(hj), buf + hat, 16)))
@@ -601,9 +605,10 @@ static tg_status st_open(st_file *f, bool ours)
     if (at != data)
         return bad(f, "bytes after the last tensor", NULL);
     /* tensor checksums: required in our files, verified whenever present */
-    json_object_foreach(meta, key, val) if (!strncmp(key, "xxh3.", 5) && !find(f, key + 5))
+    json_object_foreach(meta, key, val)
     {
-        return bad(f, "checksum of a tensor the file lacks", key + 5);
+        if (!strncmp(key, "xxh3.", 5) && !find(f, key + 5))
+            return bad(f, "checksum of a tensor the file lacks", key + 5);
     }
     for (int i = 0; i < f->n; i++) {
         char mkey[MAX_NAME + 8];
