@@ -2,7 +2,8 @@
  * published safetensors format, not from our code): tg_safetensors_write must produce
  * tapegrad.safetensors byte for byte, and the generic reader must read it and
  * foreign.safetensors (another tool's file: no tapegrad metadata, unsorted keys, F16,
- * BF16, I64, U8, I8 and BOOL tensors) to the values the script wrote.
+ * BF16, I64, U8, I8 and BOOL tensors) to the values the script wrote; likewise
+ * tg_checkpoint_save must produce checkpoint.safetensors, which tg_checkpoint_load loads.
  * Usage: test_golden GOLDEN_DIR */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: test_golden GOLDEN_DIR\n");
         return 1;
     }
-    char golden[4096], foreign[4096], out[256];
+    char golden[4096], foreign[4096], ckpt[4096], out[256];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", argv[1]);
     snprintf(golden, sizeof golden, "%s/tapegrad.safetensors", argv[1]);
     snprintf(foreign, sizeof foreign, "%s/foreign.safetensors", argv[1]);
     char dir[] = "/tmp/tg-golden-XXXXXX";
@@ -119,6 +121,30 @@ int main(int argc, char **argv)
               "foreign metadata");
     }
     tg_safetensors_free(&s);
+
+    /* a checkpoint: Dense(2, 3) at epoch 7 */
+    tg_model *m = tg_model_new(TG_F32, 1);
+    tg_model_add_dense(m, 2, 3, NULL);
+    const float wv[] = {0.5f, -1.0f, 2.0f, 0.25f, 4.0f, -8.0f}, bv[] = {1, 2, 3};
+    for (int i = 0; i < 6; i++)
+        tg_tensor_set_flat(tg_model_params(m)[0], i, wv[i]);
+    for (int i = 0; i < 3; i++)
+        tg_tensor_set_flat(tg_model_params(m)[1], i, bv[i]);
+    CHECK(tg_checkpoint_save(out, m, NULL, 7) == TG_OK, "checkpoint save: %s", tg_last_error());
+    mine = slurp(out, &na);
+    gold = slurp(ckpt, &nb);
+    CHECK(mine && gold && na == nb && !memcmp(mine, gold, na),
+          "tg_checkpoint_save's output equals checkpoint.safetensors (%zu vs %zu bytes)", na, nb);
+    free(mine);
+    free(gold);
+    tg_model *m2 = tg_model_new(TG_F32, 2);
+    tg_model_add_dense(m2, 2, 3, NULL);
+    int64_t epoch = 0;
+    CHECK(tg_checkpoint_load(ckpt, m2, NULL, &epoch) == TG_OK && epoch == 7 &&
+              tg_model_hash(m2) == tg_model_hash(m),
+          "the golden checkpoint loads: %s", tg_last_error());
+    tg_model_free(&m);
+    tg_model_free(&m2);
 
     tg_tensor *all[] = {w, b, l, sc, em};
     for (int i = 0; i < 5; i++)

@@ -8,6 +8,8 @@ json; the XXH3-64 hashes come from Debian's xxhsum (package xxhash): `xxhsum -H3
   tapegrad.safetensors  what tg_safetensors_write must produce, byte for byte, for the
                         tensors below (compact JSON with sorted keys, padded with spaces
                         to a multiple of 8, checksums in __metadata__)
+  checkpoint.safetensors  what tg_checkpoint_save writes for a Dense(2, 3) model with
+                        the parameters below at epoch 7, and what tg_checkpoint_load loads
   foreign.safetensors   a file as another tool could write it: no tapegrad metadata,
                         keys in no particular order, data in another order, dtypes that
                         tapegrad converts (F16, BF16, I64, U8, I8, BOOL)
@@ -82,6 +84,14 @@ foreign = [
     ("matrix", "F32", [2, 2], f32(1.0, 2.0, 3.0, 4.0)),
 ]
 
+checkpoint = [
+    ("model.0.weight", "F32", [2, 3], f32(0.5, -1.0, 2.0, 0.25, 4.0, -8.0)),
+    ("model.0.bias", "F32", [3], f32(1.0, 2.0, 3.0)),
+]
+
+with open(os.path.join(HERE, "checkpoint.safetensors"), "wb") as f:
+    f.write(build(checkpoint, {"format": "tapegrad-checkpoint-2", "epoch": "7",
+                               "rng_counter": "0"}, True))
 with open(os.path.join(HERE, "tapegrad.safetensors"), "wb") as f:
     f.write(build(ours, {"source": "tapegrad golden test"}, True))
 with open(os.path.join(HERE, "foreign.safetensors"), "wb") as f:
