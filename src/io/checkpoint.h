@@ -55,6 +55,8 @@ TG_API tg_status tg_checkpoint_save(const char *path, const tg_model *m, const t
  * every tensor checksum, and
  * that the names, dtypes and shapes are exactly the model's (and optimizer's). On
  * failure the model and optimizer are unchanged and tg_last_error names the field.
+ * Files of format 1 (before the header checksum) are rejected; tg_safetensors_read
+ * still reads their tensors (their tensor checksums verified).
  * *epoch (may be NULL) receives the saved epoch. */
 TG_API tg_status tg_checkpoint_load(const char *path, tg_model *m, tg_optim *opt, int64_t *epoch);
 

@@ -122,6 +122,29 @@ int main(int argc, char **argv)
     }
     tg_safetensors_free(&s);
 
+    /* the writer's argument checks: nothing is written */
+    struct {
+        const char *what;
+        int n, nmeta;
+        const char *names[2], *kv[2];
+        const char *msg;
+    } wbad[] = {
+        {"name given twice", 2, 0, {"a", "a"}, {NULL, NULL}, "twice"},
+        {"empty name", 1, 0, {"", NULL}, {NULL, NULL}, "empty"},
+        {"reserved name", 1, 0, {"__metadata__", NULL}, {NULL, NULL}, "reserved"},
+        {"name not UTF-8", 1, 0, {"\xff", NULL}, {NULL, NULL}, "UTF-8"},
+        {"reserved metadata key", 1, 1, {"a", NULL}, {"header_xxh3", "x"}, "reserved"},
+        {"tensor checksum key", 1, 1, {"a", NULL}, {"xxh3.a", "x"}, "reserved"},
+    };
+    for (size_t i = 0; i < sizeof wbad / sizeof wbad[0]; i++) {
+        const tg_tensor *two[] = {w, b};
+        unlink(out);
+        tg_status s0 = tg_safetensors_write(out, wbad[i].n, wbad[i].names, two, wbad[i].nmeta,
+                                            wbad[i].kv);
+        CHECK(s0 == TG_EINVAL && strstr(tg_last_error(), wbad[i].msg) && access(out, F_OK) != 0,
+              "writer: %s: %s '%s'", wbad[i].what, tg_status_name(s0), tg_last_error());
+    }
+
     /* a checkpoint: Dense(2, 3) at epoch 7 */
     tg_model *m = tg_model_new(TG_F32, 1);
     tg_model_add_dense(m, 2, 3, NULL);
