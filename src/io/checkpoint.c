@@ -361,6 +361,8 @@ tg_status tg_checkpoint_save(const char *path, const tg_model *m, const tg_optim
     const char *fn = "tg_checkpoint_save";
     if (!path || !m)
         return tg__error_status(TG_EINVAL, "%s: NULL argument", fn);
+    if (epoch < 0) /* the loader reads it back as an unsigned count */
+        return tg__error_status(TG_EINVAL, "%s: epoch %" PRId64 " is negative", fn, epoch);
     entry *e = NULL;
     int n = collect(m, opt, &e, fn);
     if (n < 0)

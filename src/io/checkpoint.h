@@ -40,12 +40,14 @@ extern "C" {
 
 /* Saves the model's parameters ("model.<name>"), and when opt is not NULL the
  * optimizer's state tensors ("optim.<name>") and step counter, plus `epoch` and the
- * model's dropout counter in __metadata__ (format "tapegrad-checkpoint-2"). Atomic: written to a temporary file in the
- * same directory, fsynced, renamed over path, and the directory fsynced; on any error
- * the previous file is left untouched and the temporary removed. TG_EIO with the
- * system's reason (short writes are continued and EINTR retried; a failed write, fsync,
- * close or rename is never retried). If only the final fsync of the directory fails,
- * the new file is in place but TG_EIO says the rename may not survive a crash. */
+ * model's dropout counter in __metadata__ (format "tapegrad-checkpoint-2"). Atomic:
+ * written to a temporary file in the same directory, fsynced, renamed over path, and the
+ * directory fsynced; on any error the previous file is left untouched and the temporary
+ * removed. TG_EIO with the
+ * system's reason (short writes are continued and EINTR retried; a failed write,
+ * fsync, close or rename is never retried). If only the final fsync of the directory
+ * fails, the new file is in place but TG_EIO says the rename may not survive a crash.
+ * TG_EINVAL for a negative epoch. */
 TG_API tg_status tg_checkpoint_save(const char *path, const tg_model *m, const tg_optim *opt,
                                     int64_t epoch);
 
