@@ -1,6 +1,6 @@
 /* Memory of checkpoint loading and out-of-memory behaviour, through a counting
  * allocator (tg_set_allocator; jansson's allocations go through it too):
- *  - a load's peak allocation stays within the file's size + TG_CHECKPOINT_LOAD_SLACK for
+ *  - a load's peak allocation (and the sum of its allocations) stays within the file's size + TG_CHECKPOINT_LOAD_SLACK for
  *    valid files (up to the most tensors a file may hold), corrupt ones, and a small
  *    header whose JSON would expand to tens of megabytes;
  *  - failing the k-th allocation for k = 1, 2, ... until a run completes without an
@@ -20,7 +20,7 @@
 
 /* counting allocator: live blocks and bytes, the peak, failure of allocation fail_at */
 static long live_blocks, n_allocs, fail_at;
-static size_t live_bytes, peak_bytes;
+static size_t live_bytes, peak_bytes, total_bytes;
 static bool injected;
 static void *hook_alloc(size_t n, void *ctx)
 {
@@ -34,6 +34,7 @@ static void *hook_alloc(size_t n, void *ctx)
     if (!p)
         return NULL;
     p[0] = n;
+    total_bytes += n;
     live_blocks++;
     live_bytes += n;
     if (live_bytes > peak_bytes)
@@ -59,6 +60,7 @@ static void arm(long k)
     fail_at = k;
     injected = false;
     peak_bytes = live_bytes;
+    total_bytes = 0;
 }
 
 static char dir[] = "/tmp/tg-mem-XXXXXX", path[256], path2[256];
@@ -81,12 +83,15 @@ static tg_model *mlp(uint64_t seed)
     return m;
 }
 
-/* peak extra bytes of loading path into m (TG status in *st) */
+/* peak extra bytes of loading path into m (TG status in *st); the bound holds for the
+ * sum of all the load's allocations too, which is checked here */
 static size_t load_peak(const char *p, tg_model *m, tg_status *st)
 {
     size_t base = live_bytes;
     arm(0);
     *st = tg_checkpoint_load(p, m, NULL, NULL);
+    CHECK(total_bytes <= file_size(p) + TG_CHECKPOINT_LOAD_SLACK,
+          "%s: %zu bytes allocated in all for a %zu-byte file", p, total_bytes, file_size(p));
     return peak_bytes - base;
 }
 
