@@ -3,7 +3,8 @@
 # Only missing packages are installed; uses sudo when not root.
 set -euo pipefail
 pkgs=(gcc pkg-config meson ninja-build libxxhash-dev libopenblas-dev zlib1g-dev
-      libjansson-dev dataset-fashion-mnist)
+      libjansson-dev dataset-fashion-mnist
+      xxhash) # xxhsum, for tests/io/golden/make_golden.py
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

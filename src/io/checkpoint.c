@@ -1,8 +1,9 @@
-/* Checkpoints in the safetensors format (little-endian hosts). */
+/* Checkpoints and generic safetensors files (little-endian hosts). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,119 +15,250 @@
 
 #include "../tensor/internal.h"
 #include "checkpoint.h"
+#include "internal.h"
 
-#define FORMAT "tapegrad-checkpoint-1"
+#define FORMAT "tapegrad-checkpoint-2"
 #define MAX_ENTRIES 1024
+#define MAX_NAME 128
 #define MAX_HEADER ((uint64_t)100 << 20)
+/* bytes jansson may allocate (in total, frees not subtracted) while parsing one header:
+ * MAX_ENTRIES tensors of rank 8 with 127-byte names need about 2 MiB */
+#define JSON_BUDGET ((size_t)4 << 20)
+#define HKEY "\"header_xxh3\":\""
+#define HKEY_LEN (sizeof HKEY - 1)
+#define PLACEHOLDER "0000000000000000"
 
-typedef struct {
-    char name[96];
-    tg_tensor *t;
-} entry;
+/* ------------------------------------------------------- system-call hooks */
 
-/* the tensors of a model (+ optimizer), in a fixed order */
-static int collect(const tg_model *m, const tg_optim *opt, entry *e, const char *fn)
+static _Thread_local const tg__io_hooks *tl_hooks;
+
+void tg__io_set_hooks(const tg__io_hooks *h) { tl_hooks = h; }
+
+static ssize_t io_write(int fd, const void *p, size_t n)
 {
-    int n = 0;
-    for (int i = 0; i < tg_model_param_count(m); i++) {
-        snprintf(e[n].name, sizeof e[n].name, "model.%s", tg_model_param_name(m, i));
-        e[n++].t = tg_model_params(m)[i];
-    }
-    for (int i = 0; opt && i < tg_optim_state_count(opt); i++) {
-        const char *nm = NULL;
-        tg_tensor *s = tg_optim_state_tensor((tg_optim *)opt, i, &nm);
-        if (!s || !nm || n == MAX_ENTRIES) {
-            tg__error(TG_EINVAL, "%s: optimizer state %d unavailable", fn, i);
-            return -1;
-        }
-        snprintf(e[n].name, sizeof e[n].name, "optim.%s", nm);
-        e[n++].t = s;
-    }
-    return n;
+    return tl_hooks && tl_hooks->write ? tl_hooks->write(fd, p, n) : write(fd, p, n);
+}
+static int io_fsync(int fd) { return tl_hooks && tl_hooks->fsync ? tl_hooks->fsync(fd) : fsync(fd); }
+static int io_close(int fd) { return tl_hooks && tl_hooks->close ? tl_hooks->close(fd) : close(fd); }
+static int io_rename(const char *a, const char *b)
+{
+    return tl_hooks && tl_hooks->rename ? tl_hooks->rename(a, b) : rename(a, b);
 }
 
-static const char *st_dtype(tg_dtype d) { return d == TG_F32 ? "F32" : d == TG_F64 ? "F64" : "I32"; }
+/* ------------------------------------------- jansson through tg's allocator */
+
+/* jansson's allocator is process-global (json_set_alloc_funcs): it is set once to
+ * tapegrad's hook. While a header is parsed, this thread's budget caps what the parse
+ * may allocate, so a small header cannot expand into a huge tree. */
+static _Thread_local struct {
+    bool on, over, oom;
+    size_t left;
+} tl_json;
+
+static void *json_alloc(size_t n)
+{
+    if (tl_json.on) {
+        if (n > tl_json.left) {
+            tl_json.over = true;
+            return NULL;
+        }
+        tl_json.left -= n;
+    }
+    void *p = tg__malloc(n);
+    if (!p)
+        tl_json.oom = true;
+    return p;
+}
+
+static void json_release(void *p) { tg__mfree(p); }
+
+static pthread_once_t json_once = PTHREAD_ONCE_INIT;
+static void json_setup(void) { json_set_alloc_funcs(json_alloc, json_release); }
+static void use_tg_allocator(void) { pthread_once(&json_once, json_setup); }
+
+/* ------------------------------------------------------------------ dtypes */
+
+enum { D_F64, D_F32, D_I32, D_F16, D_BF16, D_I64, D_I16, D_I8, D_U64, D_U32, D_U16, D_U8,
+       D_BOOL, D_F8_E5M2, D_F8_E4M3, D_COUNT };
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[D_COUNT] = {
+    {"F64", 8}, {"F32", 4}, {"I32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I16", 2},
+    {"I8", 1}, {"U64", 8}, {"U32", 4}, {"U16", 2}, {"U8", 1}, {"BOOL", 1}, {"F8_E5M2", 1},
+    {"F8_E4M3", 1},
+};
+
+static int code_of(tg_dtype d) { return d == TG_F32 ? D_F32 : d == TG_F64 ? D_F64 : D_I32; }
 
 static size_t nbytes(const tg_tensor *t) { return (size_t)tg_tensor_numel(t) * tg_dtype_size(t->dtype); }
 
-static const void *bytes_of(const tg_tensor *t)
+static void *bytes_of(const tg_tensor *t)
 {
-    return (const char *)t->data + (size_t)t->offset * tg_dtype_size(t->dtype);
+    return (char *)t->data + (size_t)t->offset * tg_dtype_size(t->dtype);
 }
 
+static void hex16(char *out, uint64_t h)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++)
+        out[i] = digits[(h >> (60 - 4 * i)) & 15];
+}
+
+/* 16 lowercase hex digits, nothing else */
+static bool parse_hex16(const char *s, size_t len, uint64_t *v)
+{
+    if (len != 16)
+        return false;
+    uint64_t x = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return false;
+        x = x << 4 | (uint64_t)d;
+    }
+    *v = x;
+    return true;
+}
+
+/* the header checksum: XXH3-64 of the 8-byte length and the header bytes (padding
+ * included) with the checksum's 16 digits at `at` replaced by PLACEHOLDER */
+static uint64_t header_hash(char *file, uint64_t hl, size_t at)
+{
+    char saved[16];
+    memcpy(saved, file + at, 16);
+    memcpy(file + at, PLACEHOLDER, 16);
+    uint64_t h = XXH3_64bits(file, 8 + (size_t)hl);
+    memcpy(file + at, saved, 16);
+    return h;
+}
+
+/* --------------------------------------------------------------------- save */
+
+/* Writes all n bytes: short writes are continued, EINTR retried; any other failure
+ * (or a write that makes no progress) is final, with errno set. */
 static bool write_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
     while (n > 0) {
-        ssize_t w = write(fd, c, n);
+        ssize_t w = io_write(fd, c, n);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
+        if (w < 0)
             return false;
+        if (w == 0) {
+            errno = EIO;
+            return false;
+        }
         c += w;
         n -= (size_t)w;
     }
     return true;
 }
 
-tg_status tg_checkpoint_save(const char *path, const tg_model *m, const tg_optim *opt, int64_t epoch)
+static tg_status oom(const char *fn) { return tg__error_status(TG_ENOMEM, "%s: out of memory", fn); }
+
+/* the safetensors header of n tensors plus metadata (kv: nmeta key/value pairs), with
+ * PLACEHOLDER as header_xxh3; NULL with tl_json.oom on allocation failure */
+static json_t *build_header(int n, const char *const *names, const tg_tensor *const *ts,
+                            int nmeta, const char *const *kv)
 {
-    const char *fn = "tg_checkpoint_save";
-    if (!path || !m)
-        return tg__error_status(TG_EINVAL, "%s: NULL argument", fn);
-    entry *e = tg__malloc(sizeof(entry) * MAX_ENTRIES);
-    if (!e)
-        return tg__error_status(TG_ENOMEM, "%s: out of memory", fn);
-    int n = collect(m, opt, e, fn);
-    tg_status st = TG_OK;
     json_t *hdr = json_object(), *meta = json_object();
-    char *js = NULL, tmp[4096] = "";
-    int fd = -1;
-    if (n < 0 || !hdr || !meta) {
-        st = n < 0 ? TG_EINVAL : TG_ENOMEM;
-        goto done;
-    }
-    char num[32];
-    json_object_set_new(meta, "format", json_string(FORMAT));
-    snprintf(num, sizeof num, "%" PRId64, epoch);
-    json_object_set_new(meta, "epoch", json_string(num));
-    snprintf(num, sizeof num, "%" PRIu64, tg_model_rng_counter(m));
-    json_object_set_new(meta, "rng_counter", json_string(num));
-    if (opt) {
-        snprintf(num, sizeof num, "%" PRId64, tg_optim_steps(opt));
-        json_object_set_new(meta, "optim_steps", json_string(num));
-        json_object_set_new(meta, "optim", json_string(tg_optim_name(opt)));
-    }
+    bool ok = hdr && meta && json_object_set(hdr, "__metadata__", meta) == 0 &&
+              json_object_set_new(meta, "header_xxh3", json_string(PLACEHOLDER)) == 0;
+    for (int i = 0; ok && i < nmeta; i++)
+        ok = json_object_set_new(meta, kv[2 * i], json_string(kv[2 * i + 1])) == 0;
     size_t off = 0;
-    for (int i = 0; i < n; i++) {
-        const tg_tensor *t = e[i].t;
-        if (!tg_tensor_is_contiguous(t)) {
-            st = tg__error_status(TG_EINVAL, "%s: %s is not contiguous", fn, e[i].name);
-            goto done;
+    for (int i = 0; ok && i < n; i++) {
+        /* each *_set_new / *_append_new takes its value's reference, even when it fails */
+        const tg_tensor *t = ts[i];
+        json_t *ent = json_object(), *shape = NULL;
+        ok = json_object_set_new(hdr, names[i], ent) == 0;
+        if (ok) {
+            shape = json_array();
+            ok = json_object_set_new(ent, "shape", shape) == 0;
         }
-        json_t *shape = json_array();
-        for (int d = 0; d < t->ndim; d++)
-            json_array_append_new(shape, json_integer(t->shape[d]));
-        json_t *ent = json_object();
-        json_object_set_new(ent, "dtype", json_string(st_dtype(t->dtype)));
-        json_object_set_new(ent, "shape", shape);
-        json_object_set_new(ent, "data_offsets",
-                            json_pack("[II]", (json_int_t)off, (json_int_t)(off + nbytes(t))));
-        json_object_set_new(hdr, e[i].name, ent);
-        char key[128], hex[17];
-        snprintf(key, sizeof key, "xxh3.%s", e[i].name);
-        snprintf(hex, sizeof hex, "%016" PRIx64, (uint64_t)XXH3_64bits(bytes_of(t), nbytes(t)));
-        json_object_set_new(meta, key, json_string(hex));
+        for (int d = 0; ok && d < t->ndim; d++)
+            ok = json_array_append_new(shape, json_integer(t->shape[d])) == 0;
+        char key[MAX_NAME + 8], hex[17] = {0};
+        snprintf(key, sizeof key, "xxh3.%s", names[i]);
+        hex16(hex, XXH3_64bits(bytes_of(t), nbytes(t)));
+        ok = ok && json_object_set_new(ent, "dtype", json_string(dtypes[code_of(t->dtype)].name)) == 0 &&
+             json_object_set_new(ent, "data_offsets",
+                                 json_pack("[II]", (json_int_t)off, (json_int_t)(off + nbytes(t)))) == 0 &&
+             json_object_set_new(meta, key, json_string(hex)) == 0;
         off += nbytes(t);
     }
-    json_object_set(hdr, "__metadata__", meta);
-    js = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!js) {
-        st = tg__error_status(TG_ENOMEM, "%s: out of memory", fn);
+    json_decref(meta);
+    if (!ok) {
+        json_decref(hdr);
+        return NULL;
+    }
+    return hdr;
+}
+
+static bool reserved_meta_key(const char *k)
+{
+    return !strcmp(k, "header_xxh3") || !strncmp(k, "xxh3.", 5);
+}
+
+static tg_status st_write(const char *fn, const char *path, int n, const char *const *names,
+                          const tg_tensor *const *ts, int nmeta, const char *const *kv)
+{
+    if (!path || n < 0 || n > MAX_ENTRIES || (n && (!names || !ts)) || nmeta < 0 || (nmeta && !kv))
+        return tg__error_status(TG_EINVAL, "%s: NULL argument or bad count", fn);
+    for (int i = 0; i < n; i++) {
+        if (!names[i] || !ts[i] || !*names[i] || strlen(names[i]) >= MAX_NAME ||
+            !strcmp(names[i], "__metadata__"))
+            return tg__error_status(TG_EINVAL, "%s: tensor %d: NULL, or name empty, too long or "
+                                    "reserved", fn, i);
+        if (!tg_tensor_is_contiguous(ts[i]))
+            return tg__error_status(TG_EINVAL, "%s: %s is not contiguous", fn, names[i]);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(names[i], names[j]))
+                return tg__error_status(TG_EINVAL, "%s: name %s given twice", fn, names[i]);
+    }
+    for (int i = 0; i < nmeta; i++)
+        if (!kv[2 * i] || !kv[2 * i + 1] || reserved_meta_key(kv[2 * i]))
+            return tg__error_status(TG_EINVAL, "%s: metadata key %d NULL or reserved", fn, i);
+    use_tg_allocator();
+    tl_json.oom = false;
+    json_t *hdr = build_header(n, names, ts, nmeta, kv);
+    if (!hdr)
+        return tl_json.oom ? oom(fn)
+                           : tg__error_status(TG_EINVAL, "%s: a name or value is not valid UTF-8", fn);
+    size_t hl = json_dumpb(hdr, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t padded = (hl + 7) / 8 * 8;
+    char *head = hl ? tg__malloc(8 + padded) : NULL;
+    tg_status st = TG_OK;
+    char tmp[4096] = "";
+    int fd = -1;
+    if (!head || json_dumpb(hdr, head + 8, hl, JSON_COMPACT | JSON_SORT_KEYS) != hl || tl_json.oom) {
+        st = oom(fn);
         goto done;
     }
-    size_t hl = strlen(js), padded = (hl + 7) / 8 * 8;
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    memset(head + 8 + hl, ' ', padded - hl);
+    for (int i = 0; i < 8; i++)
+        head[i] = (char)(unsigned char)((uint64_t)padded >> (8 * i));
+    /* the placeholder occurs exactly once: names and values are quoted JSON strings */
+    char *at = NULL;
+    for (size_t i = 8; i + HKEY_LEN + 16 <= 8 + padded; i++)
+        if (!memcmp(head + i, HKEY PLACEHOLDER "\"", HKEY_LEN + 17)) {
+            at = head + i + HKEY_LEN;
+            break;
+        }
+    if (!at) {
+        st = tg__error_status(TG_EINVAL, "%s: header checksum placeholder not found", fn);
+        goto done;
+    }
+    hex16(at, header_hash(head, padded, (size_t)(at - head)));
+
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp) {
+        tmp[0] = 0;
+        st = tg__error_status(TG_EINVAL, "%s: path too long", fn);
+        goto done;
+    }
     fd = mkstemp(tmp);
     if (fd < 0) {
         st = tg__error_status(TG_EIO, "%s: cannot create a temporary file beside %s: %s", fn, path,
@@ -134,24 +266,24 @@ tg_status tg_checkpoint_save(const char *path, const tg_model *m, const tg_optim
         tmp[0] = 0;
         goto done;
     }
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++)
-        len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    bool ok = write_all(fd, len8, 8) && write_all(fd, js, hl) &&
-              write_all(fd, "        ", padded - hl);
+    bool ok = write_all(fd, head, 8 + padded);
     for (int i = 0; ok && i < n; i++)
-        ok = write_all(fd, bytes_of(e[i].t), nbytes(e[i].t));
-    if (!ok || fsync(fd) != 0) {
+        ok = write_all(fd, bytes_of(ts[i]), nbytes(ts[i]));
+    if (!ok) {
         st = tg__error_status(TG_EIO, "%s: writing %s failed: %s", fn, tmp, strerror(errno));
         goto done;
     }
-    if (close(fd) != 0) {
-        fd = -1;
+    if (io_fsync(fd) != 0) { /* never retried: a failed fsync may have dropped the data */
+        st = tg__error_status(TG_EIO, "%s: fsync of %s failed: %s", fn, tmp, strerror(errno));
+        goto done;
+    }
+    int c = io_close(fd);
+    fd = -1; /* closed even when close reports an error */
+    if (c != 0) {
         st = tg__error_status(TG_EIO, "%s: closing %s failed: %s", fn, tmp, strerror(errno));
         goto done;
     }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
+    if (io_rename(tmp, path) != 0) {
         st = tg__error_status(TG_EIO, "%s: renaming to %s failed: %s", fn, path, strerror(errno));
         goto done;
     }
@@ -160,8 +292,10 @@ tg_status tg_checkpoint_save(const char *path, const tg_model *m, const tg_optim
     snprintf(dirbuf, sizeof dirbuf, "%s", path);
     int dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) { /* make the rename durable */
-        if (fsync(dfd) != 0)
-            st = tg__error_status(TG_EIO, "%s: fsync of the directory failed: %s", fn, strerror(errno));
+        if (io_fsync(dfd) != 0)
+            st = tg__error_status(TG_EIO, "%s: %s replaced, but the fsync of its directory failed "
+                                  "(the rename may not survive a crash): %s", fn, path,
+                                  strerror(errno));
         close(dfd);
     }
 done:
@@ -169,44 +303,348 @@ done:
         close(fd);
     if (tmp[0])
         unlink(tmp);
-    free(js);
+    tg__mfree(head);
     json_decref(hdr);
-    json_decref(meta);
+    return st;
+}
+
+tg_status tg_safetensors_write(const char *path, int n, const char *const *names,
+                               const tg_tensor *const *tensors, int nmeta, const char *const *kv)
+{
+    return st_write("tg_safetensors_write", path, n, names, tensors, nmeta, kv);
+}
+
+/* ------------------------------------------------ what a checkpoint holds */
+
+typedef struct {
+    char name[MAX_NAME];
+    tg_tensor *t;
+} entry;
+
+/* The tensors of a model (+ optimizer), in a fixed order: the one place listing them.
+ * Returns the count and *out (free with tg__mfree), or minus a status with the error set. */
+static int collect(const tg_model *m, const tg_optim *opt, entry **out, const char *fn)
+{
+    int np = tg_model_param_count(m), ns = opt ? tg_optim_state_count(opt) : 0;
+    if (np < 0 || ns < 0 || np + ns > MAX_ENTRIES) {
+        tg__error(TG_EINVAL, "%s: more than %d tensors", fn, MAX_ENTRIES);
+        return -(int)TG_EINVAL;
+    }
+    entry *e = tg__malloc(sizeof(entry) * (size_t)(np + ns));
+    if (!e) {
+        tg__error(TG_ENOMEM, "%s: out of memory", fn);
+        return -(int)TG_ENOMEM;
+    }
+    int n = 0;
+    bool ok = true;
+    for (int i = 0; ok && i < np; i++) {
+        ok = (size_t)snprintf(e[n].name, MAX_NAME, "model.%s", tg_model_param_name(m, i)) < MAX_NAME;
+        e[n++].t = tg_model_params(m)[i];
+    }
+    for (int i = 0; ok && i < ns; i++) {
+        const char *nm = NULL;
+        tg_tensor *s = tg_optim_state_tensor((tg_optim *)opt, i, &nm);
+        ok = s && nm && (size_t)snprintf(e[n].name, MAX_NAME, "optim.%s", nm) < MAX_NAME;
+        e[n++].t = s;
+    }
+    if (!ok) {
+        tg__mfree(e);
+        tg__error(TG_EINVAL, "%s: tensor %d unavailable or its name too long", fn, n - 1);
+        return -(int)TG_EINVAL;
+    }
+    *out = e;
+    return n;
+}
+
+tg_status tg_checkpoint_save(const char *path, const tg_model *m, const tg_optim *opt, int64_t epoch)
+{
+    const char *fn = "tg_checkpoint_save";
+    if (!path || !m)
+        return tg__error_status(TG_EINVAL, "%s: NULL argument", fn);
+    if (epoch < 0) /* the loader reads it back as an unsigned count */
+        return tg__error_status(TG_EINVAL, "%s: epoch %" PRId64 " is negative", fn, epoch);
+    entry *e = NULL;
+    int n = collect(m, opt, &e, fn);
+    if (n < 0)
+        return (tg_status)-n;
+    const char **names = tg__malloc(sizeof(char *) * (size_t)n);
+    const tg_tensor **ts = tg__malloc(sizeof(tg_tensor *) * (size_t)n);
+    tg_status st;
+    if (!names || !ts) {
+        st = oom(fn);
+    } else {
+        for (int i = 0; i < n; i++) {
+            names[i] = e[i].name;
+            ts[i] = e[i].t;
+        }
+        char ep[24], rng[24], steps[24];
+        snprintf(ep, sizeof ep, "%" PRId64, epoch);
+        snprintf(rng, sizeof rng, "%" PRIu64, tg_model_rng_counter(m));
+        snprintf(steps, sizeof steps, "%" PRId64, opt ? tg_optim_steps(opt) : 0);
+        const char *kv[] = {"format", FORMAT, "epoch", ep, "rng_counter", rng,
+                            "optim_steps", steps, "optim", opt ? tg_optim_name(opt) : ""};
+        st = st_write(fn, path, n, names, ts, opt ? 5 : 3, kv);
+    }
+    tg__mfree(names);
+    tg__mfree(ts);
     tg__mfree(e);
     return st;
 }
 
-/* ------------------------------------------------------------------- load */
+/* --------------------------------------------------------------------- load */
 
-static tg_status bad(const char *path, const char *what, const char *name)
+typedef struct {
+    const char *name;   /* key in the parsed header */
+    int code;           /* index in dtypes */
+    int ndim;
+    int64_t shape[TG_MAX_DIMS];
+    uint64_t b, e;      /* data_offsets */
+} st_entry;
+
+typedef struct {
+    const char *fn, *path;
+    char *buf;          /* the whole file */
+    size_t size;
+    uint64_t hl;        /* header length; the data starts at buf + 8 + hl */
+    json_t *hdr, *meta; /* meta NULL when the file has no __metadata__ */
+    st_entry *ent;      /* in data order */
+    int n;
+} st_file;
+
+static tg_status bad(const st_file *f, const char *what, const char *name)
 {
-    return tg__error_status(TG_EFORMAT, "tg_checkpoint_load: %s: %s%s%s", path, what,
-                            name ? ": " : "", name ? name : "");
+    return tg__error_status(TG_EFORMAT, "%s: %s: %s%s%s", f->fn, f->path, what, name ? ": " : "",
+                            name ? name : "");
 }
 
-static bool meta_u64(json_t *meta, const char *key, uint64_t *v, bool hex)
+static void st_close(st_file *f)
 {
-    json_t *s = json_object_get(meta, key);
-    if (!json_is_string(s))
+    json_decref(f->hdr);
+    tg__mfree(f->buf);
+    tg__mfree(f->ent);
+    f->hdr = NULL;
+    f->buf = NULL;
+    f->ent = NULL;
+}
+
+static int by_offsets(const void *a, const void *b)
+{
+    const st_entry *x = a, *y = b;
+    if (x->b != y->b)
+        return (x->b > y->b) - (x->b < y->b);
+    return (x->e > y->e) - (x->e < y->e);
+}
+
+static const st_entry *find(const st_file *f, const char *name)
+{
+    for (int i = 0; i < f->n; i++)
+        if (!strcmp(f->ent[i].name, name))
+            return &f->ent[i];
+    return NULL;
+}
+
+static tg_status read_file(st_file *f)
+{
+    int fd = open(f->path, O_RDONLY);
+    if (fd < 0)
+        return tg__error_status(TG_EIO, "%s: cannot open %s: %s", f->fn, f->path, strerror(errno));
+    struct stat sb;
+    tg_status st = TG_OK;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        st = tg__error_status(TG_EIO, "%s: %s is not a regular file", f->fn, f->path);
+        goto done;
+    }
+    f->size = (size_t)sb.st_size;
+    if (f->size < 8) {
+        st = bad(f, "file shorter than the 8-byte header length", NULL);
+        goto done;
+    }
+    f->buf = tg__malloc(f->size);
+    if (!f->buf) {
+        st = oom(f->fn);
+        goto done;
+    }
+    for (size_t got = 0; got < f->size;) {
+        ssize_t r = read(fd, f->buf + got, f->size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            st = tg__error_status(TG_EIO, "%s: cannot read %s: %s", f->fn, f->path,
+                                  r < 0 ? strerror(errno) : "file shrank while read");
+            goto done;
+        }
+        got += (size_t)r;
+    }
+done:
+    close(fd);
+    return st;
+}
+
+/* Reads and verifies a safetensors file: the header checksum (before anything else is
+ * trusted), the JSON, every entry's dtype, shape and offsets, that the tensors tile the
+ * data exactly, and every tensor checksum. `ours`: a tapegrad checkpoint, whose
+ * __metadata__, header checksum and tensor checksums are required. */
+static tg_status st_open(st_file *f, bool ours)
+{
+    tg_status st = read_file(f);
+    if (st != TG_OK)
+        return st;
+    char *buf = f->buf;
+    uint64_t hl = 0;
+    for (int i = 0; i < 8; i++)
+        hl |= (uint64_t)(unsigned char)buf[i] << (8 * i);
+    if (hl > MAX_HEADER || hl > f->size - 8)
+        return bad(f, "header length past the end of the file or over 100 MB", NULL);
+    f->hl = hl;
+    /* the header checksum, located in the raw bytes */
+    size_t hat = 0;
+    int found = 0;
+    for (size_t i = 8; i + HKEY_LEN <= 8 + hl; i++)
+        if (buf[i] == '"' && !memcmp(buf + i, HKEY, HKEY_LEN)) {
+            found++;
+            hat = i + HKEY_LEN;
+        }
+    uint64_t want = 0;
+    if (found > 1)
+        return bad(f, "header checksum (header_xxh3) appears more than once", NULL);
+    if (found == 0 && ours)
+        return bad(f, "header checksum (header_xxh3) missing: not a " FORMAT " file", NULL);
+    if (found && (hat + 17 > 8 + hl || buf[hat + 16] != '"' || !parse_hex16(buf + hat, 16, &want)))
+        return bad(f, "header checksum (header_xxh3) is not 16 lowercase hex digits", NULL);
+    if (found && header_hash(buf, hl, hat) != want)
+        return bad(f, "header checksum mismatch (the length or header bytes are corrupt)", NULL);
+
+    use_tg_allocator();
+    json_error_t jerr;
+    tl_json.on = true;
+    tl_json.left = JSON_BUDGET;
+    tl_json.over = tl_json.oom = false;
+    f->hdr = json_loadb(buf + 8, (size_t)hl, JSON_REJECT_DUPLICATES, &jerr);
+    tl_json.on = false;
+    /* jansson's lexer ignores some failed allocations and returns a damaged tree (a
+     * string cut short): any failed allocation fails the parse */
+    if (tl_json.oom)
+        return oom(f->fn);
+    if (tl_json.over)
+        return bad(f, "header too complex (its JSON would need over 4 MiB)", NULL);
+    if (!f->hdr) {
+        return tg__error_status(TG_EFORMAT, "%s: %s: header is not valid JSON: %s", f->fn, f->path,
+                                jerr.text);
+    }
+    if (!json_is_object(f->hdr))
+        return bad(f, "header is not a JSON object", NULL);
+    json_t *meta = json_object_get(f->hdr, "__metadata__");
+    if (meta && !json_is_object(meta))
+        return bad(f, "__metadata__ is not an object", NULL);
+    const char *key;
+    json_t *val;
+    if (ours && (!meta || !json_is_string(json_object_get(meta, "format")) ||
+                 strcmp(json_string_value(json_object_get(meta, "format")), FORMAT)))
+        return bad(f, "__metadata__ missing or not a " FORMAT " checkpoint", NULL);
+    json_object_foreach(meta, key, val)
+    {
+        if (!json_is_string(val))
+            return bad(f, "__metadata__ value is not a string", key);
+    }
+    json_t *hj = json_object_get(meta, "header_xxh3");
+    if ((hj || found) && (!hj || strlen(json_string_value(hj)) != 16 ||
+                          memcmp(json_string_value(hj), buf + hat, 16)))
+        return bad(f, "header checksum is not __metadata__'s header_xxh3", NULL);
+    f->meta = meta;
+
+    size_t count = json_object_size(f->hdr) - (meta != NULL);
+    if (count > MAX_ENTRIES)
+        return bad(f, "more than 1024 tensors", NULL);
+    f->ent = tg__malloc(sizeof(st_entry) * (count ? count : 1));
+    if (!f->ent)
+        return oom(f->fn);
+    uint64_t data = f->size - 8 - hl;
+    json_object_foreach(f->hdr, key, val)
+    {
+        if (val == meta)
+            continue;
+        st_entry *e = &f->ent[f->n++];
+        e->name = key;
+        json_t *dt = json_object_get(val, "dtype"), *shape = json_object_get(val, "shape"),
+               *offs = json_object_get(val, "data_offsets");
+        if (!json_is_object(val) || json_object_size(val) != 3 || !dt || !shape || !offs)
+            return bad(f, "tensor entry malformed or with unknown fields", key);
+        e->code = -1;
+        for (int d = 0; json_is_string(dt) && d < D_COUNT; d++)
+            if (!strcmp(json_string_value(dt), dtypes[d].name))
+                e->code = d;
+        if (e->code < 0)
+            return bad(f, "unknown dtype", key);
+        bool ok = json_is_array(shape) && json_array_size(shape) <= TG_MAX_DIMS;
+        e->ndim = ok ? (int)json_array_size(shape) : 0;
+        for (int d = 0; ok && d < e->ndim; d++) {
+            json_t *x = json_array_get(shape, (size_t)d);
+            ok = json_is_integer(x) && json_integer_value(x) >= 0;
+            e->shape[d] = ok ? json_integer_value(x) : 0;
+        }
+        int64_t numel = 0;
+        if (!ok || !tg__numel(e->ndim, e->shape, &numel) ||
+            (uint64_t)numel > UINT64_MAX / dtypes[e->code].size)
+            return bad(f, "shape invalid (negative, non-integer, rank over 8 or too many elements)", key);
+        json_t *b = json_array_get(offs, 0), *en = json_array_get(offs, 1);
+        if (!json_is_array(offs) || json_array_size(offs) != 2 || !json_is_integer(b) ||
+            !json_is_integer(en) || json_integer_value(b) < 0 ||
+            json_integer_value(en) < json_integer_value(b) || (uint64_t)json_integer_value(en) > data ||
+            (uint64_t)(json_integer_value(en) - json_integer_value(b)) !=
+                (uint64_t)numel * dtypes[e->code].size)
+            return bad(f, "data_offsets invalid for the tensor's size", key);
+        e->b = (uint64_t)json_integer_value(b);
+        e->e = (uint64_t)json_integer_value(en);
+    }
+    /* the tensors must tile the data section exactly: no gaps, overlaps or trailing bytes */
+    qsort(f->ent, (size_t)f->n, sizeof(st_entry), by_offsets);
+    uint64_t at = 0;
+    for (int i = 0; i < f->n; i++) {
+        if (f->ent[i].b != at)
+            return bad(f, "data_offsets leave a gap or overlap", f->ent[i].name);
+        at = f->ent[i].e;
+    }
+    if (at != data)
+        return bad(f, "bytes after the last tensor", NULL);
+    /* tensor checksums: required in our files, verified whenever present */
+    json_object_foreach(meta, key, val)
+    {
+        if (!strncmp(key, "xxh3.", 5) && !find(f, key + 5))
+            return bad(f, "checksum of a tensor the file lacks", key + 5);
+    }
+    for (int i = 0; i < f->n; i++) {
+        char mkey[MAX_NAME + 8];
+        const st_entry *e = &f->ent[i];
+        if ((size_t)snprintf(mkey, sizeof mkey, "xxh3.%s", e->name) >= sizeof mkey) {
+            if (ours)
+                return bad(f, "tensor name too long", e->name);
+            continue; /* a foreign file's long name: no key of ours can name it */
+        }
+        json_t *h = json_object_get(meta, mkey);
+        if (!h && !ours)
+            continue;
+        if (!h)
+            return bad(f, "checksum missing", e->name);
+        if (!parse_hex16(json_string_value(h), strlen(json_string_value(h)), &want))
+            return bad(f, "checksum is not 16 lowercase hex digits", e->name);
+        if (XXH3_64bits(buf + 8 + hl + e->b, (size_t)(e->e - e->b)) != want)
+            return bad(f, "checksum mismatch", e->name);
+    }
+    return TG_OK;
+}
+
+static bool meta_u64(json_t *meta, const char *key, uint64_t *v)
+{
+    const char *txt = json_string_value(json_object_get(meta, key));
+    if (!txt || !*txt || txt[0] == '-' || strlen(txt) > 20)
         return false;
-    const char *txt = json_string_value(s);
     char *end;
     errno = 0;
-    unsigned long long x = strtoull(txt, &end, hex ? 16 : 10);
-    if (!*txt || *end || errno || txt[0] == '-' || (hex && strlen(txt) != 16))
+    unsigned long long x = strtoull(txt, &end, 10);
+    if (*end || errno)
         return false;
     *v = x;
     return true;
-}
-
-typedef struct {
-    uint64_t b, e;
-} range;
-
-static int by_begin(const void *a, const void *b)
-{
-    uint64_t x = ((const range *)a)->b, y = ((const range *)b)->b;
-    return (x > y) - (x < y);
 }
 
 tg_status tg_checkpoint_load(const char *path, tg_model *m, tg_optim *opt, int64_t *epoch)
@@ -214,181 +652,216 @@ tg_status tg_checkpoint_load(const char *path, tg_model *m, tg_optim *opt, int64
     const char *fn = "tg_checkpoint_load";
     if (!path || !m)
         return tg__error_status(TG_EINVAL, "%s: NULL argument", fn);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tg__error_status(TG_EIO, "%s: cannot open %s: %s", fn, path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || sb.st_size < 0) {
-        fclose(f);
-        return tg__error_status(TG_EIO, "%s: cannot stat %s", fn, path);
-    }
-    size_t size = (size_t)sb.st_size;
-    if (size < 8) {
-        fclose(f);
-        return bad(path, "file shorter than the 8-byte header length", NULL);
-    }
-    char *buf = tg__malloc(size);
-    entry *e = tg__malloc(sizeof(entry) * MAX_ENTRIES);
-    range *ranges = tg__malloc(sizeof(range) * MAX_ENTRIES);
-    json_t *hdr = NULL;
-    tg_status st = TG_OK;
-    if (!buf || !e || !ranges) {
-        st = tg__error_status(TG_ENOMEM, "%s: out of memory", fn);
+    st_file f = {.fn = fn, .path = path};
+    entry *e = NULL;
+    tg_status st = st_open(&f, true);
+    int n = st == TG_OK ? collect(m, opt, &e, fn) : 0;
+    if (n < 0)
+        st = (tg_status)-n;
+    if (st != TG_OK)
         goto done;
-    }
-    if (fread(buf, 1, size, f) != size) {
-        st = tg__error_status(TG_EIO, "%s: cannot read %s", fn, path);
-        goto done;
-    }
-    uint64_t hl = 0;
-    for (int i = 0; i < 8; i++)
-        hl |= (uint64_t)(unsigned char)buf[i] << (8 * i);
-    if (hl > MAX_HEADER || hl > size - 8) {
-        st = bad(path, "header length past the end of the file or over 100 MB", NULL);
-        goto done;
-    }
-    json_error_t jerr;
-    hdr = json_loadb(buf + 8, (size_t)hl, JSON_REJECT_DUPLICATES, &jerr);
-    if (!hdr) {
-        st = tg__error_status(TG_EFORMAT, "%s: %s: header is not valid JSON: %s", fn, path, jerr.text);
-        goto done;
-    }
-    if (!json_is_object(hdr)) {
-        st = bad(path, "header is not a JSON object", NULL);
-        goto done;
-    }
-    json_t *meta = json_object_get(hdr, "__metadata__");
-    if (!json_is_object(meta) ||
-        !json_is_string(json_object_get(meta, "format")) ||
-        strcmp(json_string_value(json_object_get(meta, "format")), FORMAT)) {
-        st = bad(path, "__metadata__ missing or not a " FORMAT " checkpoint", NULL);
-        goto done;
-    }
-    const char *key;
-    json_t *val;
-    json_object_foreach(meta, key, val) if (!json_is_string(val))
-    {
-        st = bad(path, "__metadata__ value is not a string", key);
-        goto done;
-    }
-    int n = collect(m, opt, e, fn);
-    if (n < 0) {
-        st = TG_EINVAL;
-        goto done;
-    }
-    /* without an optimizer, its saved state is verified below but not loaded */
+    /* without an optimizer, saved optimizer state was verified but is not loaded */
     int skipped = 0;
-    json_object_foreach(hdr, key, val) if (!opt && !strncmp(key, "optim.", 6))
-    {
-        json_t *offs = json_object_get(val, "data_offsets");
-        json_t *b = json_array_get(offs, 0), *en = json_array_get(offs, 1);
-        char mkey[128];
-        uint64_t want;
-        snprintf(mkey, sizeof mkey, "xxh3.%s", key);
-        if (!json_is_object(val) || !json_is_integer(b) || !json_is_integer(en) ||
-            json_integer_value(b) < 0 || json_integer_value(en) < json_integer_value(b) ||
-            (uint64_t)json_integer_value(en) > size - 8 - hl || n + skipped >= MAX_ENTRIES ||
-            !meta_u64(meta, mkey, &want, true) ||
-            XXH3_64bits(buf + 8 + hl + json_integer_value(b),
-                        (size_t)(json_integer_value(en) - json_integer_value(b))) != want) {
-            st = bad(path, "invalid or corrupt optimizer entry", key);
-            goto done;
-        }
-        ranges[n + skipped].b = (uint64_t)json_integer_value(b);
-        ranges[n + skipped].e = (uint64_t)json_integer_value(en);
-        skipped++;
-    }
-    if ((int)json_object_size(hdr) != n + skipped + 1) {
-        st = bad(path, "tensor count differs from the model's (unknown or missing tensors)", NULL);
+    for (int i = 0; !opt && i < f.n; i++)
+        skipped += !strncmp(f.ent[i].name, "optim.", 6);
+    if (f.n - skipped != n) {
+        st = bad(&f, "tensor count differs from the model's (unknown or missing tensors)", NULL);
         goto done;
     }
-    uint64_t data = size - 8 - hl;
     for (int i = 0; i < n; i++) {
         const tg_tensor *t = e[i].t;
-        json_t *ent = json_object_get(hdr, e[i].name), *shape, *offs, *dt;
-        if (!json_is_object(ent) || json_object_size(ent) != 3) {
-            st = bad(path, "tensor missing or with unknown fields", e[i].name);
+        const st_entry *s = find(&f, e[i].name);
+        if (!s) {
+            st = bad(&f, "tensor missing", e[i].name);
             goto done;
         }
-        dt = json_object_get(ent, "dtype");
-        if (!json_is_string(dt) || strcmp(json_string_value(dt), st_dtype(t->dtype))) {
-            st = bad(path, "dtype differs from the model's", e[i].name);
+        if (s->code != code_of(t->dtype)) {
+            st = bad(&f, "dtype differs from the model's", e[i].name);
             goto done;
         }
-        shape = json_object_get(ent, "shape");
-        bool ok = json_is_array(shape) && (int)json_array_size(shape) == t->ndim;
-        for (int d = 0; ok && d < t->ndim; d++)
-            ok = json_is_integer(json_array_get(shape, (size_t)d)) &&
-                 json_integer_value(json_array_get(shape, (size_t)d)) == t->shape[d];
-        if (!ok) {
-            st = bad(path, "shape differs from the model's", e[i].name);
+        bool same = s->ndim == t->ndim;
+        for (int d = 0; same && d < t->ndim; d++)
+            same = s->shape[d] == t->shape[d];
+        if (!same) {
+            st = bad(&f, "shape differs from the model's", e[i].name);
             goto done;
         }
-        offs = json_object_get(ent, "data_offsets");
-        json_t *b = json_array_get(offs, 0), *en = json_array_get(offs, 1);
-        if (!json_is_array(offs) || json_array_size(offs) != 2 || !json_is_integer(b) ||
-            !json_is_integer(en) || json_integer_value(b) < 0 ||
-            json_integer_value(en) < json_integer_value(b) ||
-            (uint64_t)json_integer_value(en) > data ||
-            (uint64_t)(json_integer_value(en) - json_integer_value(b)) != nbytes(t)) {
-            st = bad(path, "data_offsets invalid for the tensor's size", e[i].name);
-            goto done;
-        }
-        ranges[i].b = (uint64_t)json_integer_value(b);
-        ranges[i].e = (uint64_t)json_integer_value(en);
-        char mkey[128];
-        uint64_t want;
-        snprintf(mkey, sizeof mkey, "xxh3.%s", e[i].name);
-        if (!meta_u64(meta, mkey, &want, true)) {
-            st = bad(path, "checksum missing", e[i].name);
-            goto done;
-        }
-        if (XXH3_64bits(buf + 8 + hl + ranges[i].b, nbytes(t)) != want) {
-            st = bad(path, "checksum mismatch", e[i].name);
-            goto done;
-        }
-    }
-    /* the tensors must tile the data section exactly: no gaps, overlaps or trailing bytes */
-    range sorted[MAX_ENTRIES];
-    memcpy(sorted, ranges, sizeof(range) * (size_t)(n + skipped));
-    qsort(sorted, (size_t)(n + skipped), sizeof(range), by_begin);
-    uint64_t at = 0;
-    for (int i = 0; i < n + skipped; i++) {
-        if (sorted[i].b != at) {
-            st = bad(path, "data_offsets leave a gap or overlap", NULL);
-            goto done;
-        }
-        at = sorted[i].e;
-    }
-    if (at != data) {
-        st = bad(path, "bytes after the last tensor", NULL);
-        goto done;
     }
     uint64_t ep = 0, rng = 0, steps = 0;
-    if (!meta_u64(meta, "epoch", &ep, false) || !meta_u64(meta, "rng_counter", &rng, false) ||
-        (opt && !meta_u64(meta, "optim_steps", &steps, false))) {
-        st = bad(path, "__metadata__ epoch, rng_counter or optim_steps missing or invalid", NULL);
+    if (!meta_u64(f.meta, "epoch", &ep) || !meta_u64(f.meta, "rng_counter", &rng) ||
+        (opt && !meta_u64(f.meta, "optim_steps", &steps)) || ep > INT64_MAX || steps > INT64_MAX) {
+        st = bad(&f, "__metadata__ epoch, rng_counter or optim_steps missing or invalid", NULL);
         goto done;
     }
-    if (opt && (!json_is_string(json_object_get(meta, "optim")) ||
-                strcmp(json_string_value(json_object_get(meta, "optim")), tg_optim_name(opt)))) {
-        st = bad(path, "saved with another optimizer", tg_optim_name(opt));
+    const char *oname = json_string_value(json_object_get(f.meta, "optim"));
+    if (opt && (!oname || strcmp(oname, tg_optim_name(opt)))) {
+        st = bad(&f, "saved with another optimizer", tg_optim_name(opt));
         goto done;
     }
     /* everything verified: now change the model */
     for (int i = 0; i < n; i++)
-        memcpy((char *)e[i].t->data + (size_t)e[i].t->offset * tg_dtype_size(e[i].t->dtype),
-               buf + 8 + hl + ranges[i].b, nbytes(e[i].t));
+        memcpy(bytes_of(e[i].t), f.buf + 8 + f.hl + find(&f, e[i].name)->b, nbytes(e[i].t));
     tg_model_set_rng_counter(m, rng);
     if (opt)
         tg_optim_set_steps(opt, (int64_t)steps);
     if (epoch)
         *epoch = (int64_t)ep;
 done:
-    fclose(f);
-    json_decref(hdr);
-    tg__mfree(buf);
+    st_close(&f);
     tg__mfree(e);
-    tg__mfree(ranges);
+    return st;
+}
+
+/* ---------------------------------------------------------- generic reader */
+
+static float f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, ex = (h >> 10) & 31, man = h & 1023, bits;
+    if (ex == 31) {
+        bits = sign | 0x7f800000u | man << 13;
+    } else if (ex) {
+        bits = sign | (ex + 112) << 23 | man << 13;
+    } else if (man) { /* subnormal: normalize */
+        int shift = 0;
+        while (!(man & 1024)) {
+            man <<= 1;
+            shift++;
+        }
+        bits = sign | (uint32_t)(113 - shift) << 23 | (man & 1023) << 13;
+    } else {
+        bits = sign;
+    }
+    float x;
+    memcpy(&x, &bits, 4);
+    return x;
+}
+
+/* converts n elements of dtype code from src into t (F32, F64 or I32); false if an
+ * integer does not fit in I32 */
+static bool convert(tg_tensor *t, int code, const unsigned char *src, int64_t n)
+{
+    void *dst = t->data;
+    for (int64_t i = 0; i < n; i++) {
+        const unsigned char *p = src + (size_t)i * dtypes[code].size;
+        uint64_t u = 0;
+        for (size_t k = 0; k < dtypes[code].size; k++)
+            u |= (uint64_t)p[k] << (8 * k);
+        int64_t v = 0;
+        switch (code) {
+        case D_F16: ((float *)dst)[i] = f16_to_f32((uint16_t)u); continue;
+        case D_BF16: {
+            uint32_t b = (uint32_t)u << 16;
+            memcpy((float *)dst + i, &b, 4);
+            continue;
+        }
+        case D_BOOL: v = u != 0; break;
+        case D_U8: case D_U16: case D_U32: v = (int64_t)u; break;
+        case D_U64: if (u > INT32_MAX) return false; v = (int64_t)u; break;
+        case D_I8: v = (int8_t)u; break;
+        case D_I16: v = (int16_t)u; break;
+        case D_I64: v = (int64_t)u; break;
+        default: break;
+        }
+        if (v < INT32_MIN || v > INT32_MAX)
+            return false;
+        ((int32_t *)dst)[i] = (int32_t)v;
+    }
+    return true;
+}
+
+void tg_safetensors_free(tg_safetensors **sp)
+{
+    if (!sp || !*sp)
+        return;
+    tg_safetensors *s = *sp;
+    for (int i = 0; i < s->count; i++) {
+        tg__mfree(s->names[i]);
+        tg_tensor_free(&s->tensors[i]);
+    }
+    for (int i = 0; i < s->meta_count; i++) {
+        tg__mfree(s->meta_keys[i]);
+        tg__mfree(s->meta_values[i]);
+    }
+    tg__mfree(s->names);
+    tg__mfree(s->tensors);
+    tg__mfree(s->meta_keys);
+    tg__mfree(s->meta_values);
+    tg__mfree(s);
+    *sp = NULL;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = tg__malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+tg_status tg_safetensors_read(const char *path, tg_safetensors **out)
+{
+    const char *fn = "tg_safetensors_read";
+    if (!path || !out)
+        return tg__error_status(TG_EINVAL, "%s: NULL argument", fn);
+    *out = NULL;
+    st_file f = {.fn = fn, .path = path};
+    tg_status st = st_open(&f, false);
+    tg_safetensors *s = NULL;
+    if (st != TG_OK)
+        goto done;
+    int nm = f.meta ? (int)json_object_size(f.meta) : 0;
+    s = tg__calloc(sizeof *s);
+    if (!s || !(s->names = tg__calloc(sizeof(char *) * (size_t)(f.n + 1))) ||
+        !(s->tensors = tg__calloc(sizeof(tg_tensor *) * (size_t)(f.n + 1))) ||
+        !(s->meta_keys = tg__calloc(sizeof(char *) * (size_t)(nm + 1))) ||
+        !(s->meta_values = tg__calloc(sizeof(char *) * (size_t)(nm + 1)))) {
+        st = oom(fn);
+        goto done;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(f.meta, key, val)
+    {
+        s->meta_keys[s->meta_count] = dup_str(key);
+        s->meta_values[s->meta_count] = dup_str(json_string_value(val));
+        s->meta_count++;
+        if (!s->meta_keys[s->meta_count - 1] || !s->meta_values[s->meta_count - 1]) {
+            st = oom(fn);
+            goto done;
+        }
+    }
+    for (int i = 0; i < f.n; i++) {
+        const st_entry *e = &f.ent[i];
+        if (e->code == D_F8_E5M2 || e->code == D_F8_E4M3) {
+            st = tg__error_status(TG_EDTYPE, "%s: %s: %s has dtype %s, which tapegrad does not "
+                                  "represent", fn, path, e->name, dtypes[e->code].name);
+            goto done;
+        }
+        tg_dtype dt = e->code == D_F64 ? TG_F64
+                      : e->code == D_F32 || e->code == D_F16 || e->code == D_BF16 ? TG_F32
+                                                                                   : TG_I32;
+        s->names[i] = dup_str(e->name);
+        s->tensors[i] = tg_zeros(dt, e->ndim, e->shape);
+        s->count++;
+        if (!s->names[i] || !s->tensors[i]) {
+            st = oom(fn);
+            goto done;
+        }
+        const unsigned char *src = (const unsigned char *)f.buf + 8 + f.hl + e->b;
+        if (e->code == code_of(dt)) {
+            memcpy(s->tensors[i]->data, src, (size_t)(e->e - e->b));
+        } else if (!convert(s->tensors[i], e->code, src, tg_tensor_numel(s->tensors[i]))) {
+            st = tg__error_status(TG_ERANGE, "%s: %s: %s (%s) holds values outside the I32 range",
+                                  fn, path, e->name, dtypes[e->code].name);
+            goto done;
+        }
+    }
+done:
+    st_close(&f);
+    if (st == TG_OK)
+        *out = s;
+    else
+        tg_safetensors_free(&s);
     return st;
 }

@@ -84,7 +84,8 @@ TG_API size_t tg_dtype_size(tg_dtype d);
 /* ---- allocation hook ----
  * Every heap allocation the library makes goes through this allocator. Set it before
  * any other call (it is process-wide configuration, not per-thread state); NULL
- * restores malloc/free. Used by tests to count allocations and to inject failures. */
+ * restores malloc/free. Used by tests to count allocations and to inject failures.
+ * jansson (the checkpoint header's JSON) allocates through it too: see checkpoint.h. */
 typedef struct tg_allocator {
     void *(*alloc)(size_t size, void *ctx);  /* like malloc; NULL on failure */
     void (*free)(void *p, void *ctx);

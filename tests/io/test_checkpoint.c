@@ -121,6 +121,8 @@ int main(void)
           "another architecture rejected, unchanged: %s", tg_last_error());
     CHECK(tg_checkpoint_load("/nonexistent/x", c, NULL, NULL) == TG_EIO, "missing file");
     CHECK(tg_checkpoint_save("/nonexistent/dir/x", a, NULL, 0) == TG_EIO, "unwritable directory");
+    CHECK(tg_checkpoint_save(path, a, NULL, -1) == TG_EINVAL && strstr(tg_last_error(), "negative"),
+          "a negative epoch (which could not be loaded back) is refused");
 
     DIR *d = opendir(dir);
     int files = 0;
