@@ -24,13 +24,18 @@ typedef struct {
     tg_tensor *t;
 } entry;
 
-/* the tensors of a model (+ optimizer), in a fixed order */
+/* the tensors of a model (parameters, then buffers such as batch norm's running
+ * statistics) and optimizer, in a fixed order */
 static int collect(const tg_model *m, const tg_optim *opt, entry *e, const char *fn)
 {
     int n = 0;
     for (int i = 0; i < tg_model_param_count(m); i++) {
         snprintf(e[n].name, sizeof e[n].name, "model.%s", tg_model_param_name(m, i));
         e[n++].t = tg_model_params(m)[i];
+    }
+    for (int i = 0; i < tg_model_buffer_count(m); i++) {
+        snprintf(e[n].name, sizeof e[n].name, "model.%s", tg_model_buffer_name(m, i));
+        e[n++].t = tg_model_buffers(m)[i];
     }
     for (int i = 0; opt && i < tg_optim_state_count(opt); i++) {
         const char *nm = NULL;
