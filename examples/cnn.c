@@ -23,6 +23,7 @@
 #define DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 #define SIDE 28
 #define EVAL_CHUNK 500
+#define DEFAULT_DECAY 0.0
 
 static tg_tensor *load(const char *dir, const char *stem)
 {
@@ -117,11 +118,14 @@ int main(int argc, char **argv)
     /* --limit and --batch-norm are ours; the rest goes to the common parser */
     int64_t limit = 0;
     bool bn = false;
+    double decay = DEFAULT_DECAY;
     char *rest[64];
     int nrest = 0;
     for (int i = 0; i < argc && nrest < 63; i++) {
         if (!strcmp(argv[i], "--limit") && i + 1 < argc)
             limit = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--decay") && i + 1 < argc)
+            decay = atof(argv[++i]);
         else if (!strcmp(argv[i], "--batch-norm"))
             bn = true;
         else
@@ -129,7 +133,7 @@ int main(int argc, char **argv)
     }
     ex_args a = {.epochs = 5, .seed = 1, .threads = 1, .lr = 1e-3, .batch = 64,
                  .data = DEFAULT_DIR};
-    ex_parse(nrest, rest, &a, "[--batch-norm] [--data DIR] [--batch B] [--lr X] [--limit N]");
+    ex_parse(nrest, rest, &a, "[--batch-norm] [--data DIR] [--batch B] [--lr X] [--decay D] [--limit N]");
     if (access(a.data, R_OK) != 0) {
         fprintf(stderr,
                 "cnn: no data in %s. Install Debian's Fashion-MNIST (apt-get install "
@@ -181,6 +185,7 @@ int main(int argc, char **argv)
     }
     tg_adam_opts ao = tg_adam_defaults();
     ao.lr = a.lr;
+    ao.decay = decay;
     tg_optim *opt = tg_adam_new(tg_model_param_count(m), tg_model_params(m), &ao);
     tg_tape *t = tg_tape_new();
     int64_t B = a.batch > 0 ? a.batch : 64;
