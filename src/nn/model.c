@@ -452,58 +452,68 @@ static const char *describe(const layer *l, int i, char *buf, size_t n)
 #define FWD_FAIL(...)                                                                          \
     (tg__fail(t, TG_ESHAPE, "tg_model_forward: %s: input %s " __VA_ARGS__), false)
 
-/* checks that x fits layer i; records a TG_ESHAPE naming the layer and returns false if
- * not */
-static bool fits(tg_tape *t, const layer *l, int i, const tg_tensor *x, bool training)
+/* checks that an input of shape (nd, sh) fits layer i and replaces it by the layer's
+ * output shape; records a TG_ESHAPE naming the layer and returns false if not */
+static bool fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool training)
 {
     char d[160];
-    tg__shapebuf xb = tg__shape_str(x);
+    tg__shapebuf xb = tg__dims_str(*nd, sh);
     const char *xs = xb.s;
     switch (l->kind) {
     case L_DENSE:
-        if (x->ndim != 2)
+        if (*nd != 2)
             return FWD_FAIL("is not 2-D [N, %lld] (put a flatten layer before it)",
                             describe(l, i, d, sizeof d), xs, (long long)l->in);
-        if (x->shape[1] != l->in)
+        if (sh[1] != l->in)
             return FWD_FAIL("has %lld features, want %lld", describe(l, i, d, sizeof d), xs,
-                            (long long)x->shape[1], (long long)l->in);
+                            (long long)sh[1], (long long)l->in);
+        sh[1] = l->out;
         return true;
     case L_CONV2D:
     case L_MAX_POOL:
     case L_AVG_POOL:
-        if (x->ndim != 4)
+        if (*nd != 4)
             return FWD_FAIL("is not 4-D [N, C, H, W]", describe(l, i, d, sizeof d), xs);
-        if (l->kind == L_CONV2D && x->shape[1] != l->in)
+        if (l->kind == L_CONV2D && sh[1] != l->in)
             return FWD_FAIL("has %lld channels, want %lld", describe(l, i, d, sizeof d), xs,
-                            (long long)x->shape[1], (long long)l->in);
+                            (long long)sh[1], (long long)l->in);
         for (int a = 0; a < 2; a++) {
             bool conv = l->kind == L_CONV2D;
-            int64_t o = tg_conv_out_size(x->shape[2 + a], l->kernel[a],
+            int64_t o = tg_conv_out_size(sh[2 + a], l->kernel[a],
                                          conv ? l->conv.stride[a] : l->pool.stride[a],
                                          conv ? l->conv.padding[a] : l->pool.padding[a],
                                          conv ? l->conv.dilation[a] : 1);
             if (o < 1)
                 return FWD_FAIL("is too small for the window on axis %d",
                                 describe(l, i, d, sizeof d), xs, 2 + a);
+            sh[2 + a] = o;
         }
+        if (l->kind == L_CONV2D)
+            sh[1] = l->out;
         return true;
-    case L_BATCH_NORM:
-        if (x->ndim < 2 || x->shape[1] != l->in)
+    case L_BATCH_NORM: {
+        if (*nd < 2 || sh[1] != l->in)
             return FWD_FAIL("is not [N, %lld] or [N, %lld, ...]", describe(l, i, d, sizeof d),
                             xs, (long long)l->in, (long long)l->in);
-        if (training && tg_tensor_numel(x) / l->in < 2)
+        int64_t per_channel = sh[0];
+        for (int a = 2; a < *nd; a++)
+            per_channel *= sh[a];
+        if (training && per_channel < 2)
             return FWD_FAIL("has one value per channel: training needs more",
                             describe(l, i, d, sizeof d), xs);
         return true;
+    }
     case L_LAYER_NORM:
-        if (x->ndim < l->nd ||
-            memcmp(x->shape + x->ndim - l->nd, l->shape, sizeof(int64_t) * (size_t)l->nd))
+        if (*nd < l->nd || memcmp(sh + *nd - l->nd, l->shape, sizeof(int64_t) * (size_t)l->nd))
             return FWD_FAIL("does not end in %s", describe(l, i, d, sizeof d), xs,
                             tg__dims_str(l->nd, l->shape).s);
         return true;
     case L_FLATTEN:
-        if (x->ndim < 2)
+        if (*nd < 2)
             return FWD_FAIL("has no axis after the batch axis", describe(l, i, d, sizeof d), xs);
+        for (int a = 2; a < *nd; a++)
+            sh[1] *= sh[a];
+        *nd = 2;
         return true;
     case L_ACT:
     case L_DROPOUT: return true;
@@ -515,11 +525,20 @@ tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training
 {
     if (!m || !t || !x || tg_tape_failed(t))
         return NULL;
+    if (x->dtype != m->dtype)
+        return tg__fail(t, TG_EDTYPE, "tg_model_forward: input %s is %s, the model is %s",
+                        tg__shape_str(x).s, tg_dtype_name(x->dtype), tg_dtype_name(m->dtype));
+    /* every layer's input shape is checked before anything runs, so a forward that
+     * fails on a shape changes neither the running statistics nor the counter */
+    int nd = x->ndim;
+    int64_t sh[TG_MAX_DIMS];
+    memcpy(sh, x->shape, sizeof(int64_t) * (size_t)nd);
+    for (int i = 0; i < m->nlayers; i++)
+        if (!fits(t, &m->layers[i], i, &nd, sh, training))
+            return NULL;
     uint64_t step = training ? m->counter++ : 0;
     for (int i = 0; i < m->nlayers && x; i++) {
         const layer *l = &m->layers[i];
-        if (!fits(t, l, i, x, training))
-            return NULL;
         tg_tensor *w = l->w >= 0 ? m->params[l->w] : NULL, *b = l->b >= 0 ? m->params[l->b] : NULL;
         switch (l->kind) {
         case L_DENSE: x = tg_dense(t, x, w, b); break;

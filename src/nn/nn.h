@@ -133,7 +133,9 @@ TG_API tg_status tg_model_add_flatten(tg_model *m);
  * otherwise dropout is the identity and batch norm uses its running statistics. Each
  * training forward advances the model's dropout counter, so masks differ between steps
  * and are reproducible from (seed, counter). Returns a tape tensor, or NULL with the
- * tape's sticky error; an input that does not fit a layer gives TG_ESHAPE with a
+ * tape's sticky error: TG_EDTYPE if x's dtype is not the model's; an input that does
+ * not fit a layer gives TG_ESHAPE (checked for every layer before any runs, so such a
+ * failure changes neither running statistics nor the counter) with a
  * message naming the layer and both shapes, e.g. "tg_model_forward: layer 3 (conv2d
  * 6->16): input [64,3,12,12] has 3 channels, want 6". */
 TG_API tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training);

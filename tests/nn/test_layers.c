@@ -386,6 +386,7 @@ static void test_errors(void)
         {{1, 3, 5, 5}, 4, true, {"layer 1 (batch_norm 4)", "[1,4,1,1] has one value per channel"}},
     };
     tg_tape *t = tg_tape_new();
+    uint64_t b0 = buffers_hash(m);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tg_tape_reset(t);
         tg_tensor *x = tg_zeros(TG_F32, bad[i].ndim, bad[i].shape);
@@ -395,6 +396,9 @@ static void test_errors(void)
               "case %zu: %s", i, tg_tape_error(t));
         tg_tensor_free(&x);
     }
+    /* shapes are checked before any layer runs: the batch norm before the failing dense
+     * layer did not update its running statistics */
+    CHECK(buffers_hash(m) == b0, "failed forwards leave the running statistics");
     /* one sample is fine in evaluation mode; a failed tape stays failed (first error) */
     tg_tape_reset(t);
     tg_tensor *x1 = tg_zeros(TG_F32, 4, (int64_t[]){1, 3, 11, 11});
@@ -406,6 +410,13 @@ static void test_errors(void)
     tg_tape_reset(t);
     CHECK(tg_model_forward(m, t, x2, false) == NULL && strstr(tg_tape_error(t), "not 4-D"),
           "2-D input to a conv: %s", tg_tape_error(t));
+    tg_tape_reset(t);
+    tg_tensor *x64 = tg_zeros(TG_F64, 4, (int64_t[]){2, 3, 11, 11});
+    CHECK(!tg_model_forward(m, t, x64, true) && tg_tape_status(t) == TG_EDTYPE &&
+              strstr(tg_tape_error(t), "[2,3,11,11] is f64, the model is f32"),
+          "dtype mismatch: %s", tg_tape_error(t));
+    CHECK(tg_model_rng_counter(m) == 0, "failed forwards do not advance the counter");
+    tg_tensor_free(&x64);
     tg_tensor_free(&x1);
     tg_tensor_free(&x2);
     /* layer norm: the trailing axes must match */
