@@ -27,8 +27,8 @@ TG_API tg_status tg_checkpoint_save(const char *path, const tg_model *m, const t
  * same architecture. Everything is verified before anything is copied: the header
  * (size, JSON, dtypes, shapes, offsets that tile the data exactly), every checksum, and
  * that the names, dtypes and shapes are exactly the model's parameters and buffers (and
- * the optimizer's). On
- * failure the model and optimizer are unchanged and tg_last_error names the field.
+ * the optimizer's). On failure the model and optimizer are unchanged and tg_last_error
+ * names the field.
  * *epoch (may be NULL) receives the saved epoch. */
 TG_API tg_status tg_checkpoint_load(const char *path, tg_model *m, tg_optim *opt, int64_t *epoch);
 
