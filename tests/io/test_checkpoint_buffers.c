@@ -23,7 +23,8 @@ static tg_model *make(uint64_t seed)
     c.bias = false;
     bool ok = tg_model_add_conv2d(m, 1, 2, (int64_t[]){3, 3}, &c) == TG_OK &&
               tg_model_add_batch_norm(m, 2, NULL) == TG_OK &&
-              tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK && tg_model_add_flatten(m) == TG_OK &&
+              tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
+              tg_model_add_flatten(m) == TG_OK &&
               tg_model_add_dense(m, 2 * 4 * 4, 3, NULL) == TG_OK;
     CHECK(ok, "build: %s", tg_last_error());
     return m;
@@ -122,7 +123,8 @@ int main(void)
     if (f)
         fclose(f);
     head[got] = 0;
-    CHECK(strstr(head + 8, "\"model.1.running_mean\"") && strstr(head + 8, "\"model.1.running_var\"") &&
+    CHECK(strstr(head + 8, "\"model.1.running_mean\"") &&
+              strstr(head + 8, "\"model.1.running_var\"") &&
               strstr(head + 8, "\"xxh3.model.1.running_var\""),
           "buffers and their checksums are in the file");
     CHECK(tg_model_hash(a) != tg_model_hash(b), "different models before loading");

@@ -41,7 +41,8 @@ static void test_conv_model_equals_ops(void)
     tg_conv2d_layer_opts c2 = tg_conv2d_layer_defaults();
     c2.dilation[1] = 2;
     tg_layer_norm_opts lo = tg_layer_norm_defaults();
-    CHECK(tg_model_add_conv2d(m, 4, 6, (int64_t[]){3, 3}, &c) == TG_OK, "conv: %s", tg_last_error());
+    CHECK(tg_model_add_conv2d(m, 4, 6, (int64_t[]){3, 3}, &c) == TG_OK, "conv: %s",
+          tg_last_error());
     CHECK(tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK, "relu");
     CHECK(tg_model_add_max_pool2d(m, (int64_t[]){2, 2}, NULL) == TG_OK, "max pool");
     CHECK(tg_model_add_conv2d(m, 6, 5, (int64_t[]){2, 2}, &c2) == TG_OK, "conv 2: %s",
@@ -160,7 +161,8 @@ static tg_model *bn_model(tg_dtype dt, uint64_t seed)
               tg_model_add_batch_norm(m, 3, NULL) == TG_OK &&
               tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
               tg_model_add_max_pool2d(m, (int64_t[]){2, 2}, NULL) == TG_OK &&
-              tg_model_add_flatten(m) == TG_OK && tg_model_add_dense(m, 3 * 3 * 3, 8, NULL) == TG_OK &&
+              tg_model_add_flatten(m) == TG_OK &&
+              tg_model_add_dense(m, 3 * 3 * 3, 8, NULL) == TG_OK &&
               tg_model_add_batch_norm(m, 8, NULL) == TG_OK &&
               tg_model_add_activation(m, TG_ACT_TANH, 0) == TG_OK &&
               tg_model_add_dense(m, 8, 4, NULL) == TG_OK;
@@ -221,13 +223,15 @@ static void test_bn_eval_batch_vs_single(void)
             CHECK(ys && same_dims(ys, 2, (int64_t[]){1, 4}), "single-sample output [1, 4]: %s",
                   tg_tape_error(t));
             for (int64_t j = 0; ys && j < 4; j++)
-                worst = fmax(worst, fabs(tg_tensor_get_flat(ys, j) - tg_tensor_get_flat(yb, n * 4 + j)));
+                worst = fmax(worst, fabs(tg_tensor_get_flat(ys, j) -
+                                         tg_tensor_get_flat(yb, n * 4 + j)));
             tg_tensor_free(&xs);
             tg_tensor_free(&xc);
         }
         /* a batch-statistics normalisation would differ by O(1) */
         double tol = dts[k] == TG_F64 ? 1e-12 : 1e-5;
-        CHECK(worst <= tol, "%s: batch vs one at a time differ by %g", tg_dtype_name(dts[k]), worst);
+        CHECK(worst <= tol, "%s: batch vs one at a time differ by %g", tg_dtype_name(dts[k]),
+              worst);
 
         /* training mode normalises with the batch's statistics: a sample's output then
          * depends on the rest of the batch */
@@ -391,8 +395,9 @@ static void test_errors(void)
         tg_tape_reset(t);
         tg_tensor *x = tg_zeros(TG_F32, bad[i].ndim, bad[i].shape);
         tg_tensor *y = tg_model_forward(m, t, x, bad[i].training);
-        CHECK(!y && tg_tape_status(t) == TG_ESHAPE && strstr(tg_tape_error(t), "tg_model_forward: ") &&
-                  strstr(tg_tape_error(t), bad[i].want[0]) && strstr(tg_tape_error(t), bad[i].want[1]),
+        const char *e = tg_tape_error(t);
+        CHECK(!y && tg_tape_status(t) == TG_ESHAPE && strstr(e, "tg_model_forward: ") &&
+                  strstr(e, bad[i].want[0]) && strstr(e, bad[i].want[1]),
               "case %zu: %s", i, tg_tape_error(t));
         tg_tensor_free(&x);
     }
@@ -424,7 +429,8 @@ static void test_errors(void)
     CHECK(tg_model_add_layer_norm(ln, 2, (int64_t[]){3, 4}, NULL) == TG_OK, "layer norm");
     tg_tape_reset(t);
     tg_tensor *x3 = tg_zeros(TG_F32, 3, (int64_t[]){2, 4, 3});
-    CHECK(!tg_model_forward(ln, t, x3, true) && strstr(tg_tape_error(t), "layer 0 (layer_norm [3,4])") &&
+    CHECK(!tg_model_forward(ln, t, x3, true) &&
+              strstr(tg_tape_error(t), "layer 0 (layer_norm [3,4])") &&
               strstr(tg_tape_error(t), "[2,4,3] does not end in [3,4]"),
           "layer norm shape: %s", tg_tape_error(t));
     tg_tensor_free(&x3);
