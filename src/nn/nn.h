@@ -133,16 +133,17 @@ TG_API tg_status tg_model_add_flatten(tg_model *m);
  * otherwise dropout is the identity and batch norm uses its running statistics. Each
  * training forward advances the model's dropout counter, so masks differ between steps
  * and are reproducible from (seed, counter). Returns a tape tensor, or NULL with the
- * tape's sticky error: TG_EDTYPE if x's dtype is not the model's; an input that does
- * not fit a layer gives TG_ESHAPE (checked for every layer before any runs, so such a
- * failure changes neither running statistics nor the counter) with a
- * message naming the layer and both shapes, e.g. "tg_model_forward: layer 3 (conv2d
- * 6->16): input [64,3,12,12] has 3 channels, want 6". */
+ * tape's sticky error: TG_EDTYPE if x's dtype is not the model's; TG_ESHAPE with a
+ * message naming the layer and the shapes if x does not fit a layer, e.g.
+ * "tg_model_forward: layer 3 (conv2d 6->16 5x5): input [64,3,12,12] has 3 channels,
+ * want 6". Shapes are checked for every layer before any runs, so such a failure
+ * changes neither the running statistics nor the counter. */
 TG_API tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training);
 /* The sum of every layer's L1/L2 penalties as a scalar on the tape (0 if none). */
 TG_API tg_tensor *tg_model_penalty(tg_model *m, tg_tape *t);
 
-/* Parameters, in layer order (owned by the model; all require grad). */
+/* Parameters, in layer order (owned by the model; all require grad); num_elements
+ * counts their elements (not the buffers'). */
 TG_API int tg_model_param_count(const tg_model *m);
 TG_API tg_tensor *const *tg_model_params(const tg_model *m);
 TG_API const char *tg_model_param_name(const tg_model *m, int i);
