@@ -10,7 +10,7 @@ typedef struct {
     uint64_t seed;
     int threads;
     bool json;
-    bool print_hash;   /* --print-hash: XXH3 fingerprint of all parameters, last line */
+    bool print_hash;   /* --print-hash: tg_model_hash (parameters and buffers), last line */
     const char *save, *resume; /* --save PATH, --resume PATH */
     int save_every;            /* --save-every N epochs (with --save) */
     double dropout;

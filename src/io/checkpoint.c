@@ -325,12 +325,13 @@ typedef struct {
  * Returns the count and *out (free with tg__mfree), or minus a status with the error set. */
 static int collect(const tg_model *m, const tg_optim *opt, entry **out, const char *fn)
 {
-    int np = tg_model_param_count(m), ns = opt ? tg_optim_state_count(opt) : 0;
-    if (np < 0 || ns < 0 || np + ns > MAX_ENTRIES) {
+    int np = tg_model_param_count(m), nb = tg_model_buffer_count(m);
+    int ns = opt ? tg_optim_state_count(opt) : 0;
+    if (np < 0 || nb < 0 || ns < 0 || np + nb + ns > MAX_ENTRIES) {
         tg__error(TG_EINVAL, "%s: more than %d tensors", fn, MAX_ENTRIES);
         return -(int)TG_EINVAL;
     }
-    entry *e = tg__malloc(sizeof(entry) * (size_t)(np + ns));
+    entry *e = tg__malloc(sizeof(entry) * (size_t)(np + nb + ns));
     if (!e) {
         tg__error(TG_ENOMEM, "%s: out of memory", fn);
         return -(int)TG_ENOMEM;
@@ -340,6 +341,11 @@ static int collect(const tg_model *m, const tg_optim *opt, entry **out, const ch
     for (int i = 0; ok && i < np; i++) {
         ok = (size_t)snprintf(e[n].name, MAX_NAME, "model.%s", tg_model_param_name(m, i)) < MAX_NAME;
         e[n++].t = tg_model_params(m)[i];
+    }
+    /* buffers (batch norm's running statistics) follow the parameters */
+    for (int i = 0; ok && i < nb; i++) {
+        ok = (size_t)snprintf(e[n].name, MAX_NAME, "model.%s", tg_model_buffer_name(m, i)) < MAX_NAME;
+        e[n++].t = tg_model_buffers(m)[i];
     }
     for (int i = 0; ok && i < ns; i++) {
         const char *nm = NULL;

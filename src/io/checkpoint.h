@@ -38,7 +38,8 @@ extern "C" {
 /* Bound on what a load allocates beyond the file's size (see Memory above). */
 #define TG_CHECKPOINT_LOAD_SLACK ((size_t)5 << 20)
 
-/* Saves the model's parameters ("model.<name>"), and when opt is not NULL the
+/* Saves the model's parameters and buffers ("model.<name>", e.g. "model.0.weight",
+ * "model.1.running_mean"), and when opt is not NULL the
  * optimizer's state tensors ("optim.<name>") and step counter, plus `epoch` and the
  * model's dropout counter in __metadata__ (format "tapegrad-checkpoint-2"). Atomic:
  * written to a temporary file in the same directory, fsynced, renamed over path, and the
@@ -55,7 +56,7 @@ TG_API tg_status tg_checkpoint_save(const char *path, const tg_model *m, const t
  * same architecture. Everything is verified before anything is copied: the header
  * checksum, the header (size, JSON, dtypes, shapes, offsets that tile the data exactly),
  * every tensor checksum, and
- * that the names, dtypes and shapes are exactly the model's (and optimizer's). On
+ * that the names, dtypes and shapes are exactly the model's parameters and buffers (and the optimizer's). On
  * failure the model and optimizer are unchanged and tg_last_error names the field.
  * Files of format 1 (before the header checksum) are rejected; tg_safetensors_read
  * still reads their tensors (their tensor checksums verified).

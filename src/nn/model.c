@@ -5,7 +5,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
-#include "../tensor/internal.h"
+#include "../autograd/internal.h"
 #include "nn.h"
 
 tg_status tg_init_fill(tg_tensor *w, tg_init init, uint64_t seed, uint64_t stream)
@@ -17,6 +17,13 @@ tg_status tg_init_fill(tg_tensor *w, tg_init init, uint64_t seed, uint64_t strea
     double fan_out = w->ndim >= 2 ? (double)w->shape[1] : fan_in;
     if (w->ndim == 1)
         fan_in = fan_out = (double)n;
+    if (w->ndim >= 3) { /* [C_out, C_in/groups, k...]: each output sees C_in/groups * k */
+        double field = 1;
+        for (int d = 2; d < w->ndim; d++)
+            field *= (double)w->shape[d];
+        fan_in = (double)w->shape[1] * field;
+        fan_out = (double)w->shape[0] * field;
+    }
     double limit;
     bool uniform;
     switch (init) {
@@ -52,26 +59,41 @@ tg_tensor *tg_activate(tg_tape *t, tg_tensor *x, tg_activation act, double param
 
 /* ------------------------------------------------------------------ model */
 
-typedef enum { L_DENSE, L_ACT, L_DROPOUT } layer_kind;
+typedef enum {
+    L_DENSE, L_ACT, L_DROPOUT, L_CONV2D, L_MAX_POOL, L_AVG_POOL, L_BATCH_NORM, L_LAYER_NORM,
+    L_FLATTEN
+} layer_kind;
 
 typedef struct {
     layer_kind kind;
     tg_activation act;
     double param;        /* activation parameter or dropout rate */
     tg_dense_opts dense;
+    int64_t in, out;     /* dense features; conv channels; batch norm channels (in) */
+    int64_t kernel[2];   /* conv and pools */
+    tg_conv2d_opts conv;
+    tg_pool2d_opts pool;
+    tg_batch_norm_opts bn;
+    double eps;          /* layer norm */
+    int nd;              /* layer norm: normalised trailing axes */
+    int64_t shape[TG_MAX_DIMS];
     int w, b;            /* parameter indices (-1: none) */
+    int rm, rv;          /* buffer indices (-1: none) */
 } layer;
 
 #define MAX_LAYERS 64
 #define MAX_PARAMS (2 * MAX_LAYERS)
+#define MAX_BUFFERS (2 * MAX_LAYERS)
 
 struct tg_model {
     tg_dtype dtype;
     uint64_t seed, counter;
-    int nlayers, nparams;
+    int nlayers, nparams, nbuffers;
     layer layers[MAX_LAYERS];
     tg_tensor *params[MAX_PARAMS];
     char names[MAX_PARAMS][24];
+    tg_tensor *buffers[MAX_BUFFERS];
+    char buffer_names[MAX_BUFFERS][24];
 };
 
 tg_model *tg_model_new(tg_dtype dt, uint64_t seed)
@@ -92,6 +114,8 @@ void tg_model_free(tg_model **pm)
         return;
     for (int i = 0; i < (*pm)->nparams; i++)
         tg_tensor_free(&(*pm)->params[i]);
+    for (int i = 0; i < (*pm)->nbuffers; i++)
+        tg_tensor_free(&(*pm)->buffers[i]);
     tg__mfree(*pm);
     *pm = NULL;
 }
@@ -99,6 +123,31 @@ void tg_model_free(tg_model **pm)
 tg_dense_opts tg_dense_defaults(void)
 {
     tg_dense_opts o = {.init = TG_INIT_GLOROT_UNIFORM, .bias = true};
+    return o;
+}
+
+tg_conv2d_layer_opts tg_conv2d_layer_defaults(void)
+{
+    tg_conv2d_layer_opts o = {.stride = {1, 1}, .dilation = {1, 1}, .groups = 1, .bias = true,
+                              .init = TG_INIT_HE_UNIFORM};
+    return o;
+}
+
+tg_pool2d_opts tg_pool2d_defaults(void)
+{
+    tg_pool2d_opts o = {{0, 0}, {0, 0}};
+    return o;
+}
+
+tg_batch_norm_opts tg_batch_norm_defaults(void)
+{
+    tg_batch_norm_opts o = {.momentum = 0.1, .eps = 1e-5, .affine = true};
+    return o;
+}
+
+tg_layer_norm_opts tg_layer_norm_defaults(void)
+{
+    tg_layer_norm_opts o = {.eps = 1e-5, .affine = true};
     return o;
 }
 
@@ -115,7 +164,7 @@ static layer *new_layer(tg_model *m, layer_kind k, const char *fn)
     layer *l = &m->layers[m->nlayers];
     memset(l, 0, sizeof *l);
     l->kind = k;
-    l->w = l->b = -1;
+    l->w = l->b = l->rm = l->rv = -1;
     return l;
 }
 
@@ -126,6 +175,22 @@ static int add_param(tg_model *m, tg_tensor *p, const char *suffix)
     snprintf(m->names[i], sizeof m->names[i], "%d.%s", m->nlayers, suffix);
     tg_tensor_set_requires_grad(p, true);
     return i;
+}
+
+static int add_buffer(tg_model *m, tg_tensor *p, const char *suffix)
+{
+    int i = m->nbuffers++;
+    m->buffers[i] = p;
+    snprintf(m->buffer_names[i], sizeof m->buffer_names[i], "%d.%s", m->nlayers, suffix);
+    return i;
+}
+
+/* frees n tensors; returns TG_ENOMEM with a message naming fn */
+static tg_status free_all(const char *fn, int n, tg_tensor **ts)
+{
+    for (int i = 0; i < n; i++)
+        tg_tensor_free(&ts[i]);
+    return tg__error_status(TG_ENOMEM, "%s: out of memory", fn);
 }
 
 tg_status tg_model_add_dense(tg_model *m, int64_t in, int64_t out, const tg_dense_opts *o)
@@ -153,9 +218,182 @@ tg_status tg_model_add_dense(tg_model *m, int64_t in, int64_t out, const tg_dens
         return s;
     }
     l->dense = d;
+    l->in = in;
+    l->out = out;
     l->w = add_param(m, w, "weight");
     if (b)
         l->b = add_param(m, b, "bias");
+    m->nlayers++;
+    return TG_OK;
+}
+
+tg_status tg_model_add_conv2d(tg_model *m, int64_t in_channels, int64_t out_channels,
+                              const int64_t kernel[2], const tg_conv2d_layer_opts *o)
+{
+    const char *fn = "tg_model_add_conv2d";
+    layer *l = new_layer(m, L_CONV2D, fn);
+    if (!l)
+        return TG_EINVAL;
+    tg_conv2d_layer_opts c = o ? *o : tg_conv2d_layer_defaults();
+    int li = m->nlayers;
+    if (!kernel)
+        return tg__error_status(TG_EINVAL, "%s: layer %d: NULL kernel", fn, li);
+    if (in_channels < 1 || out_channels < 1 || kernel[0] < 1 || kernel[1] < 1)
+        return tg__error_status(TG_EINVAL,
+                                "%s: layer %d: channels %lld -> %lld and kernel %lldx%lld must "
+                                "be >= 1", fn, li, (long long)in_channels,
+                                (long long)out_channels, (long long)kernel[0],
+                                (long long)kernel[1]);
+    if (c.groups < 1 || in_channels % c.groups || out_channels % c.groups)
+        return tg__error_status(TG_EINVAL,
+                                "%s: layer %d: groups %lld must be >= 1 and divide in_channels "
+                                "%lld and out_channels %lld", fn, li, (long long)c.groups,
+                                (long long)in_channels, (long long)out_channels);
+    for (int a = 0; a < 2; a++)
+        if (c.stride[a] < 1 || c.dilation[a] < 1 || c.padding[a] < 0)
+            return tg__error_status(TG_EINVAL,
+                                    "%s: layer %d: stride (%lld,%lld) and dilation (%lld,%lld) "
+                                    "must be >= 1, padding (%lld,%lld) >= 0", fn, li,
+                                    (long long)c.stride[0], (long long)c.stride[1],
+                                    (long long)c.dilation[0], (long long)c.dilation[1],
+                                    (long long)c.padding[0], (long long)c.padding[1]);
+    tg_tensor *ts[2] = {
+        tg_zeros(m->dtype, 4,
+                 (int64_t[]){out_channels, in_channels / c.groups, kernel[0], kernel[1]}),
+        c.bias ? tg_zeros(m->dtype, 1, &out_channels) : NULL};
+    if (!ts[0] || (c.bias && !ts[1]))
+        return free_all(fn, 2, ts);
+    tg_status s = tg_init_fill(ts[0], c.init, m->seed, (uint64_t)li);
+    if (s != TG_OK) {
+        tg_tensor_free(&ts[0]);
+        tg_tensor_free(&ts[1]);
+        return s;
+    }
+    l->in = in_channels;
+    l->out = out_channels;
+    l->kernel[0] = kernel[0];
+    l->kernel[1] = kernel[1];
+    for (int a = 0; a < 2; a++) {
+        l->conv.stride[a] = c.stride[a];
+        l->conv.padding[a] = c.padding[a];
+        l->conv.dilation[a] = c.dilation[a];
+    }
+    l->conv.groups = c.groups;
+    l->w = add_param(m, ts[0], "weight");
+    if (ts[1])
+        l->b = add_param(m, ts[1], "bias");
+    m->nlayers++;
+    return TG_OK;
+}
+
+static tg_status add_pool(tg_model *m, layer_kind k, const int64_t kernel[2],
+                          const tg_pool2d_opts *o, const char *fn)
+{
+    layer *l = new_layer(m, k, fn);
+    if (!l)
+        return TG_EINVAL;
+    tg_pool2d_opts p = o ? *o : tg_pool2d_defaults();
+    int li = m->nlayers;
+    if (!kernel || kernel[0] < 1 || kernel[1] < 1)
+        return tg__error_status(TG_EINVAL, "%s: layer %d: kernel must be >= 1 on both axes", fn,
+                                li);
+    for (int a = 0; a < 2; a++) {
+        if (p.stride[a] == 0)
+            p.stride[a] = kernel[a];
+        if (p.stride[a] < 1 || p.padding[a] < 0 || 2 * p.padding[a] > kernel[a])
+            return tg__error_status(TG_EINVAL,
+                                    "%s: layer %d: stride (%lld,%lld) must be >= 1 (0: the "
+                                    "kernel) and padding (%lld,%lld) in [0, kernel/2] for "
+                                    "kernel %lldx%lld", fn, li, (long long)p.stride[0],
+                                    (long long)p.stride[1], (long long)p.padding[0],
+                                    (long long)p.padding[1], (long long)kernel[0],
+                                    (long long)kernel[1]);
+    }
+    l->kernel[0] = kernel[0];
+    l->kernel[1] = kernel[1];
+    l->pool = p;
+    m->nlayers++;
+    return TG_OK;
+}
+
+tg_status tg_model_add_max_pool2d(tg_model *m, const int64_t kernel[2], const tg_pool2d_opts *o)
+{
+    return add_pool(m, L_MAX_POOL, kernel, o, "tg_model_add_max_pool2d");
+}
+
+tg_status tg_model_add_avg_pool2d(tg_model *m, const int64_t kernel[2], const tg_pool2d_opts *o)
+{
+    return add_pool(m, L_AVG_POOL, kernel, o, "tg_model_add_avg_pool2d");
+}
+
+tg_status tg_model_add_batch_norm(tg_model *m, int64_t channels, const tg_batch_norm_opts *o)
+{
+    const char *fn = "tg_model_add_batch_norm";
+    layer *l = new_layer(m, L_BATCH_NORM, fn);
+    if (!l)
+        return TG_EINVAL;
+    tg_batch_norm_opts b = o ? *o : tg_batch_norm_defaults();
+    int li = m->nlayers;
+    if (channels < 1 || !(b.eps > 0) || !(b.momentum >= 0 && b.momentum <= 1))
+        return tg__error_status(TG_EINVAL,
+                                "%s: layer %d: channels %lld must be >= 1, eps %g > 0 and "
+                                "momentum %g in [0, 1]", fn, li, (long long)channels, b.eps,
+                                b.momentum);
+    tg_tensor *ts[4] = {tg_zeros(m->dtype, 1, &channels), tg_ones(m->dtype, 1, &channels),
+                        b.affine ? tg_ones(m->dtype, 1, &channels) : NULL,
+                        b.affine ? tg_zeros(m->dtype, 1, &channels) : NULL};
+    if (!ts[0] || !ts[1] || (b.affine && (!ts[2] || !ts[3])))
+        return free_all(fn, 4, ts);
+    l->in = channels;
+    l->bn = b;
+    if (b.affine) {
+        l->w = add_param(m, ts[2], "weight");
+        l->b = add_param(m, ts[3], "bias");
+    }
+    l->rm = add_buffer(m, ts[0], "running_mean");
+    l->rv = add_buffer(m, ts[1], "running_var");
+    m->nlayers++;
+    return TG_OK;
+}
+
+tg_status tg_model_add_layer_norm(tg_model *m, int ndim, const int64_t *shape,
+                                  const tg_layer_norm_opts *o)
+{
+    const char *fn = "tg_model_add_layer_norm";
+    layer *l = new_layer(m, L_LAYER_NORM, fn);
+    if (!l)
+        return TG_EINVAL;
+    tg_layer_norm_opts n = o ? *o : tg_layer_norm_defaults();
+    int li = m->nlayers;
+    if (ndim < 1 || ndim >= TG_MAX_DIMS || !shape)
+        return tg__error_status(TG_EINVAL, "%s: layer %d: ndim %d outside [1, %d)", fn, li, ndim,
+                                TG_MAX_DIMS);
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] < 1)
+            return tg__error_status(TG_EINVAL, "%s: layer %d: shape %s must be >= 1", fn, li,
+                                    tg__dims_str(ndim, shape).s);
+    if (!(n.eps > 0))
+        return tg__error_status(TG_EINVAL, "%s: layer %d: eps %g must be > 0", fn, li, n.eps);
+    tg_tensor *ts[2] = {n.affine ? tg_ones(m->dtype, ndim, shape) : NULL,
+                        n.affine ? tg_zeros(m->dtype, ndim, shape) : NULL};
+    if (n.affine && (!ts[0] || !ts[1]))
+        return free_all(fn, 2, ts);
+    l->nd = ndim;
+    memcpy(l->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    l->eps = n.eps;
+    if (n.affine) {
+        l->w = add_param(m, ts[0], "weight");
+        l->b = add_param(m, ts[1], "bias");
+    }
+    m->nlayers++;
+    return TG_OK;
+}
+
+tg_status tg_model_add_flatten(tg_model *m)
+{
+    layer *l = new_layer(m, L_FLATTEN, "tg_model_add_flatten");
+    if (!l)
+        return TG_EINVAL;
     m->nlayers++;
     return TG_OK;
 }
@@ -186,22 +424,138 @@ tg_status tg_model_add_dropout(tg_model *m, double rate)
     return TG_OK;
 }
 
+/* "layer 3 (conv2d 6->16 5x5)" */
+static const char *describe(const layer *l, int i, char *buf, size_t n)
+{
+    switch (l->kind) {
+    case L_DENSE:
+        snprintf(buf, n, "layer %d (dense %lld->%lld)", i, (long long)l->in, (long long)l->out);
+        break;
+    case L_CONV2D:
+        snprintf(buf, n, "layer %d (conv2d %lld->%lld %lldx%lld)", i, (long long)l->in,
+                 (long long)l->out, (long long)l->kernel[0], (long long)l->kernel[1]);
+        break;
+    case L_MAX_POOL:
+    case L_AVG_POOL:
+        snprintf(buf, n, "layer %d (%s_pool2d %lldx%lld)", i, l->kind == L_MAX_POOL ? "max" : "avg",
+                 (long long)l->kernel[0], (long long)l->kernel[1]);
+        break;
+    case L_BATCH_NORM: snprintf(buf, n, "layer %d (batch_norm %lld)", i, (long long)l->in); break;
+    case L_LAYER_NORM:
+        snprintf(buf, n, "layer %d (layer_norm %s)", i, tg__dims_str(l->nd, l->shape).s);
+        break;
+    default: snprintf(buf, n, "layer %d", i); break;
+    }
+    return buf;
+}
+
+#define FWD_FAIL(...)                                                                          \
+    (tg__fail(t, TG_ESHAPE, "tg_model_forward: %s: input %s " __VA_ARGS__), false)
+
+/* checks that an input of shape (nd, sh) fits layer i and replaces it by the layer's
+ * output shape; records a TG_ESHAPE naming the layer and returns false if not */
+static bool fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool training)
+{
+    char d[160];
+    tg__shapebuf xb = tg__dims_str(*nd, sh);
+    const char *xs = xb.s;
+    switch (l->kind) {
+    case L_DENSE:
+        if (*nd != 2)
+            return FWD_FAIL("is not 2-D [N, %lld] (put a flatten layer before it)",
+                            describe(l, i, d, sizeof d), xs, (long long)l->in);
+        if (sh[1] != l->in)
+            return FWD_FAIL("has %lld features, want %lld", describe(l, i, d, sizeof d), xs,
+                            (long long)sh[1], (long long)l->in);
+        sh[1] = l->out;
+        return true;
+    case L_CONV2D:
+    case L_MAX_POOL:
+    case L_AVG_POOL:
+        if (*nd != 4)
+            return FWD_FAIL("is not 4-D [N, C, H, W]", describe(l, i, d, sizeof d), xs);
+        if (l->kind == L_CONV2D && sh[1] != l->in)
+            return FWD_FAIL("has %lld channels, want %lld", describe(l, i, d, sizeof d), xs,
+                            (long long)sh[1], (long long)l->in);
+        for (int a = 0; a < 2; a++) {
+            bool conv = l->kind == L_CONV2D;
+            int64_t o = tg_conv_out_size(sh[2 + a], l->kernel[a],
+                                         conv ? l->conv.stride[a] : l->pool.stride[a],
+                                         conv ? l->conv.padding[a] : l->pool.padding[a],
+                                         conv ? l->conv.dilation[a] : 1);
+            if (o < 1)
+                return FWD_FAIL("is too small for the window on axis %d",
+                                describe(l, i, d, sizeof d), xs, 2 + a);
+            sh[2 + a] = o;
+        }
+        if (l->kind == L_CONV2D)
+            sh[1] = l->out;
+        return true;
+    case L_BATCH_NORM: {
+        if (*nd < 2 || sh[1] != l->in)
+            return FWD_FAIL("is not [N, %lld] or [N, %lld, ...]", describe(l, i, d, sizeof d),
+                            xs, (long long)l->in, (long long)l->in);
+        int64_t per_channel = sh[0];
+        for (int a = 2; a < *nd; a++)
+            per_channel *= sh[a];
+        if (training && per_channel < 2)
+            return FWD_FAIL("has one value per channel: training needs more",
+                            describe(l, i, d, sizeof d), xs);
+        return true;
+    }
+    case L_LAYER_NORM:
+        if (*nd < l->nd || memcmp(sh + *nd - l->nd, l->shape, sizeof(int64_t) * (size_t)l->nd))
+            return FWD_FAIL("does not end in %s", describe(l, i, d, sizeof d), xs,
+                            tg__dims_str(l->nd, l->shape).s);
+        return true;
+    case L_FLATTEN:
+        if (*nd < 2)
+            return FWD_FAIL("has no axis after the batch axis", describe(l, i, d, sizeof d), xs);
+        for (int a = 2; a < *nd; a++)
+            sh[1] *= sh[a];
+        *nd = 2;
+        return true;
+    case L_ACT:
+    case L_DROPOUT: return true;
+    }
+    return true;
+}
+
 tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training)
 {
-    if (!m || !t || !x)
+    if (!m || !t || !x || tg_tape_failed(t))
         return NULL;
+    if (x->dtype != m->dtype)
+        return tg__fail(t, TG_EDTYPE, "tg_model_forward: input %s is %s, the model is %s",
+                        tg__shape_str(x).s, tg_dtype_name(x->dtype), tg_dtype_name(m->dtype));
+    /* every layer's input shape is checked before anything runs, so a forward that
+     * fails on a shape changes neither the running statistics nor the counter */
+    int nd = x->ndim;
+    int64_t sh[TG_MAX_DIMS];
+    memcpy(sh, x->shape, sizeof(int64_t) * (size_t)nd);
+    for (int i = 0; i < m->nlayers; i++)
+        if (!fits(t, &m->layers[i], i, &nd, sh, training))
+            return NULL;
     uint64_t step = training ? m->counter++ : 0;
     for (int i = 0; i < m->nlayers && x; i++) {
         const layer *l = &m->layers[i];
+        tg_tensor *w = l->w >= 0 ? m->params[l->w] : NULL, *b = l->b >= 0 ? m->params[l->b] : NULL;
         switch (l->kind) {
-        case L_DENSE:
-            x = tg_dense(t, x, m->params[l->w], l->b >= 0 ? m->params[l->b] : NULL);
-            break;
+        case L_DENSE: x = tg_dense(t, x, w, b); break;
         case L_ACT: x = tg_activate(t, x, l->act, l->param); break;
         case L_DROPOUT:
             /* stream: layer index in the high bits, the training step in the low ones */
             x = tg_dropout(t, x, l->param, m->seed, ((uint64_t)i << 48) ^ step, training);
             break;
+        case L_CONV2D: x = tg_conv2d(t, x, w, b, &l->conv); break;
+        case L_MAX_POOL: x = tg_max_pool2d(t, x, l->kernel, l->pool.stride, l->pool.padding); break;
+        case L_AVG_POOL: x = tg_avg_pool2d(t, x, l->kernel, l->pool.stride, l->pool.padding); break;
+        case L_BATCH_NORM:
+            x = tg_batch_norm(t, x, w, b, m->buffers[l->rm], m->buffers[l->rv], l->bn.momentum,
+                              l->bn.eps, training);
+            break;
+        case L_LAYER_NORM: x = tg_layer_norm(t, x, l->nd, w, b, l->eps); break;
+        case L_FLATTEN: x = tg_flatten(t, x, 1); break;
         }
     }
     return x;
@@ -247,6 +601,14 @@ int64_t tg_model_num_elements(const tg_model *m)
     return n;
 }
 
+int tg_model_buffer_count(const tg_model *m) { return m ? m->nbuffers : 0; }
+tg_tensor *const *tg_model_buffers(const tg_model *m) { return m ? m->buffers : NULL; }
+
+const char *tg_model_buffer_name(const tg_model *m, int i)
+{
+    return m && i >= 0 && i < m->nbuffers ? m->buffer_names[i] : NULL;
+}
+
 uint64_t tg_model_rng_counter(const tg_model *m) { return m ? m->counter : 0; }
 void tg_model_set_rng_counter(tg_model *m, uint64_t c)
 {
@@ -261,6 +623,11 @@ uint64_t tg_model_hash(const tg_model *m)
     for (int i = 0; m && i < m->nparams; i++) {
         uint64_t h = tg_tensor_hash(m->params[i]);
         XXH3_64bits_update(&st, m->names[i], strlen(m->names[i]) + 1);
+        XXH3_64bits_update(&st, &h, sizeof h);
+    }
+    for (int i = 0; m && i < m->nbuffers; i++) {
+        uint64_t h = tg_tensor_hash(m->buffers[i]);
+        XXH3_64bits_update(&st, m->buffer_names[i], strlen(m->buffer_names[i]) + 1);
         XXH3_64bits_update(&st, &h, sizeof h);
     }
     return XXH3_64bits_digest(&st);

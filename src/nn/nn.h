@@ -4,6 +4,7 @@
 #define TG_NN_H
 
 #include "../autograd/autograd.h"
+#include "../autograd/cnn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,8 +21,12 @@ typedef enum tg_init {
     TG_INIT_HE_NORMAL,
     TG_INIT_SCALED_NORMAL
 } tg_init;
-/* Fills a persistent [fan_in, fan_out] (or any) tensor; fan_in = shape[0] and
- * fan_out = shape[1] for 2-D tensors, numel for 1-D. Draws from (seed, stream). */
+/* Fills a persistent float tensor in place. The fans depend on the rank:
+ *   1-D [n]:                         fan_in = fan_out = n;
+ *   2-D [in, out] (a dense weight):  fan_in = shape[0], fan_out = shape[1];
+ *   3-D and more [C_out, C_in/groups, k...] (a convolution weight, PyTorch's layout):
+ *                                    fan_in = shape[1] * prod(k), fan_out = shape[0] * prod(k).
+ * Draws from (seed, stream). TG_EINVAL for a non-float tensor or an unknown init. */
 TG_API tg_status tg_init_fill(tg_tensor *w, tg_init init, uint64_t seed, uint64_t stream);
 
 typedef enum tg_activation {
@@ -60,15 +65,85 @@ TG_API tg_status tg_model_add_activation(tg_model *m, tg_activation act, double 
 /* Inverted dropout with the given rate, active only in training mode. */
 TG_API tg_status tg_model_add_dropout(tg_model *m, double rate);
 
-/* Runs the layers on x (2-D [N, features]); training switches dropout on. Each training
- * forward advances the model's dropout counter, so masks differ between steps and are
- * reproducible from (seed, counter). Returns a tape tensor (NULL on error: see the
- * tape). */
+/* ---- convolutional layers (NCHW; see autograd/cnn.h for the ops) ---- */
+
+typedef struct tg_conv2d_layer_opts {
+    int64_t stride[2];   /* (h, w), >= 1 */
+    int64_t padding[2];  /* zero padding on both sides, >= 0 */
+    int64_t dilation[2]; /* >= 1 */
+    int64_t groups;      /* divides in_channels and out_channels */
+    bool bias;
+    tg_init init;        /* weight initialiser (bias starts at zero) */
+} tg_conv2d_layer_opts;
+/* stride (1,1), padding (0,0), dilation (1,1), groups 1, with bias, He uniform */
+TG_API tg_conv2d_layer_opts tg_conv2d_layer_defaults(void);
+/* Appends Conv2d: x [N, in_channels, H, W] -> [N, out_channels, Ho, Wo]; kernel is
+ * (kH, kW). Parameters "<layer>.weight" [out, in/groups, kH, kW] (fan_in =
+ * in/groups*kH*kW) and "<layer>.bias" [out]. TG_EINVAL naming the layer on a bad
+ * configuration (sizes < 1, groups not dividing the channels, stride/dilation < 1,
+ * negative padding). */
+TG_API tg_status tg_model_add_conv2d(tg_model *m, int64_t in_channels, int64_t out_channels,
+                                     const int64_t kernel[2], const tg_conv2d_layer_opts *o);
+
+typedef struct tg_pool2d_opts {
+    int64_t stride[2];  /* (h, w); 0 means the kernel size (PyTorch's default) */
+    int64_t padding[2]; /* >= 0, at most half the kernel */
+} tg_pool2d_opts;
+/* stride = kernel, padding (0, 0) */
+TG_API tg_pool2d_opts tg_pool2d_defaults(void);
+/* Appends MaxPool2d / AvgPool2d (padded zeros count in the average) over (kH, kW)
+ * windows of x [N, C, H, W]. No parameters. */
+TG_API tg_status tg_model_add_max_pool2d(tg_model *m, const int64_t kernel[2],
+                                         const tg_pool2d_opts *o);
+TG_API tg_status tg_model_add_avg_pool2d(tg_model *m, const int64_t kernel[2],
+                                         const tg_pool2d_opts *o);
+
+typedef struct tg_batch_norm_opts {
+    double momentum; /* running-statistics update rate in [0, 1]; default 0.1 */
+    double eps;      /* > 0; default 1e-5 */
+    bool affine;     /* learnable per-channel scale and shift; default true */
+} tg_batch_norm_opts;
+TG_API tg_batch_norm_opts tg_batch_norm_defaults(void);
+/* Appends BatchNorm over the channels (axis 1) of x [N, C] or [N, C, H, W] (any rank
+ * >= 2). Parameters "<layer>.weight" (gamma, starts at 1) and "<layer>.bias" (beta,
+ * starts at 0), both [C], when affine. Buffers (not parameters: no gradient, never seen
+ * by optimizers) "<layer>.running_mean" (starts at 0) and "<layer>.running_var" (starts
+ * at 1). A training forward normalises with the batch statistics and updates the
+ * running ones; an evaluation forward uses the running statistics, so each sample's
+ * output does not depend on the rest of the batch. */
+TG_API tg_status tg_model_add_batch_norm(tg_model *m, int64_t channels,
+                                         const tg_batch_norm_opts *o);
+
+typedef struct tg_layer_norm_opts {
+    double eps;  /* > 0; default 1e-5 */
+    bool affine; /* learnable element-wise scale and shift; default true */
+} tg_layer_norm_opts;
+TG_API tg_layer_norm_opts tg_layer_norm_defaults(void);
+/* Appends LayerNorm over the last ndim axes of x, which must be shape[0..ndim) (1 <=
+ * ndim < 8). Parameters "<layer>.weight" (starts at 1) and "<layer>.bias" (0) of that
+ * shape when affine. Same in training and evaluation. */
+TG_API tg_status tg_model_add_layer_norm(tg_model *m, int ndim, const int64_t *shape,
+                                         const tg_layer_norm_opts *o);
+/* Appends Flatten: [N, d1, d2, ...] -> [N, d1*d2*...] (a view when contiguous). */
+TG_API tg_status tg_model_add_flatten(tg_model *m);
+
+/* Runs the layers on x ([N, ...]: 2-D for dense layers, [N, C, H, W] for convolutions
+ * and pools; a Flatten in between). training switches dropout and batch normalisation
+ * together: dropout masks are drawn and batch norm uses (and updates) batch statistics;
+ * otherwise dropout is the identity and batch norm uses its running statistics. Each
+ * training forward advances the model's dropout counter, so masks differ between steps
+ * and are reproducible from (seed, counter). Returns a tape tensor, or NULL with the
+ * tape's sticky error: TG_EDTYPE if x's dtype is not the model's; TG_ESHAPE with a
+ * message naming the layer and the shapes if x does not fit a layer, e.g.
+ * "tg_model_forward: layer 3 (conv2d 6->16 5x5): input [64,3,12,12] has 3 channels,
+ * want 6". Shapes are checked for every layer before any runs, so such a failure
+ * changes neither the running statistics nor the counter. */
 TG_API tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training);
 /* The sum of every layer's L1/L2 penalties as a scalar on the tape (0 if none). */
 TG_API tg_tensor *tg_model_penalty(tg_model *m, tg_tape *t);
 
-/* Parameters, in layer order (owned by the model; all require grad). */
+/* Parameters, in layer order (owned by the model; all require grad); num_elements
+ * counts their elements (not the buffers'). */
 TG_API int tg_model_param_count(const tg_model *m);
 TG_API tg_tensor *const *tg_model_params(const tg_model *m);
 TG_API const char *tg_model_param_name(const tg_model *m, int i);
@@ -77,7 +152,13 @@ TG_API int tg_model_layer_count(const tg_model *m);
 /* The dropout counter (advanced by each training forward); saved with checkpoints. */
 TG_API uint64_t tg_model_rng_counter(const tg_model *m);
 TG_API void tg_model_set_rng_counter(tg_model *m, uint64_t counter);
-/* XXH3 fingerprint of every parameter (names, shapes and values) in order. */
+/* Buffers: state that is not trained by gradients (batch norm's running statistics), in
+ * layer order, owned by the model, never requiring grad. Saved in checkpoints. */
+TG_API int tg_model_buffer_count(const tg_model *m);
+TG_API tg_tensor *const *tg_model_buffers(const tg_model *m);
+TG_API const char *tg_model_buffer_name(const tg_model *m, int i);
+/* XXH3 fingerprint of the full state: every parameter, then every buffer (names, shapes
+ * and values), in order. */
 TG_API uint64_t tg_model_hash(const tg_model *m);
 
 /* ---- metrics (read tensors; no tape, no gradients) ----

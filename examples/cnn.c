@@ -1,0 +1,257 @@
+/* LeNet on MNIST-format IDX files, the PyTorch reference's `lenet_workload`
+ * (shared/bench/torch_ref.py): conv 5x5 1->6 (no padding), ReLU, max-pool 2, conv 5x5
+ * 6->16, ReLU, max-pool 2, flatten (16*4*4 = 256), dense 120, ReLU, dense 84, ReLU,
+ * dense 10; softmax cross-entropy, mini-batches of 64 (as the reference) reshuffled
+ * every epoch, 5 epochs, Adam with lr 5e-3 and inverse-time decay 2e-3 per step
+ * (lr / (1 + 2e-3 step): 5e-3 down to 5e-4 over the 5 epochs; --lr, --decay; chosen on
+ * the validation accuracy among lr 1e-3..5e-3, decay 0..2e-3, batch 32/64). Inputs are
+ * standardised with the training split's mean and standard deviation. The last 1/12 of
+ * the training images (5000 of 60000) are held out for validation; the t10k files are
+ * the test set.
+ *   --batch-norm  BatchNorm after each convolution and each hidden dense layer (before
+ *                 the ReLU; the layers it follows then have no bias)
+ *   --data DIR    a directory with train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
+ *                 t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]
+ * Without --data it reads Debian's Fashion-MNIST (package dataset-fashion-mnist).
+ *   --limit N     use only the first N training and test images (smoke tests) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "tapegrad.h"
+
+#define DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
+#define SIDE 28
+#define EVAL_CHUNK 500
+#define DEFAULT_DECAY 2e-3
+
+static tg_tensor *load(const char *dir, const char *stem)
+{
+    char path[4096];
+    tg_tensor *t = NULL;
+    snprintf(path, sizeof path, "%s/%s.gz", dir, stem);
+    if (access(path, R_OK) != 0)
+        snprintf(path, sizeof path, "%s/%s", dir, stem);
+    if (tg_idx_load(path, &t) != TG_OK)
+        fprintf(stderr, "cnn: %s\n", tg_last_error());
+    return t;
+}
+
+/* rows [lo, hi) of a 1-D or 2-D tensor as a new contiguous tensor */
+static tg_tensor *rows(const tg_tensor *t, int64_t lo, int64_t hi)
+{
+    int64_t start[2] = {lo, 0}, stop[2] = {hi, t->ndim > 1 ? t->shape[1] : 1}, step[2] = {1, 1};
+    tg_tensor *v = tg_view_slice(t, start, stop, step);
+    tg_tensor *c = v ? tg_tensor_clone(v) : NULL;
+    tg_tensor_free(&v);
+    return c;
+}
+
+/* (x - mean) / sd in place, for every element of a contiguous F32 tensor */
+static void standardise(tg_tensor *x, double mean, double sd)
+{
+    float *d = x->data;
+    for (int64_t i = 0; i < tg_tensor_numel(x); i++)
+        d[i] = (float)(((double)d[i] - mean) / sd);
+}
+
+typedef struct {
+    double loss, acc;
+} eval_result;
+
+/* evaluation mode (batch norm uses its running statistics), no gradients */
+static eval_result evaluate(tg_model *m, tg_tape *t, const tg_tensor *x, const tg_tensor *y)
+{
+    double loss = 0;
+    int64_t hit = 0, n = x->shape[0];
+    for (int64_t lo = 0; lo < n; lo += EVAL_CHUNK) {
+        int64_t hi = lo + EVAL_CHUNK < n ? lo + EVAL_CHUNK : n;
+        tg_tensor *flat = rows(x, lo, hi), *yb = rows(y, lo, hi);
+        tg_tensor *xb = flat ? tg_view_reshape(flat, 4, (int64_t[]){hi - lo, 1, SIDE, SIDE}) : NULL;
+        tg_tape_reset(t);
+        bool rec = tg_tape_set_grad_mode(t, false);
+        tg_tensor *out = tg_model_forward(m, t, xb, false);
+        tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
+        if (!l) {
+            fprintf(stderr, "cnn: evaluation failed: %s\n", tg_tape_error(t));
+            exit(1);
+        }
+        loss += tg_tensor_get_flat(l, 0) * (double)(hi - lo);
+        hit += (int64_t)(tg_accuracy(out, yb) * (double)(hi - lo) + 0.5);
+        tg_tape_set_grad_mode(t, rec);
+        tg_tensor_free(&xb);
+        tg_tensor_free(&flat);
+        tg_tensor_free(&yb);
+    }
+    eval_result r = {loss / (double)n, (double)hit / (double)n};
+    return r;
+}
+
+static bool build(tg_model *m, bool bn)
+{
+    tg_conv2d_layer_opts c = tg_conv2d_layer_defaults();
+    c.bias = !bn;
+    tg_dense_opts d = tg_dense_defaults();
+    d.init = TG_INIT_HE_UNIFORM;
+    d.bias = !bn;
+    const int64_t k5[2] = {5, 5}, k2[2] = {2, 2};
+    bool ok = tg_model_add_conv2d(m, 1, 6, k5, &c) == TG_OK &&
+              (!bn || tg_model_add_batch_norm(m, 6, NULL) == TG_OK) &&
+              tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
+              tg_model_add_max_pool2d(m, k2, NULL) == TG_OK &&
+              tg_model_add_conv2d(m, 6, 16, k5, &c) == TG_OK &&
+              (!bn || tg_model_add_batch_norm(m, 16, NULL) == TG_OK) &&
+              tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
+              tg_model_add_max_pool2d(m, k2, NULL) == TG_OK && tg_model_add_flatten(m) == TG_OK &&
+              tg_model_add_dense(m, 16 * 4 * 4, 120, &d) == TG_OK &&
+              (!bn || tg_model_add_batch_norm(m, 120, NULL) == TG_OK) &&
+              tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
+              tg_model_add_dense(m, 120, 84, &d) == TG_OK &&
+              (!bn || tg_model_add_batch_norm(m, 84, NULL) == TG_OK) &&
+              tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
+              tg_model_add_dense(m, 84, 10, NULL) == TG_OK;
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    /* --limit and --batch-norm are ours; the rest goes to the common parser */
+    int64_t limit = 0;
+    bool bn = false;
+    double decay = DEFAULT_DECAY;
+    char *rest[64];
+    int nrest = 0;
+    for (int i = 0; i < argc && nrest < 63; i++) {
+        if (!strcmp(argv[i], "--limit") && i + 1 < argc)
+            limit = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--decay") && i + 1 < argc)
+            decay = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--batch-norm"))
+            bn = true;
+        else
+            rest[nrest++] = argv[i];
+    }
+    ex_args a = {.epochs = 5, .seed = 1, .threads = 1, .lr = 5e-3, .batch = 64,
+                 .data = DEFAULT_DIR};
+    ex_parse(nrest, rest, &a,
+             "[--batch-norm] [--data DIR] [--batch B] [--lr X] [--decay D] [--limit N]");
+    if (access(a.data, R_OK) != 0) {
+        fprintf(stderr,
+                "cnn: no data in %s. Install Debian's Fashion-MNIST (apt-get install "
+                "dataset-fashion-mnist) or pass --data DIR with MNIST-format IDX files.\n",
+                a.data);
+        return 2;
+    }
+    tg_tensor *xall = load(a.data, "train-images-idx3-ubyte");
+    tg_tensor *yall = load(a.data, "train-labels-idx1-ubyte");
+    tg_tensor *xtest_all = load(a.data, "t10k-images-idx3-ubyte");
+    tg_tensor *ytest_all = load(a.data, "t10k-labels-idx1-ubyte");
+    if (!xall || !yall || !xtest_all || !ytest_all)
+        return 1;
+    if (xall->shape[1] != SIDE * SIDE || xtest_all->shape[1] != SIDE * SIDE) {
+        fprintf(stderr, "cnn: images must be %dx%d\n", SIDE, SIDE);
+        return 1;
+    }
+    int64_t ntrain_all = xall->shape[0], ntest = xtest_all->shape[0];
+    if (limit > 0 && limit < ntrain_all)
+        ntrain_all = limit;
+    if (limit > 0 && limit < ntest)
+        ntest = limit;
+    int64_t nval = ntrain_all / 12, ntrain = ntrain_all - nval; /* 5000 of 60000 */
+    tg_tensor *x = rows(xall, 0, ntrain), *y = rows(yall, 0, ntrain);
+    tg_tensor *xv = rows(xall, ntrain, ntrain_all), *yv = rows(yall, ntrain, ntrain_all);
+    tg_tensor *xt = rows(xtest_all, 0, ntest), *yt = rows(ytest_all, 0, ntest);
+    if (!x || !y || !xv || !yv || !xt || !yt) {
+        fprintf(stderr, "cnn: %s\n", tg_last_error());
+        return 1;
+    }
+    const int64_t features = SIDE * SIDE;
+    /* the training split's pixel statistics standardise every split */
+    double sum = 0, sum2 = 0;
+    for (int64_t i = 0; i < tg_tensor_numel(x); i++) {
+        double v = ((const float *)x->data)[i];
+        sum += v;
+        sum2 += v * v;
+    }
+    double mean = sum / (double)tg_tensor_numel(x);
+    double sd = sqrt(fmax(sum2 / (double)tg_tensor_numel(x) - mean * mean, 1e-12));
+    standardise(x, mean, sd);
+    standardise(xv, mean, sd);
+    standardise(xt, mean, sd);
+
+    tg_model *m = tg_model_new(TG_F32, a.seed);
+    if (!m || !build(m, bn)) {
+        fprintf(stderr, "cnn: %s\n", tg_last_error());
+        return 1;
+    }
+    tg_adam_opts ao = tg_adam_defaults();
+    ao.lr = a.lr;
+    ao.decay = decay;
+    tg_optim *opt = tg_adam_new(tg_model_param_count(m), tg_model_params(m), &ao);
+    tg_tape *t = tg_tape_new();
+    int64_t B = a.batch > 0 ? a.batch : 64;
+    tg_tensor *xb = tg_zeros(TG_F32, 4, (int64_t[]){B, 1, SIDE, SIDE});
+    tg_tensor *yb = tg_zeros(TG_I32, 1, &B);
+    int64_t *perm = malloc(sizeof *perm * (size_t)ntrain);
+    if (!opt || !t || !xb || !yb || !perm) {
+        fprintf(stderr, "cnn: %s\n", tg_last_error());
+        return 1;
+    }
+    double t0 = ex_now();
+    int64_t seen = 0;
+    for (int epoch = ex_resume(&a, m, opt); epoch <= a.epochs; epoch++) {
+        /* a permutation from the counter-based RNG: reproducible for (seed, epoch) */
+        tg_permutation(ntrain, a.seed, 1000 + (uint64_t)epoch, perm);
+        double epoch_loss = 0;
+        int64_t batches = 0;
+        for (int64_t lo = 0; lo + B <= ntrain; lo += B) { /* full batches only */
+            float *xd = xb->data;
+            int32_t *yd = yb->data;
+            for (int64_t r = 0; r < B; r++) {
+                memcpy(xd + r * features, (const float *)x->data + perm[lo + r] * features,
+                       sizeof(float) * (size_t)features);
+                yd[r] = ((const int32_t *)y->data)[perm[lo + r]];
+            }
+            tg_tape_reset(t);
+            tg_tensor *out = tg_model_forward(m, t, xb, true);
+            tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
+            if (tg_backward(t, l) != TG_OK) {
+                fprintf(stderr, "cnn: %s\n", tg_tape_error(t));
+                return 1;
+            }
+            tg_optim_step(opt);
+            tg_optim_zero_grad(opt);
+            epoch_loss += tg_tensor_get_flat(l, 0);
+            batches++;
+            seen += B;
+            if (batches % 50 == 0)
+                ex_progress(epoch, a.epochs, epoch_loss / (double)batches, "batch acc",
+                            tg_accuracy(out, yb), (double)seen / (ex_now() - t0));
+        }
+        ex_maybe_save(&a, m, opt, epoch);
+    }
+    ex_progress_done();
+    double secs = ex_now() - t0;
+    eval_result tr = evaluate(m, t, x, y), va = evaluate(m, t, xv, yv), te = evaluate(m, t, xt, yt);
+    if (a.json)
+        printf("{\"train_loss\":%.6f,\"train_acc\":%.4f,\"val_loss\":%.6f,\"val_acc\":%.4f,"
+               "\"test_loss\":%.6f,\"test_acc\":%.4f,\"batch_norm\":%d,\"epochs\":%d,"
+               "\"seconds\":%.3f}\n",
+               tr.loss, tr.acc, va.loss, va.acc, te.loss, te.acc, bn ? 1 : 0, a.epochs, secs);
+    else
+        printf("cnn%s: %d epochs in %.1f s: train acc %.4f, validation acc %.4f, test loss %.4f "
+               "acc %.4f\n",
+               bn ? " (batch norm)" : "", a.epochs, secs, tr.acc, va.acc, te.loss, te.acc);
+    free(perm);
+    tg_tape_free(&t);
+    tg_optim_free(&opt);
+    ex_print_hash(&a, m);
+    tg_model_free(&m);
+    tg_tensor *all[] = {xall, yall, xtest_all, ytest_all, x, y, xv, yv, xt, yt, xb, yb};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        tg_tensor_free(&all[i]);
+    return 0;
+}
