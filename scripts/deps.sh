@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages tapegrad needs to build, test and run its examples.
+# Installs the Debian packages tapegrad needs to build, test and run its examples, and
+# what CI adds: clang with its sanitizer and libFuzzer runtimes and LLVM's OpenMP
+# (ThreadSanitizer build, fuzz targets).
 # Only missing packages are installed; uses sudo when not root.
 set -euo pipefail
 pkgs=(gcc pkg-config meson ninja-build libxxhash-dev libopenblas-dev zlib1g-dev
-      libjansson-dev dataset-fashion-mnist)
+      libjansson-dev dataset-fashion-mnist
+      clang libclang-rt-dev libomp-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
