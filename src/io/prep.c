@@ -101,9 +101,10 @@ static tg_status csv_pass(const char *path, char *text, const tg_csv_opts *o, bo
                     *sep = 0;
                 char *num_end;
                 double v = strtod(cell, &num_end);
+                bool none = num_end == cell; /* before skipping: a blank cell is empty */
                 while (*num_end == ' ' || *num_end == '\t')
                     num_end++;
-                if (num_end == cell || *num_end)
+                if (none || *num_end)
                     return tg__error_status(TG_EFORMAT, "tg_csv_load: %s:%lld:%lld: not a number: '%s'",
                                             path, (long long)line, (long long)c + 1, cell);
                 if (!isfinite(v)) /* nan, inf, or out of the double range */
