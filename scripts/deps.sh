@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages tapegrad needs to build, test and run its examples.
+# Installs the Debian packages tapegrad needs to build, test and run its examples, and
+# what CI adds: clang with its sanitizer and libFuzzer runtimes and LLVM's OpenMP
+# (ThreadSanitizer build, fuzz targets).
 # Only missing packages are installed; uses sudo when not root.
 set -euo pipefail
 pkgs=(gcc pkg-config meson ninja-build libxxhash-dev libopenblas-dev zlib1g-dev
       libjansson-dev dataset-fashion-mnist
-      xxhash) # xxhsum, for tests/io/golden/make_golden.py
+      xxhash # xxhsum, for tests/io/golden/make_golden.py
+      clang libclang-rt-dev libomp-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,6 @@
 /* CSV loading, row selection, mini-batches, splits, k-fold and scalers. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,14 +101,20 @@ static tg_status csv_pass(const char *path, char *text, const tg_csv_opts *o, bo
                     *sep = 0;
                 char *num_end;
                 double v = strtod(cell, &num_end);
+                bool none = num_end == cell; /* before skipping: a blank cell is empty */
                 while (*num_end == ' ' || *num_end == '\t')
                     num_end++;
-                if (num_end == cell || *num_end)
+                if (none || *num_end)
                     return tg__error_status(TG_EFORMAT, "tg_csv_load: %s:%lld:%lld: not a number: '%s'",
                                             path, (long long)line, (long long)c + 1, cell);
                 if (!isfinite(v)) /* nan, inf, or out of the double range */
                     return tg__error_status(TG_EFORMAT,
                                             "tg_csv_load: %s:%lld:%lld: not a finite number: '%s'",
+                                            path, (long long)line, (long long)c + 1, cell);
+                /* a double beyond the float range would load as inf into F32 */
+                if (c != o->label_column && o->dtype == TG_F32 && fabs(v) > FLT_MAX)
+                    return tg__error_status(TG_EFORMAT,
+                                            "tg_csv_load: %s:%lld:%lld: out of the f32 range: '%s'",
                                             path, (long long)line, (long long)c + 1, cell);
                 if (c == o->label_column) {
                     if (v != floor(v) || v < -2147483648.0 || v > 2147483647.0)

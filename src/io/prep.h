@@ -23,8 +23,9 @@ TG_API tg_csv_opts tg_csv_defaults(void);
  * line ends are accepted, blank lines are skipped; no quoting. Returns TG_OK, or with
  * *x and *labels NULL: TG_EINVAL (bad arguments), TG_EIO (missing or unreadable file,
  * a directory), TG_ENOMEM, or TG_EFORMAT with file:line:column (or the byte offset) in
- * tg_last_error() for: a non-numeric or empty cell, nan/inf or an out-of-range number,
- * a non-integer or out-of-int32 label, ragged rows, a label column beyond the last, a
+ * tg_last_error() for: a non-numeric, empty or blank cell, nan/inf or an out-of-range
+ * number (beyond the double range, or for F32 features beyond the float range), a
+ * non-integer or out-of-int32 label, ragged rows, a label column beyond the last, a
  * NUL byte, an empty file, or no data rows (header only). Memory: the file's size plus
  * two bytes while parsing, then the result tensors. */
 TG_API tg_status tg_csv_load(const char *path, const tg_csv_opts *o, tg_tensor **x,

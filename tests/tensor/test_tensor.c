@@ -68,6 +68,42 @@ static void rng(void)
     tg_tensor_free(&u10);
 }
 
+/* Known answers: fixed (seed, stream, counter) give fixed values, so any change to the
+ * generator (hash, bits kept, Box-Muller, scaling, rounding to f32) is caught, not only
+ * an inconsistency between calls. Uniforms are exact; normals go through libm's log
+ * and cos, so they are held to 1e-15 relative. */
+static void rng_known_answers(void)
+{
+    const uint64_t u64[4] = {0xd863fb5a1afa880bull, 0xd83c39875bc3ff27ull,
+                             0x3fcf6ac93664687full, 0x66da5593f045eea0ull};
+    const double uni[4] = {0x1.b0c7f6b435f51p-1, 0x1.b078730eb787fp-1, 0x1.fe7b5649b3234p-3,
+                           0x1.9b69564fc117ap-2};
+    const double nrm[4] = {0x1.1522add67d1c5p+0, -0x1.3c2b1a01682f2p-1, -0x1.9a1dee93efdc5p+1,
+                           0x1.486d6e13d9e92p-3};
+    const float uf32[4] = {0x1.30c7f6p+1f, 0x1.307874p+1f, -0x1.84a9b6p-9f, 0x1.36d2acp-1f};
+    const double nf64[4] = {0x1.4548ab759f471p+1, 0x1.b0f5397fa5f44p+0, 0x1.978845b0408ecp-2,
+                            0x1.0a436b709ecf5p+1};
+    tg_tensor *u = tg_rand_uniform(TG_F32, 1, (int64_t[]){4}, -1, 3, 42, 7);
+    tg_tensor *n = tg_rand_normal(TG_F64, 1, (int64_t[]){4}, 2, 0.5, 42, 7);
+    for (uint64_t c = 0; c < 4; c++) {
+        CHECK(tg_rng_u64(42, 7, c) == u64[c], "u64(42, 7, %d) = %016llx", (int)c,
+              (unsigned long long)tg_rng_u64(42, 7, c));
+        CHECK(tg_rng_uniform01(42, 7, c) == uni[c] &&
+                  uni[c] == (double)(u64[c] >> 11) * 0x1.0p-53,
+              "uniform01(42, 7, %d) = %a: the top 53 bits of the draw", (int)c,
+              tg_rng_uniform01(42, 7, c));
+        double z = tg_rng_normal(42, 7, c);
+        CHECK(fabs(z - nrm[c]) <= 1e-15 * fabs(nrm[c]), "normal(42, 7, %d) = %a", (int)c, z);
+        CHECK(u && (float)tg_tensor_get_flat(u, (int64_t)c) == uf32[c],
+              "rand_uniform f32 [-1, 3) element %d = %a", (int)c, tg_tensor_get_flat(u, (int64_t)c));
+        CHECK(n && fabs(tg_tensor_get_flat(n, (int64_t)c) - nf64[c]) <= 1e-15 * fabs(nf64[c]) &&
+                  fabs(nf64[c] - (2 + 0.5 * nrm[c])) <= 1e-15 * fabs(nf64[c]),
+              "rand_normal f64 (2, 0.5) element %d = %a", (int)c, tg_tensor_get_flat(n, (int64_t)c));
+    }
+    tg_tensor_free(&u);
+    tg_tensor_free(&n);
+}
+
 static void views(void)
 {
     tg_tensor *base = tg_arange(TG_F32, 0, 24, 1);
@@ -140,6 +176,7 @@ int main(void)
 {
     creation();
     rng();
+    rng_known_answers();
     views();
     printing();
     return check_summary();
