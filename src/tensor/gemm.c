@@ -57,30 +57,41 @@ const tg__gemm_variant tg__gemm_variants[] = {
 };
 
 /* Threading: one pool for everything. BLAS runs single-threaded (tg_set_num_threads
- * pins it) and a large product is split here into one block of rows (or columns,
- * whichever is longer) per OpenMP thread, so BLAS and the elementwise kernels never
- * run two thread pools that spin against each other. */
+ * pins it) and a large product is split here into GEMM_PARTS blocks of rows (or
+ * columns, whichever is longer), shared out over tapegrad's OpenMP threads, so BLAS and
+ * the elementwise kernels never run two thread pools that spin against each other.
+ *
+ * The partition depends on the shape only, never on the thread count: OpenBLAS picks
+ * its kernels (and so its summation order) by the size of each call, so a block of C
+ * computed in a call of another size can differ in the last bits. With the same calls
+ * at every thread count, 1 and 2 threads give the same bits (tests/tensor/
+ * test_threads.c). With one thread the parts run one after the other (one more
+ * packing of the shared operand, a few percent on a large product); more than
+ * GEMM_PARTS threads do not speed up a single product. */
 #define PAR_MIN_FLOPS ((int64_t)1 << 21)
+#define GEMM_PARTS 2
 
 #ifdef TG_HAVE_OPENMP
-#define OMP_SPLIT _Pragma("omp parallel for num_threads(nt)")
+#define OMP_SPLIT _Pragma("omp parallel for num_threads(nt) schedule(static)")
 #else
 #define OMP_SPLIT
 #endif
 
 #define SPLIT_GEMM(T, KERNEL)                                                          \
     do {                                                                               \
-        int nt = tg_num_threads();                                                     \
         if (M <= 0 || N <= 0)                                                          \
             return;                                                                    \
-        if (nt < 2 || M * N * K < PAR_MIN_FLOPS || (M < 32 && N < 32)) {               \
+        if (M * N * K < PAR_MIN_FLOPS || (M < 32 && N < 32)) {                         \
             KERNEL(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);              \
             return;                                                                    \
         }                                                                              \
+        int nt = tg_num_threads() < GEMM_PARTS ? tg_num_threads() : GEMM_PARTS;        \
+        (void)nt; /* unused without OpenMP */                                          \
         bool by_rows = M >= N;                                                         \
-        int64_t len = by_rows ? M : N, per = ((len + nt - 1) / nt + 15) / 16 * 16;     \
+        int64_t len = by_rows ? M : N;                                                 \
+        int64_t per = ((len + GEMM_PARTS - 1) / GEMM_PARTS + 15) / 16 * 16;            \
         OMP_SPLIT                                                                      \
-        for (int p = 0; p < nt; p++) {                                                 \
+        for (int p = 0; p < GEMM_PARTS; p++) {                                         \
             int64_t lo = p * per, n = len - lo < per ? len - lo : per;                 \
             if (n <= 0)                                                                \
                 continue;                                                              \
