@@ -1,10 +1,11 @@
 /* Convolution, pooling and normalisation.
- * Registered ops: im2col and col2im (each the other's adjoint; kernels in this file)
- * and conv2d (forward: im2col of a chunk of samples into scratch + one batched GEMM
- * with the bias fused; backward with matmul, col2im, im2col and sum). conv1d, the
- * pools, batch and layer normalisation and flatten are compositions of registered ops,
- * so their gradients (and second derivatives) come from those ops. */
-#include <float.h>
+ * Registered ops: im2col and col2im (each the other's adjoint; kernels in this file),
+ * conv2d (forward: im2col of a chunk of samples into scratch + one batched GEMM with
+ * the bias fused; backward with matmul, col2im, im2col and sum), max_pool2d (max and
+ * argmax in one pass; backward a scatter-add) and gather_last / scatter_add_last (each
+ * the other's adjoint). conv1d, the other pools, batch and layer normalisation and
+ * flatten are compositions of registered ops, so their gradients (and second
+ * derivatives) come from those ops. */
 #include <math.h>
 #include <string.h>
 
@@ -179,8 +180,12 @@ static void valid_range(int64_t off, int64_t s, int64_t n, int64_t out, int64_t 
                     int64_t base = (oh * w->s[0] + offh) * sh + offw * sw, step = w->s[1] * sw; \
                     for (int64_t ow = 0; ow < wlo; ow++)                                    \
                         r[ow] = padv;                                                       \
-                    for (int64_t ow = wlo; ow < whi; ow++)                                  \
-                        r[ow] = x[base + ow * step];                                        \
+                    if (step == 1) /* stride 1 along a contiguous row: a plain copy */     \
+                        for (int64_t ow = wlo; ow < whi; ow++)                              \
+                            r[ow] = x[base + ow];                                           \
+                    else                                                                    \
+                        for (int64_t ow = wlo; ow < whi; ow++)                              \
+                            r[ow] = x[base + ow * step];                                    \
                     for (int64_t ow = whi; ow < Wo; ow++)                                   \
                         r[ow] = padv;                                                       \
                 }                                                                           \
@@ -538,43 +543,248 @@ tg_tensor *tg_conv1d(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b,
 
 /* ----------------------------------------------------------------- pooling */
 
-typedef enum { POOL_MAX, POOL_AVG, POOL_L2 } pool_kind;
-
-static tg_tensor *pool2d(tg_tape *t, tg_tensor *x, const int64_t *kernel, const int64_t *stride,
-                         const int64_t *padding, pool_kind kind, const char *fn)
+/* checks of a pooling call: x an image, the window (stride NULL = kernel), padding at
+ * most half the kernel so every window holds an image element */
+static bool pool_window(tg_tape *t, const tg_tensor *x, const int64_t *kernel,
+                        const int64_t *stride, const int64_t *padding, win2d *w, int64_t *Ho,
+                        int64_t *Wo, const char *fn)
 {
     if (!t || t->status != TG_OK || !x)
-        return NULL;
-    win2d w;
-    int64_t Ho, Wo;
+        return false;
     if (!check_image(t, x, fn) ||
-        !make_window(t, &w, kernel, stride ? stride : kernel, padding, NULL, fn) ||
-        !window_fit(t, &w, x->shape[2], x->shape[3], x, &Ho, &Wo, fn))
-        return NULL;
-    if (2 * w.p[0] > w.k[0] || 2 * w.p[1] > w.k[1])
-        return tg__fail(t, TG_EINVAL,
-                        "%s: padding (%lld,%lld) larger than half the kernel (%lld,%lld) (x %s)",
-                        fn, (long long)w.p[0], (long long)w.p[1], (long long)w.k[0],
-                        (long long)w.k[1], tg__shape_str(x).s);
-    int64_t N = x->shape[0], C = x->shape[1];
-    /* padding is the lowest finite value for max (it never wins, and anomaly mode sees
-     * no infinity), zero for the means */
-    double padv = kind != POOL_MAX ? 0.0 : x->dtype == TG_F32 ? -FLT_MAX : -DBL_MAX;
-    tg_tensor *src = kind == POOL_L2 ? tg_mul(t, x, x) : x;
-    tg_tensor *cols = tg_im2col(t, src, w.k, w.s, w.p, w.d, padv);
-    cols = tg_reshape(t, cols, 4, (int64_t[]){N, C, w.k[0] * w.k[1], Ho * Wo});
-    int axis = 2;
-    tg_tensor *r = kind == POOL_MAX ? tg_max(t, cols, axis, false)
-                                    : tg_mean(t, cols, 1, &axis, false);
-    if (kind == POOL_L2)
-        r = tg_sqrt(t, r);
-    return tg_reshape(t, r, 4, (int64_t[]){N, C, Ho, Wo});
+        !make_window(t, w, kernel, stride ? stride : kernel, padding, NULL, fn) ||
+        !window_fit(t, w, x->shape[2], x->shape[3], x, Ho, Wo, fn))
+        return false;
+    if (2 * w->p[0] > w->k[0] || 2 * w->p[1] > w->k[1]) {
+        tg__fail(t, TG_EINVAL,
+                 "%s: padding (%lld,%lld) larger than half the kernel (%lld,%lld) (x %s)", fn,
+                 (long long)w->p[0], (long long)w->p[1], (long long)w->k[0], (long long)w->k[1],
+                 tg__shape_str(x).s);
+        return false;
+    }
+    return true;
 }
+
+/* ------------------------------------------------- gather / scatter-add */
+
+/* idx is I32 with `like`'s leading dims (all but the last); false with an error if not */
+static bool check_index(tg_tape *t, const tg_tensor *like, const tg_tensor *idx, const char *fn)
+{
+    bool ok = idx->dtype == TG_I32 && idx->ndim == like->ndim && like->ndim >= 1;
+    for (int d = 0; ok && d < like->ndim - 1; d++)
+        ok = idx->shape[d] == like->shape[d];
+    if (!ok)
+        tg__fail(t, TG_ESHAPE, "%s: idx %s %s does not fit %s (want i32 with the same leading dims)",
+                 fn, tg__shape_str(idx).s, tg_dtype_name(idx->dtype), tg__shape_str(like).s);
+    return ok;
+}
+
+/* every index of the contiguous I32 tensor in [0, size); else an error */
+static bool check_range(tg_tape *t, const tg_tensor *idx, int64_t size, const char *fn)
+{
+    const int32_t *ip = (const int32_t *)idx->data + idx->offset;
+    int64_t n = tg_tensor_numel(idx);
+    for (int64_t i = 0; i < n; i++)
+        if (ip[i] < 0 || ip[i] >= size) {
+            tg__fail(t, TG_ERANGE, "%s: index %d at %lld out of range [0, %lld)", fn, (int)ip[i],
+                     (long long)i, (long long)size);
+            return false;
+        }
+    return true;
+}
+
+/* rows of the gather / scatter: out row r, src row r, idx row r (all contiguous) */
+#define INDEX_KERNELS(T, SUF)                                                               \
+    static void gather_##SUF(T *out, const T *x, const int32_t *idx, int64_t rows,          \
+                             int64_t P, int64_t Q)                                          \
+    {                                                                                       \
+        for (int64_t r = 0; r < rows; r++)                                                  \
+            for (int64_t q = 0; q < Q; q++)                                                 \
+                out[r * Q + q] = x[r * P + idx[r * Q + q]];                                 \
+    }                                                                                       \
+    static void scatter_##SUF(T *out, const T *src, const int32_t *idx, int64_t rows,       \
+                              int64_t P, int64_t Q)                                         \
+    {                                                                                       \
+        for (int64_t e = 0; e < rows * P; e++)                                              \
+            out[e] = 0;                                                                     \
+        for (int64_t r = 0; r < rows; r++)                                                  \
+            for (int64_t q = 0; q < Q; q++)                                                 \
+                out[r * P + idx[r * Q + q]] += src[r * Q + q];                              \
+    }
+INDEX_KERNELS(float, f32)
+INDEX_KERNELS(double, f64)
+
+tg_tensor *tg_gather_last(tg_tape *t, tg_tensor *x, tg_tensor *idx)
+{
+    const char *fn = "tg_gather_last";
+    if (!t || t->status != TG_OK || !x || !idx)
+        return NULL;
+    if (!tg__check_float(t, x, fn) || !check_index(t, x, idx, fn))
+        return NULL;
+    int64_t P = x->shape[x->ndim - 1], Q = idx->shape[idx->ndim - 1];
+    const tg_tensor *xd = dense_of(t, x), *id = dense_of(t, idx);
+    if (!xd || !id || !check_range(t, id, P, fn))
+        return NULL;
+    tg_tensor *out = tg__new(t, x->dtype, idx->ndim, idx->shape);
+    if (!out)
+        return NULL;
+    int64_t rows = Q ? tg_tensor_numel(idx) / Q : 0;
+    const int32_t *ip = (const int32_t *)id->data + id->offset;
+    if (x->dtype == TG_F32)
+        gather_f32(out->data, (const float *)xd->data + xd->offset, ip, rows, P, Q);
+    else
+        gather_f64(out->data, (const double *)xd->data + xd->offset, ip, rows, P, Q);
+    tg_tensor *in[2] = {x, idx};
+    return tg__record(t, TG_OP_GATHER_LAST, 2, in, out, NULL);
+}
+
+void tg__bwd_gather_last(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    const tg_tensor *x = n->in[0];
+    gi[0] = tg_scatter_add_last(t, g, n->in[1], x->shape[x->ndim - 1]);
+}
+
+tg_tensor *tg_scatter_add_last(tg_tape *t, tg_tensor *src, tg_tensor *idx, int64_t size)
+{
+    const char *fn = "tg_scatter_add_last";
+    if (!t || t->status != TG_OK || !src || !idx)
+        return NULL;
+    if (!tg__check_float(t, src, fn) || !check_index(t, src, idx, fn))
+        return NULL;
+    if (idx->shape[idx->ndim - 1] != src->shape[src->ndim - 1])
+        return tg__fail(t, TG_ESHAPE, "%s: idx %s must have the shape of src %s", fn,
+                        tg__shape_str(idx).s, tg__shape_str(src).s);
+    if (size < 0 || size > INT32_MAX)
+        return tg__fail(t, TG_EINVAL, "%s: size %lld out of range [0, 2^31)", fn, (long long)size);
+    int64_t shape[TG_MAX_DIMS], Q = src->shape[src->ndim - 1];
+    memcpy(shape, src->shape, sizeof shape);
+    shape[src->ndim - 1] = size;
+    const tg_tensor *sd = dense_of(t, src), *id = dense_of(t, idx);
+    if (!sd || !id || !check_range(t, id, size, fn))
+        return NULL;
+    tg_tensor *out = tg__new(t, src->dtype, src->ndim, shape);
+    if (!out)
+        return NULL;
+    int64_t rows = 1;
+    for (int d = 0; d < src->ndim - 1; d++)
+        rows *= src->shape[d];
+    const int32_t *ip = (const int32_t *)id->data + id->offset;
+    if (src->dtype == TG_F32)
+        scatter_f32(out->data, (const float *)sd->data + sd->offset, ip, rows, size, Q);
+    else
+        scatter_f64(out->data, (const double *)sd->data + sd->offset, ip, rows, size, Q);
+    tg_tensor *in[2] = {src, idx};
+    tg__args a = {.v = {size}};
+    return tg__record(t, TG_OP_SCATTER_ADD_LAST, 2, in, out, &a);
+}
+
+void tg__bwd_scatter_add_last(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    gi[0] = tg_gather_last(t, g, n->in[1]);
+}
+
+/* ----------------------------------------------------------------- pooling */
+
+/* Max pooling of one plane: out[o] = the first maximum (row-major over the window, NaN
+ * wins) of the window's in-image elements, arg[o] its position h*W + w in the plane.
+ * x has element strides (sh, sw). The selection is branch-free (a data-dependent branch
+ * mispredicts on every other element of real activations). */
+#define POOL_KERNELS(T, SUF)                                                                \
+    static void maxpool_plane_##SUF(const T *x, int64_t sh, int64_t sw, int64_t H, int64_t W, \
+                                    T *out, int32_t *arg, const win2d *w, int64_t Ho,       \
+                                    int64_t Wo)                                             \
+    {                                                                                       \
+        for (int64_t oh = 0; oh < Ho; oh++) {                                               \
+            int64_t h0 = oh * w->s[0] - w->p[0], h1 = h0 + w->k[0];                         \
+            h0 = h0 < 0 ? 0 : h0;                                                           \
+            h1 = h1 > H ? H : h1;                                                           \
+            for (int64_t ow = 0; ow < Wo; ow++) {                                           \
+                int64_t w0 = ow * w->s[1] - w->p[1], w1 = w0 + w->k[1];                     \
+                w0 = w0 < 0 ? 0 : w0;                                                       \
+                w1 = w1 > W ? W : w1;                                                       \
+                int32_t best = (int32_t)(h0 * W + w0);                                      \
+                T bv = x[h0 * sh + w0 * sw];                                                \
+                for (int64_t h = h0; h < h1; h++) {                                         \
+                    const T *xr = x + h * sh;                                               \
+                    for (int64_t c = w0; c < w1; c++) {                                     \
+                        T v = xr[c * sw];                                                   \
+                        int take = (v > bv) | ((v != v) & (bv == bv));                      \
+                        bv = take ? v : bv;                                                 \
+                        best = take ? (int32_t)(h * W + c) : best;                          \
+                    }                                                                       \
+                }                                                                           \
+                out[oh * Wo + ow] = bv;                                                     \
+                arg[oh * Wo + ow] = best;                                                   \
+            }                                                                               \
+        }                                                                                   \
+    }
+POOL_KERNELS(float, f32)
+POOL_KERNELS(double, f64)
 
 tg_tensor *tg_max_pool2d(tg_tape *t, tg_tensor *x, const int64_t kernel[2],
                          const int64_t stride[2], const int64_t padding[2])
 {
-    return pool2d(t, x, kernel, stride, padding, POOL_MAX, "tg_max_pool2d");
+    const char *fn = "tg_max_pool2d";
+    win2d w;
+    int64_t Ho, Wo;
+    if (!pool_window(t, x, kernel, stride, padding, &w, &Ho, &Wo, fn))
+        return NULL;
+    int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    if (H * W > INT32_MAX)
+        return tg__fail(t, TG_EINVAL, "%s: planes of x %s too large", fn, tg__shape_str(x).s);
+    tg_tensor *out = tg__new(t, x->dtype, 4, (int64_t[]){N, C, Ho, Wo});
+    tg_tensor *arg = out ? tg__new(t, TG_I32, 3, (int64_t[]){N, C, Ho * Wo}) : NULL;
+    if (!arg)
+        return NULL;
+    int64_t planes = N * C, L = Ho * Wo;
+    const int64_t *xs = x->stride;
+    int nt = par_threads(planes * w.k[0] * w.k[1] * L);
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) if (nt > 1)
+#endif
+    for (int64_t q = 0; q < planes; q++) {
+        int64_t xo = x->offset + (q / C) * xs[0] + (q % C) * xs[1];
+        if (x->dtype == TG_F32)
+            maxpool_plane_f32((const float *)x->data + xo, xs[2], xs[3], H, W,
+                              (float *)out->data + q * L, (int32_t *)arg->data + q * L, &w, Ho,
+                              Wo);
+        else
+            maxpool_plane_f64((const double *)x->data + xo, xs[2], xs[3], H, W,
+                              (double *)out->data + q * L, (int32_t *)arg->data + q * L, &w, Ho,
+                              Wo);
+    }
+    (void)nt;
+    tg_tensor *in[2] = {x, arg};
+    return tg__record(t, TG_OP_MAX_POOL2D, 2, in, out, NULL);
+}
+
+void tg__bwd_max_pool2d(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
+{
+    /* the gradient goes to each window's argmax: a scatter-add over the planes */
+    const tg_tensor *x = n->in[0], *arg = n->in[1];
+    tg_tensor *gf = tg_reshape(t, g, 3, arg->shape);
+    tg_tensor *s = tg_scatter_add_last(t, gf, n->in[1], x->shape[2] * x->shape[3]);
+    gi[0] = tg_reshape(t, s, 4, x->shape);
+}
+
+typedef enum { POOL_AVG, POOL_L2 } pool_kind;
+
+static tg_tensor *pool2d(tg_tape *t, tg_tensor *x, const int64_t *kernel, const int64_t *stride,
+                         const int64_t *padding, pool_kind kind, const char *fn)
+{
+    win2d w;
+    int64_t Ho, Wo;
+    if (!pool_window(t, x, kernel, stride, padding, &w, &Ho, &Wo, fn))
+        return NULL;
+    int64_t N = x->shape[0], C = x->shape[1];
+    tg_tensor *src = kind == POOL_L2 ? tg_mul(t, x, x) : x;
+    tg_tensor *cols = tg_im2col(t, src, w.k, w.s, w.p, w.d, 0.0);
+    cols = tg_reshape(t, cols, 4, (int64_t[]){N, C, w.k[0] * w.k[1], Ho * Wo});
+    int axis = 2;
+    tg_tensor *r = tg_mean(t, cols, 1, &axis, false);
+    if (kind == POOL_L2)
+        r = tg_sqrt(t, r);
+    return tg_reshape(t, r, 4, (int64_t[]){N, C, Ho, Wo});
 }
 
 tg_tensor *tg_avg_pool2d(tg_tape *t, tg_tensor *x, const int64_t kernel[2],
