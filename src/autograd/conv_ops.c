@@ -19,6 +19,11 @@ typedef struct win2d {
 
 /* scratch budget of conv2d's forward: samples are unfolded this many elements at a time */
 #define CONV_CHUNK_ELEMS ((int64_t)1 << 21)
+/* conv2d keeps its unfolded input for the backward up to this many elements */
+#define CONV_KEEP_ELEMS ((int64_t)1 << 24)
+/* conv2d node flags (args v[9]): inputs are x, w, [b], [kept cols] */
+#define CONV_HAS_BIAS 1
+#define CONV_HAS_COLS 2
 /* window kernels run on several threads only above this many elements per call */
 #define PAR_MIN_ELEMS ((int64_t)1 << 15)
 
@@ -206,8 +211,12 @@ static void valid_range(int64_t off, int64_t s, int64_t n, int64_t out, int64_t 
                 for (int64_t oh = hlo; oh < hhi; oh++) {                                    \
                     T *ir = img + (oh * w->s[0] + offh) * W;                                \
                     const T *cr = cols + row + oh * Wo * ls;                                \
-                    for (int64_t ow = wlo; ow < whi; ow++)                                  \
-                        ir[ow * w->s[1] + offw] += cr[ow * ls];                             \
+                    if (w->s[1] == 1 && ls == 1) /* contiguous on both sides */            \
+                        for (int64_t ow = wlo; ow < whi; ow++)                              \
+                            ir[ow + offw] += cr[ow];                                        \
+                    else                                                                    \
+                        for (int64_t ow = wlo; ow < whi; ow++)                              \
+                            ir[ow * w->s[1] + offw] += cr[ow * ls];                         \
                 }                                                                           \
             }                                                                               \
     }
@@ -409,9 +418,12 @@ static tg_tensor header(const tg_tensor *src, int ndim, const int64_t *shape,
 }
 
 /* out [N, C_out, Ho, Wo] = conv(x, w) + b: chunks of samples unfolded into scratch, each
- * chunk one batched GEMM [G, C_out/G, K] x [nb, G, K, L] with the bias as its beta term */
+ * chunk one batched GEMM [G, C_out/G, K] x [nb, G, K, L] with the bias as its beta term.
+ * With keep, all samples are unfolded at once into a tape tensor returned in *kept (the
+ * backward's weight gradient reuses it instead of unfolding x again). */
 static bool conv_forward(tg_tape *t, tg_tensor *out, const tg_tensor *x, const tg_tensor *w,
-                         const tg_tensor *b, const win2d *win, int64_t G)
+                         const tg_tensor *b, const win2d *win, int64_t G, bool keep,
+                         tg_tensor **kept)
 {
     int64_t N = x->shape[0], C = x->shape[1], Co = w->shape[0];
     int64_t Ho = out->shape[2], Wo = out->shape[3], L = Ho * Wo, Cog = Co / G;
@@ -427,7 +439,13 @@ static bool conv_forward(tg_tape *t, tg_tensor *out, const tg_tensor *x, const t
     int64_t nb = per > 0 ? CONV_CHUNK_ELEMS / per : N;
     nb = nb < 1 ? 1 : nb > N ? N : nb;
     void *scratch = NULL;
-    if (per > 0) {
+    if (keep && per > 0) {
+        *kept = tg__new(t, x->dtype, 3, (int64_t[]){N, C * win->k[0] * win->k[1], L});
+        if (!*kept)
+            return false;
+        scratch = (*kept)->data;
+        nb = N;
+    } else if (per > 0) {
         scratch = tg__arena_alloc(t, (size_t)(nb * per) * tg_dtype_size(x->dtype));
         if (!scratch)
             return false;
@@ -467,14 +485,19 @@ tg_tensor *tg_conv2d(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b,
     if (!tg__numel(4, (int64_t[]){x->shape[1], w->shape[2] * w->shape[3], Ho, Wo}, &cols))
         return tg__fail(t, TG_EINVAL, "%s: window too large: x %s, w %s", fn, tg__shape_str(x).s,
                         tg__shape_str(w).s);
-    tg_tensor *out = tg__new(t, x->dtype, 4, shape);
-    if (!out || !conv_forward(t, out, x, w, b, &win, o.groups))
+    /* the unfolded input is kept for the weight gradient when one will be taken and it
+     * is not too large: it costs arena memory, unfolding twice costs time */
+    bool keep = t->record && w->requires_grad && x->shape[0] > 0 &&
+                cols <= CONV_KEEP_ELEMS / x->shape[0];
+    tg_tensor *out = tg__new(t, x->dtype, 4, shape), *kept = NULL;
+    if (!out || !conv_forward(t, out, x, w, b, &win, o.groups, keep, &kept))
         return NULL;
     tg__args a = {0};
     window_to_args(&win, &a);
     a.v[8] = o.groups;
-    tg_tensor *in[3] = {x, w, b};
-    return tg__record(t, TG_OP_CONV2D, b ? 3 : 2, in, out, &a);
+    a.v[9] = (b ? CONV_HAS_BIAS : 0) | (kept ? CONV_HAS_COLS : 0);
+    tg_tensor *in[4] = {x, w, b ? b : kept, kept};
+    return tg__record(t, TG_OP_CONV2D, 2 + !!b + !!kept, in, out, &a);
 }
 
 void tg__bwd_conv2d(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
@@ -492,14 +515,18 @@ void tg__bwd_conv2d(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
         gi[0] = tg_col2im(t, gc, x->shape + 2, win.k, win.s, win.p, win.d);
     }
     if (w->requires_grad) {
-        /* grad W_g = sum over samples of g cols^T (cols recomputed, recorded as im2col) */
-        tg_tensor *cols = tg_im2col(t, x, win.k, win.s, win.p, win.d, 0.0);
+        /* grad W_g = sum over samples of g cols^T; cols kept by the forward, or (when
+         * the gradient is itself recorded, so that it depends on x) unfolded again as a
+         * recorded im2col */
+        tg_tensor *cols = (n->a.v[9] & CONV_HAS_COLS) && !t->record
+                              ? n->in[n->n_in - 1]
+                              : tg_im2col(t, x, win.k, win.s, win.p, win.d, 0.0);
         cols = tg_reshape(t, cols, 4, (int64_t[]){N, G, K, L});
         int zero = 0;
         tg_tensor *gw = tg_sum(t, tg_matmul(t, gr, tg_transpose(t, cols, -1, -2)), 1, &zero, false);
         gi[1] = tg_reshape(t, gw, 4, w->shape);
     }
-    if (n->n_in == 3 && n->in[2]->requires_grad)
+    if ((n->a.v[9] & CONV_HAS_BIAS) && n->in[2]->requires_grad)
         gi[2] = tg_sum(t, g, 3, (int[]){0, 2, 3}, false);
 }
 
@@ -718,6 +745,39 @@ void tg__bwd_scatter_add_last(tg_tape *t, const tg__node *n, tg_tensor *g, tg_te
             }                                                                               \
         }                                                                                   \
     }
+/* The same without padding and with contiguous rows (sw == 1), every window inside the
+ * image: the window positions are the outer loops and the output column the inner one,
+ * so the selection vectorizes. Visits positions in the same row-major order. */
+#define POOL_FAST_KERNELS(T, SUF)                                                           \
+    static void maxpool_plane_fast_##SUF(const T *x, int64_t sh, int64_t W, T *restrict out, \
+                                         int32_t *restrict arg, const win2d *w, int64_t Ho, \
+                                         int64_t Wo)                                        \
+    {                                                                                       \
+        int64_t s1 = w->s[1];                                                               \
+        for (int64_t oh = 0; oh < Ho; oh++) {                                               \
+            T *restrict o = out + oh * Wo;                                                  \
+            int32_t *restrict a = arg + oh * Wo;                                            \
+            int64_t h0 = oh * w->s[0];                                                      \
+            const T *x0 = x + h0 * sh;                                                      \
+            for (int64_t ow = 0; ow < Wo; ow++) {                                           \
+                o[ow] = x0[ow * s1];                                                        \
+                a[ow] = (int32_t)(h0 * W + ow * s1);                                        \
+            }                                                                               \
+            for (int64_t i = 0; i < w->k[0]; i++)                                           \
+                for (int64_t j = i == 0; j < w->k[1]; j++) {                                \
+                    const T *xr = x + (h0 + i) * sh + j;                                    \
+                    int32_t base = (int32_t)((h0 + i) * W + j);                             \
+                    for (int64_t ow = 0; ow < Wo; ow++) {                                   \
+                        T v = xr[ow * s1], bv = o[ow];                                      \
+                        int take = (v > bv) | ((v != v) & (bv == bv));                      \
+                        o[ow] = take ? v : bv;                                              \
+                        a[ow] = take ? base + (int32_t)(ow * s1) : a[ow];                   \
+                    }                                                                       \
+                }                                                                           \
+        }                                                                                   \
+    }
+POOL_FAST_KERNELS(float, f32)
+POOL_FAST_KERNELS(double, f64)
 POOL_KERNELS(float, f32)
 POOL_KERNELS(double, f64)
 
@@ -739,12 +799,21 @@ tg_tensor *tg_max_pool2d(tg_tape *t, tg_tensor *x, const int64_t kernel[2],
     int64_t planes = N * C, L = Ho * Wo;
     const int64_t *xs = x->stride;
     int nt = par_threads(planes * w.k[0] * w.k[1] * L);
+    bool fast = w.p[0] == 0 && w.p[1] == 0 && xs[3] == 1;
 #ifdef TG_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) if (nt > 1)
 #endif
     for (int64_t q = 0; q < planes; q++) {
         int64_t xo = x->offset + (q / C) * xs[0] + (q % C) * xs[1];
-        if (x->dtype == TG_F32)
+        if (fast && x->dtype == TG_F32)
+            maxpool_plane_fast_f32((const float *)x->data + xo, xs[2], W,
+                                   (float *)out->data + q * L, (int32_t *)arg->data + q * L, &w,
+                                   Ho, Wo);
+        else if (fast)
+            maxpool_plane_fast_f64((const double *)x->data + xo, xs[2], W,
+                                   (double *)out->data + q * L, (int32_t *)arg->data + q * L,
+                                   &w, Ho, Wo);
+        else if (x->dtype == TG_F32)
             maxpool_plane_f32((const float *)x->data + xo, xs[2], xs[3], H, W,
                               (float *)out->data + q * L, (int32_t *)arg->data + q * L, &w, Ho,
                               Wo);

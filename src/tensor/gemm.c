@@ -60,7 +60,10 @@ const tg__gemm_variant tg__gemm_variants[] = {
  * pins it) and a large product is split here into one block of rows (or columns,
  * whichever is longer) per OpenMP thread, so BLAS and the elementwise kernels never
  * run two thread pools that spin against each other. */
-#define PAR_MIN_FLOPS ((int64_t)1 << 21)
+bool tg__gemm_splits(int64_t M, int64_t N, int64_t K)
+{
+    return M * N * K >= TG__PAR_MIN_FLOPS && (M >= 32 || N >= 32);
+}
 
 #ifdef TG_HAVE_OPENMP
 #define OMP_SPLIT _Pragma("omp parallel for num_threads(nt)")
@@ -73,7 +76,7 @@ const tg__gemm_variant tg__gemm_variants[] = {
         int nt = tg_num_threads();                                                     \
         if (M <= 0 || N <= 0)                                                          \
             return;                                                                    \
-        if (nt < 2 || M * N * K < PAR_MIN_FLOPS || (M < 32 && N < 32)) {               \
+        if (nt < 2 || !tg__gemm_splits(M, N, K)) {                                     \
             KERNEL(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);              \
             return;                                                                    \
         }                                                                              \
