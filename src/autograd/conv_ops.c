@@ -11,14 +11,13 @@
 
 #include "cnn.h"
 #include "internal.h"
+#include "../tensor/gemm.h"
 
 /* a 2-D sliding window: kernel, stride, padding, dilation as (h, w) pairs */
 typedef struct win2d {
     int64_t k[2], s[2], p[2], d[2];
 } win2d;
 
-/* scratch budget of conv2d's forward: samples are unfolded this many elements at a time */
-#define CONV_CHUNK_ELEMS ((int64_t)1 << 21)
 /* conv2d keeps its unfolded input for the backward up to this many elements */
 #define CONV_KEEP_ELEMS ((int64_t)1 << 24)
 /* conv2d node flags (args v[9]): inputs are x, w, [b], [kept cols] */
@@ -224,14 +223,14 @@ WINDOW_KERNELS(float, f32)
 WINDOW_KERNELS(double, f64)
 
 /* samples n0 .. n0+nn-1 of x [N, C, H, W] (any strides) unfolded into contiguous cols
- * [nn, C*kH*kW, Ho*Wo] */
+ * [nn, C*kH*kW, Ho*Wo]; on several threads (by planes) if par and the work is large */
 static void k_im2col(const tg_tensor *x, void *cols, int64_t n0, int64_t nn, const win2d *w,
-                     int64_t Ho, int64_t Wo, double padv)
+                     int64_t Ho, int64_t Wo, double padv, bool par)
 {
     int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3];
     int64_t planes = nn * C, plane = w->k[0] * w->k[1] * Ho * Wo;
     const int64_t *xs = x->stride;
-    int nt = par_threads(planes * plane);
+    int nt = par ? par_threads(planes * plane) : 1;
 #ifdef TG_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) if (nt > 1)
 #endif
@@ -291,7 +290,7 @@ tg_tensor *tg_im2col(tg_tape *t, tg_tensor *x, const int64_t kernel[2], const in
     tg_tensor *out = tg__new(t, x->dtype, 3, shape);
     if (!out)
         return NULL;
-    k_im2col(x, out->data, 0, x->shape[0], &w, Ho, Wo, pad_value);
+    k_im2col(x, out->data, 0, x->shape[0], &w, Ho, Wo, pad_value, true);
     tg__args a = {.s = pad_value};
     window_to_args(&w, &a);
     return tg__record(t, TG_OP_IM2COL, 1, &x, out, &a);
@@ -404,66 +403,85 @@ static const tg_tensor *dense_of(tg_tape *t, const tg_tensor *x)
     return c;
 }
 
-/* a header over src's data with a different shape and given strides */
-static tg_tensor header(const tg_tensor *src, int ndim, const int64_t *shape,
-                        const int64_t *stride)
+/* sample n of the convolution: its unfolded input into buf [C*kH*kW, L], then per group
+ * out[n, g] = W_g buf_g (+ the bias, written first and added by the GEMM's beta) */
+static void conv_sample(tg_tensor *out, const tg_tensor *x, const tg_tensor *wc,
+                        const tg_tensor *b, const win2d *win, int64_t G, int64_t n, void *buf,
+                        bool par)
 {
-    tg_tensor h;
-    tg__init_header(&h, src->dtype, ndim, shape);
-    if (stride)
-        memcpy(h.stride, stride, sizeof(int64_t) * (size_t)ndim);
-    h.data = src->data;
-    h.offset = src->offset;
-    return h;
+    int64_t C = x->shape[1], Co = out->shape[1], L = out->shape[2] * out->shape[3];
+    int64_t Cog = Co / G, K = (C / G) * win->k[0] * win->k[1];
+    k_im2col(x, buf, n, 1, win, out->shape[2], out->shape[3], 0.0, par);
+    size_t es = tg_dtype_size(x->dtype);
+    char *o = (char *)out->data + (size_t)(out->offset + n * Co * L) * es;
+    if (b)
+        for (int64_t co = 0; co < Co; co++) {
+            int64_t bo = b->offset + co * b->stride[0];
+            if (x->dtype == TG_F32) {
+                float v = ((const float *)b->data)[bo], *r = (float *)(void *)o + co * L;
+                for (int64_t l = 0; l < L; l++)
+                    r[l] = v;
+            } else {
+                double v = ((const double *)b->data)[bo], *r = (double *)(void *)o + co * L;
+                for (int64_t l = 0; l < L; l++)
+                    r[l] = v;
+            }
+        }
+    for (int64_t g = 0; g < G; g++) {
+        int64_t wo = wc->offset + g * Cog * K, bo = g * K * L, oo = g * Cog * L;
+        if (x->dtype == TG_F32)
+            tg__gemm_f32(false, false, Cog, L, K, 1.0f, (const float *)wc->data + wo, K,
+                         (const float *)buf + bo, L, b ? 1.0f : 0.0f, (float *)(void *)o + oo, L);
+        else
+            tg__gemm_f64(false, false, Cog, L, K, 1.0, (const double *)wc->data + wo, K,
+                         (const double *)buf + bo, L, b ? 1.0 : 0.0, (double *)(void *)o + oo, L);
+    }
 }
 
-/* out [N, C_out, Ho, Wo] = conv(x, w) + b: chunks of samples unfolded into scratch, each
- * chunk one batched GEMM [G, C_out/G, K] x [nb, G, K, L] with the bias as its beta term.
- * With keep, all samples are unfolded at once into a tape tensor returned in *kept (the
- * backward's weight gradient reuses it instead of unfolding x again). */
+/* out [N, C_out, Ho, Wo] = conv(x, w) + b, one sample at a time (its unfolded input stays
+ * in cache for its GEMMs). Samples are shared out across threads when each sample's
+ * products are too small to split; every sample is computed by the same code either
+ * way. With keep, the unfolded samples go to a tape tensor returned in *kept (the
+ * backward's weight gradient reuses it instead of unfolding x again); else each thread
+ * reuses one sample's scratch. */
 static bool conv_forward(tg_tape *t, tg_tensor *out, const tg_tensor *x, const tg_tensor *w,
                          const tg_tensor *b, const win2d *win, int64_t G, bool keep,
                          tg_tensor **kept)
 {
     int64_t N = x->shape[0], C = x->shape[1], Co = w->shape[0];
-    int64_t Ho = out->shape[2], Wo = out->shape[3], L = Ho * Wo, Cog = Co / G;
+    int64_t L = out->shape[2] * out->shape[3], Cog = Co / G;
     int64_t K = (C / G) * win->k[0] * win->k[1], per = C * win->k[0] * win->k[1] * L;
     if (N == 0 || Co == 0)
         return true;
     const tg_tensor *wc = dense_of(t, w);
     if (!wc)
         return false;
-    tg_tensor wr = header(wc, 3, (int64_t[]){G, Cog, K}, NULL), br;
-    if (b)
-        br = header(b, 3, (int64_t[]){G, Cog, 1}, (int64_t[]){Cog * b->stride[0], b->stride[0], 0});
-    int64_t nb = per > 0 ? CONV_CHUNK_ELEMS / per : N;
-    nb = nb < 1 ? 1 : nb > N ? N : nb;
-    void *scratch = NULL;
-    if (keep && per > 0) {
+    int nt = 1;
+#ifdef TG_HAVE_OPENMP
+    if (tg_num_threads() > 1 && N > 1 && !tg__gemm_splits(Cog, L, K) &&
+        (N * per >= PAR_MIN_ELEMS || N * Co * L * K >= TG__PAR_MIN_FLOPS))
+        nt = (int)(N < tg_num_threads() ? N : tg_num_threads());
+#endif
+    size_t es = tg_dtype_size(x->dtype);
+    char *scratch = NULL;
+    if (keep) {
         *kept = tg__new(t, x->dtype, 3, (int64_t[]){N, C * win->k[0] * win->k[1], L});
         if (!*kept)
             return false;
         scratch = (*kept)->data;
-        nb = N;
-    } else if (per > 0) {
-        scratch = tg__arena_alloc(t, (size_t)(nb * per) * tg_dtype_size(x->dtype));
+    } else {
+        scratch = tg__arena_alloc(t, (size_t)(nt * per) * es + 1);
         if (!scratch)
             return false;
     }
-    for (int64_t n0 = 0; n0 < N; n0 += nb) {
-        int64_t nn = N - n0 < nb ? N - n0 : nb;
-        if (per > 0)
-            k_im2col(x, scratch, n0, nn, win, Ho, Wo, 0.0);
-        tg_tensor cols;
-        tg__init_header(&cols, x->dtype, 4, (int64_t[]){nn, G, K, L});
-        cols.data = scratch;
-        tg_tensor ov = header(out, 4, (int64_t[]){nn, G, Cog, L}, NULL);
-        ov.offset = out->offset + n0 * Co * L;
-        if (!tg__k_matmul(&ov, &wr, &cols, b ? &br : NULL)) {
-            tg__fail(t, TG_ENOMEM, "tg_conv2d: out of memory");
-            return false;
-        }
-    }
+    int64_t chunk = (N + nt - 1) / nt;
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) if (nt > 1)
+#endif
+    for (int p = 0; p < nt; p++)
+        for (int64_t n = p * chunk; n < N && n < (p + 1) * chunk; n++)
+            conv_sample(out, x, wc, b, win, G, n, scratch + (size_t)((keep ? n : p) * per) * es,
+                        nt == 1);
     return true;
 }
 
