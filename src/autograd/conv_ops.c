@@ -449,8 +449,7 @@ static bool conv_forward(tg_tape *t, tg_tensor *out, const tg_tensor *x, const t
                          tg_tensor **kept)
 {
     int64_t N = x->shape[0], C = x->shape[1], Co = w->shape[0];
-    int64_t L = out->shape[2] * out->shape[3], Cog = Co / G;
-    int64_t K = (C / G) * win->k[0] * win->k[1], per = C * win->k[0] * win->k[1] * L;
+    int64_t L = out->shape[2] * out->shape[3], per = C * win->k[0] * win->k[1] * L;
     if (N == 0 || Co == 0)
         return true;
     const tg_tensor *wc = dense_of(t, w);
@@ -458,6 +457,7 @@ static bool conv_forward(tg_tape *t, tg_tensor *out, const tg_tensor *x, const t
         return false;
     int nt = 1;
 #ifdef TG_HAVE_OPENMP
+    int64_t Cog = Co / G, K = (C / G) * win->k[0] * win->k[1];
     if (tg_num_threads() > 1 && N > 1 && !tg__gemm_splits(Cog, L, K) &&
         (N * per >= PAR_MIN_ELEMS || N * Co * L * K >= TG__PAR_MIN_FLOPS))
         nt = (int)(N < tg_num_threads() ? N : tg_num_threads());
