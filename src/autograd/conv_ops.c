@@ -195,6 +195,20 @@ static void valid_range(int64_t off, int64_t s, int64_t n, int64_t out, int64_t 
                 }                                                                           \
             }                                                                               \
     }                                                                                       \
+    /* im2col of a plane with stride 1, no padding, no dilation and contiguous rows:    \
+     * every row of cols is Ho plain copies of Wo elements */                               \
+    static void im2col_plane_s1_##SUF(const T *x, int64_t sh, T *restrict cols,            \
+                                      const win2d *w, int64_t Ho, int64_t Wo)              \
+    {                                                                                       \
+        for (int64_t i = 0; i < w->k[0]; i++)                                               \
+            for (int64_t j = 0; j < w->k[1]; j++) {                                         \
+                T *restrict row = cols + (i * w->k[1] + j) * Ho * Wo;                       \
+                const T *src = x + i * sh + j;                                              \
+                for (int64_t oh = 0; oh < Ho; oh++)                                         \
+                    for (int64_t ow = 0; ow < Wo; ow++)                                     \
+                        row[oh * Wo + ow] = src[oh * sh + ow];                              \
+            }                                                                               \
+    }                                                                                       \
     static void col2im_plane_##SUF(const T *cols, int64_t rs, int64_t ls, T *img, int64_t H, \
                                    int64_t W, const win2d *w, int64_t Ho, int64_t Wo)      \
     {                                                                                       \
@@ -231,12 +245,20 @@ static void k_im2col(const tg_tensor *x, void *cols, int64_t n0, int64_t nn, con
     int64_t planes = nn * C, plane = w->k[0] * w->k[1] * Ho * Wo;
     const int64_t *xs = x->stride;
     int nt = par ? par_threads(planes * plane) : 1;
+    bool s1 = xs[3] == 1 && w->s[0] == 1 && w->s[1] == 1 && w->p[0] == 0 && w->p[1] == 0 &&
+              w->d[0] == 1 && w->d[1] == 1;
 #ifdef TG_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) if (nt > 1)
 #endif
     for (int64_t q = 0; q < planes; q++) {
         int64_t xo = x->offset + (n0 + q / C) * xs[0] + (q % C) * xs[1];
-        if (x->dtype == TG_F32)
+        if (s1 && x->dtype == TG_F32)
+            im2col_plane_s1_f32((const float *)x->data + xo, xs[2], (float *)cols + q * plane, w,
+                                Ho, Wo);
+        else if (s1)
+            im2col_plane_s1_f64((const double *)x->data + xo, xs[2], (double *)cols + q * plane,
+                                w, Ho, Wo);
+        else if (x->dtype == TG_F32)
             im2col_plane_f32((const float *)x->data + xo, xs[2], xs[3], H, W,
                              (float *)cols + q * plane, w, Ho, Wo, (float)padv);
         else

@@ -443,7 +443,21 @@ void tg__k_dropout_mask(tg_tensor *t, double rate, uint64_t seed, uint64_t strea
             T *op = o + it->off[0];                                                    \
             const T *xp = x + it->off[1];                                              \
             int64_t n = it->inner, so = it->ist[0], sx = it->ist[1];                   \
-            if (so == 0) {                                                             \
+            if (so == 0 && sx == 1) {                                                  \
+                /* four independent chains (one would wait on the add latency per  \
+                 * element), combined in a fixed order */                              \
+                double a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                 \
+                int64_t i = 0;                                                         \
+                for (; i + 4 <= n; i += 4) {                                           \
+                    a0 += xp[i];                                                       \
+                    a1 += xp[i + 1];                                                   \
+                    a2 += xp[i + 2];                                                   \
+                    a3 += xp[i + 3];                                                   \
+                }                                                                      \
+                for (; i < n; i++)                                                     \
+                    a0 += xp[i];                                                       \
+                op[0] += (T)((a0 + a1) + (a2 + a3));                                   \
+            } else if (so == 0) {                                                      \
                 double acc = 0;                                                        \
                 for (int64_t i = 0; i < n; i++)                                        \
                     acc += xp[i * sx];                                                 \
