@@ -563,8 +563,9 @@ void tg__bwd_conv2d(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
                               : tg_im2col(t, x, win.k, win.s, win.p, win.d, 0.0);
         cols = tg_reshape(t, cols, 4, (int64_t[]){N, G, K, L});
         int zero = 0;
-        tg_tensor *gw = tg_sum(t, tg_matmul(t, gr, tg_transpose(t, cols, -1, -2)), 1, &zero, false);
-        gi[1] = tg_reshape(t, gw, 4, w->shape);
+        /* as (cols g^T)^T: the long unfolded operand is then GEMM's untransposed A */
+        tg_tensor *gwt = tg_sum(t, tg_matmul(t, cols, tg_transpose(t, gr, -1, -2)), 1, &zero, false);
+        gi[1] = tg_reshape(t, tg_transpose(t, gwt, -1, -2), 4, w->shape);
     }
     if ((n->a.v[9] & CONV_HAS_BIAS) && n->in[2]->requires_grad)
         gi[2] = tg_sum(t, g, 3, (int[]){0, 2, 3}, false);
