@@ -209,6 +209,24 @@ static void valid_range(int64_t off, int64_t s, int64_t n, int64_t out, int64_t 
                         row[oh * Wo + ow] = src[oh * sh + ow];                              \
             }                                                                               \
     }                                                                                       \
+    /* col2im of contiguous rows (element stride 1, row stride rs) with stride 1, no     \
+     * padding, no dilation: plain row additions */                                         \
+    static void col2im_plane_s1_##SUF(const T *cols, int64_t rs, T *restrict img,          \
+                                      int64_t H, int64_t W, const win2d *w, int64_t Ho,    \
+                                      int64_t Wo)                                          \
+    {                                                                                       \
+        for (int64_t e = 0; e < H * W; e++)                                                 \
+            img[e] = 0;                                                                     \
+        for (int64_t i = 0; i < w->k[0]; i++)                                               \
+            for (int64_t j = 0; j < w->k[1]; j++) {                                         \
+                const T *cr = cols + (i * w->k[1] + j) * rs;                                \
+                for (int64_t oh = 0; oh < Ho; oh++) {                                       \
+                    T *restrict ir = img + (oh + i) * W + j;                                \
+                    for (int64_t ow = 0; ow < Wo; ow++)                                     \
+                        ir[ow] += cr[oh * Wo + ow];                                         \
+                }                                                                           \
+            }                                                                               \
+    }                                                                                       \
     static void col2im_plane_##SUF(const T *cols, int64_t rs, int64_t ls, T *img, int64_t H, \
                                    int64_t W, const win2d *w, int64_t Ho, int64_t Wo)      \
     {                                                                                       \
@@ -276,12 +294,20 @@ static void k_col2im(const tg_tensor *cols, tg_tensor *img, const win2d *w, int6
     int64_t planes = img->shape[0] * C, kk = w->k[0] * w->k[1];
     const int64_t *cs = cols->stride;
     int nt = par_threads(planes * kk * Ho * Wo);
+    bool s1 = cs[2] == 1 && w->s[0] == 1 && w->s[1] == 1 && w->p[0] == 0 && w->p[1] == 0 &&
+              w->d[0] == 1 && w->d[1] == 1;
 #ifdef TG_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) if (nt > 1)
 #endif
     for (int64_t q = 0; q < planes; q++) {
         int64_t co = cols->offset + (q / C) * cs[0] + (q % C) * kk * cs[1];
-        if (img->dtype == TG_F32)
+        if (s1 && img->dtype == TG_F32)
+            col2im_plane_s1_f32((const float *)cols->data + co, cs[1],
+                                (float *)img->data + q * H * W, H, W, w, Ho, Wo);
+        else if (s1)
+            col2im_plane_s1_f64((const double *)cols->data + co, cs[1],
+                                (double *)img->data + q * H * W, H, W, w, Ho, Wo);
+        else if (img->dtype == TG_F32)
             col2im_plane_f32((const float *)cols->data + co, cs[1], cs[2],
                              (float *)img->data + q * H * W, H, W, w, Ho, Wo);
         else
