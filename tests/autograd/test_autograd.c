@@ -256,6 +256,43 @@ static void test_zero_alloc_workloads(void)
     tg_set_allocator(NULL);
 }
 
+/* gather / scatter-add along the last axis against loops, with repeated indices */
+static void test_gather_scatter(void)
+{
+    tg_tensor *x = tg_rand_normal(TG_F64, 3, (int64_t[]){2, 3, 5}, 0, 1, 4, 0);
+    tg_tensor *idx = tg_zeros(TG_I32, 3, (int64_t[]){2, 3, 4});
+    for (int64_t i = 0; i < 24; i++)
+        tg_tensor_set_flat(idx, i, (double)((i * 3 + i / 5) % 5));
+    tg_tensor_set_requires_grad(x, true);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *g = tg_gather_last(t, x, idx);
+    tg_tensor *s = tg_scatter_add_last(t, g, idx, 5);
+    bool ok = g && s && g->shape[2] == 4 && s->shape[2] == 5;
+    double want[30] = {0};
+    for (int64_t r = 0; ok && r < 6; r++)
+        for (int64_t q = 0; q < 4; q++) {
+            int64_t k = (int64_t)tg_tensor_get_flat(idx, r * 4 + q);
+            double v = tg_tensor_get_flat(x, r * 5 + k);
+            ok = ok && tg_tensor_get_flat(g, r * 4 + q) == v;
+            want[r * 5 + k] += v;
+        }
+    for (int64_t i = 0; ok && i < 30; i++)
+        ok = fabs(tg_tensor_get_flat(s, i) - want[i]) < 1e-12;
+    CHECK(ok, "gather_last / scatter_add_last values: %s", tg_tape_error(t));
+    /* d sum(gather(x)) / dx counts how often each element is picked */
+    CHECK(tg_backward(t, tg_sum(t, g, 0, NULL, false)) == TG_OK, "backward: %s", tg_tape_error(t));
+    double cnt[30] = {0};
+    for (int64_t i = 0; i < 24; i++)
+        cnt[(i / 4) * 5 + (int64_t)tg_tensor_get_flat(idx, i)] += 1;
+    ok = x->grad != NULL;
+    for (int64_t i = 0; ok && i < 30; i++)
+        ok = tg_tensor_get_flat(x->grad, i) == cnt[i];
+    CHECK(ok, "gather_last gradient counts the picks");
+    tg_tape_free(&t);
+    tg_tensor_free(&x);
+    tg_tensor_free(&idx);
+}
+
 /* A LeNet-like training step (conv-ReLU-maxpool twice, dense layers, softmax-CE, Adam)
  * built from the ops, batch 32 of 1x28x28: large enough that the convolution's batched
  * GEMMs, im2col and pooling run on several threads when 2 are set. Runs `steps` steps
@@ -458,6 +495,7 @@ int main(void)
     test_mlp_hvp();
     test_zero_alloc_loop();
     test_zero_alloc_workloads();
+    test_gather_scatter();
     test_conv_step();
     test_accumulation_and_modes();
     return check_summary();
