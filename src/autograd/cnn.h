@@ -12,7 +12,7 @@
  * input, or a call on a failed tape, returns NULL without a new error.
  *
  * Registered ops: im2col, col2im, conv2d (forward: im2col + GEMM with the bias fused;
- * backward written with matmul, col2im, im2col and sum), max_pool2d (one pass saving
+ * backward written with matmul, col2im, conv2d_weight and sum), conv2d_weight, max_pool2d (one pass saving
  * each window's argmax; backward a scatter-add), gather_last and scatter_add_last (each
  * the other's adjoint). conv1d, the other pools, the norms and flatten are compositions
  * of registered ops. */
@@ -65,6 +65,16 @@ TG_API tg_conv2d_opts tg_conv2d_defaults(void);
  * gradients flow to x, w and b. */
 TG_API tg_tensor *tg_conv2d(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b,
                             const tg_conv2d_opts *opts);
+
+/* The gradient of tg_conv2d w.r.t. its weight (PyTorch's torch.nn.grad.conv2d_weight):
+ * x [N, C_in, H, W], g [N, C_out, Ho, Wo] (a gradient of the convolution's output),
+ * w_shape the weight's shape [C_out, C_in/groups, kH, kW]; opts NULL means the defaults.
+ * Returns [C_out, C_in/groups, kH, kW]: per group, g times the windows of x summed over
+ * samples and positions. Computed one sample at a time (its windows unfolded in cache,
+ * one GEMM), the samples' shares summed in sample order. Registered op, differentiable
+ * in x and g (conv2d's backward uses it). */
+TG_API tg_tensor *tg_conv2d_weight(tg_tape *t, tg_tensor *x, tg_tensor *g,
+                                   const int64_t w_shape[4], const tg_conv2d_opts *opts);
 
 typedef struct tg_conv1d_opts {
     int64_t stride, padding, dilation, groups;

@@ -1,11 +1,13 @@
 /* Convolution, pooling and normalisation.
  * Registered ops: im2col and col2im (each the other's adjoint; kernels in this file),
- * conv2d (forward: im2col of a chunk of samples into scratch + one batched GEMM with
- * the bias fused; backward with matmul, col2im, im2col and sum), max_pool2d (max and
- * argmax in one pass; backward a scatter-add) and gather_last / scatter_add_last (each
- * the other's adjoint). conv1d, the other pools, batch and layer normalisation and
- * flatten are compositions of registered ops, so their gradients (and second
- * derivatives) come from those ops. */
+ * conv2d (forward: each sample unfolded into cache-sized scratch and multiplied by one
+ * GEMM per group, the bias written first; backward with matmul, col2im, conv2d_weight
+ * and sum), conv2d_weight (the weight gradient, sample by sample the same way; its own
+ * backward is conv2d and the input-gradient ops), max_pool2d (max and argmax in one
+ * pass; backward a scatter-add) and gather_last / scatter_add_last (each the other's
+ * adjoint). conv1d, the other pools, batch and layer normalisation and flatten are
+ * compositions of registered ops, so their gradients (and second derivatives) come
+ * from those ops. */
 #include <math.h>
 #include <string.h>
 
@@ -18,11 +20,6 @@ typedef struct win2d {
     int64_t k[2], s[2], p[2], d[2];
 } win2d;
 
-/* conv2d keeps its unfolded input for the backward up to this many elements */
-#define CONV_KEEP_ELEMS ((int64_t)1 << 24)
-/* conv2d node flags (args v[9]): inputs are x, w, [b], [kept cols] */
-#define CONV_HAS_BIAS 1
-#define CONV_HAS_COLS 2
 /* window kernels run on several threads only above this many elements per call */
 #define PAR_MIN_ELEMS ((int64_t)1 << 15)
 
@@ -486,15 +483,25 @@ static void conv_sample(tg_tensor *out, const tg_tensor *x, const tg_tensor *wc,
     }
 }
 
-/* out [N, C_out, Ho, Wo] = conv(x, w) + b, one sample at a time (its unfolded input stays
- * in cache for its GEMMs). Samples are shared out across threads when each sample's
- * products are too small to split; every sample is computed by the same code either
- * way. With keep, the unfolded samples go to a tape tensor returned in *kept (the
- * backward's weight gradient reuses it instead of unfolding x again); else each thread
- * reuses one sample's scratch. */
+/* threads for a per-sample loop over N samples of `per` unfolded elements each whose
+ * products (M x L x K) are too small to split: 1 if not worth it */
+static int sample_threads(int64_t N, int64_t per, int64_t M, int64_t L, int64_t K)
+{
+#ifdef TG_HAVE_OPENMP
+    if (tg_num_threads() > 1 && N > 1 && !tg__gemm_splits(M, L, K) &&
+        (N * per >= PAR_MIN_ELEMS || N * M * L * K >= TG__PAR_MIN_FLOPS))
+        return (int)(N < tg_num_threads() ? N : tg_num_threads());
+#endif
+    (void)N, (void)per, (void)M, (void)L, (void)K;
+    return 1;
+}
+
+/* out [N, C_out, Ho, Wo] = conv(x, w) + b, one sample at a time (its unfolded input is
+ * still in cache for its GEMMs). Samples are shared out across threads when each
+ * sample's products are too small to split; every sample is computed by the same code
+ * either way. Each thread reuses one sample's scratch. */
 static bool conv_forward(tg_tape *t, tg_tensor *out, const tg_tensor *x, const tg_tensor *w,
-                         const tg_tensor *b, const win2d *win, int64_t G, bool keep,
-                         tg_tensor **kept)
+                         const tg_tensor *b, const win2d *win, int64_t G)
 {
     int64_t N = x->shape[0], C = x->shape[1], Co = w->shape[0];
     int64_t L = out->shape[2] * out->shape[3], per = C * win->k[0] * win->k[1] * L;
@@ -503,34 +510,37 @@ static bool conv_forward(tg_tape *t, tg_tensor *out, const tg_tensor *x, const t
     const tg_tensor *wc = dense_of(t, w);
     if (!wc)
         return false;
-    int nt = 1;
-#ifdef TG_HAVE_OPENMP
-    int64_t Cog = Co / G, K = (C / G) * win->k[0] * win->k[1];
-    if (tg_num_threads() > 1 && N > 1 && !tg__gemm_splits(Cog, L, K) &&
-        (N * per >= PAR_MIN_ELEMS || N * Co * L * K >= TG__PAR_MIN_FLOPS))
-        nt = (int)(N < tg_num_threads() ? N : tg_num_threads());
-#endif
+    int nt = sample_threads(N, per, Co / G, L, (C / G) * win->k[0] * win->k[1]);
     size_t es = tg_dtype_size(x->dtype);
-    char *scratch = NULL;
-    if (keep) {
-        *kept = tg__new(t, x->dtype, 3, (int64_t[]){N, C * win->k[0] * win->k[1], L});
-        if (!*kept)
-            return false;
-        scratch = (*kept)->data;
-    } else {
-        scratch = tg__arena_alloc(t, (size_t)(nt * per) * es + 1);
-        if (!scratch)
-            return false;
-    }
+    char *scratch = tg__arena_alloc(t, (size_t)(nt * per) * es + 1);
+    if (!scratch)
+        return false;
     int64_t chunk = (N + nt - 1) / nt;
 #ifdef TG_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) if (nt > 1)
 #endif
     for (int p = 0; p < nt; p++)
         for (int64_t n = p * chunk; n < N && n < (p + 1) * chunk; n++)
-            conv_sample(out, x, wc, b, win, G, n, scratch + (size_t)((keep ? n : p) * per) * es,
-                        nt == 1);
+            conv_sample(out, x, wc, b, win, G, n, scratch + (size_t)(p * per) * es, nt == 1);
     return true;
+}
+
+static void conv_opts_to_args(const win2d *win, int64_t groups, tg__args *a)
+{
+    window_to_args(win, a);
+    a->v[8] = groups;
+}
+
+static tg_conv2d_opts opts_of(const tg__node *n)
+{
+    win2d w = window_of(n);
+    tg_conv2d_opts o = {.groups = n->a.v[8]};
+    for (int i = 0; i < 2; i++) {
+        o.stride[i] = w.s[i];
+        o.padding[i] = w.p[i];
+        o.dilation[i] = w.d[i];
+    }
+    return o;
 }
 
 tg_tensor *tg_conv2d(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b,
@@ -551,50 +561,155 @@ tg_tensor *tg_conv2d(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b,
     if (!tg__numel(4, (int64_t[]){x->shape[1], w->shape[2] * w->shape[3], Ho, Wo}, &cols))
         return tg__fail(t, TG_EINVAL, "%s: window too large: x %s, w %s", fn, tg__shape_str(x).s,
                         tg__shape_str(w).s);
-    /* the unfolded input is kept for the weight gradient when one will be taken and it
-     * is not too large: it costs arena memory, unfolding twice costs time */
-    bool keep = t->record && w->requires_grad && x->shape[0] > 0 &&
-                cols <= CONV_KEEP_ELEMS / x->shape[0];
-    tg_tensor *out = tg__new(t, x->dtype, 4, shape), *kept = NULL;
-    if (!out || !conv_forward(t, out, x, w, b, &win, o.groups, keep, &kept))
+    tg_tensor *out = tg__new(t, x->dtype, 4, shape);
+    if (!out || !conv_forward(t, out, x, w, b, &win, o.groups))
         return NULL;
     tg__args a = {0};
-    window_to_args(&win, &a);
-    a.v[8] = o.groups;
-    a.v[9] = (b ? CONV_HAS_BIAS : 0) | (kept ? CONV_HAS_COLS : 0);
-    tg_tensor *in[4] = {x, w, b ? b : kept, kept};
-    return tg__record(t, TG_OP_CONV2D, 2 + !!b + !!kept, in, out, &a);
+    conv_opts_to_args(&win, o.groups, &a);
+    tg_tensor *in[3] = {x, w, b};
+    return tg__record(t, TG_OP_CONV2D, b ? 3 : 2, in, out, &a);
+}
+
+/* the gradient w.r.t. the input x of a convolution with weight w, from the output
+ * gradient g: per group W_g^T g, folded back into the image (ops) */
+static tg_tensor *conv_input_grad(tg_tape *t, tg_tensor *w, tg_tensor *g, const tg_tensor *x,
+                                  const win2d *win, int64_t G)
+{
+    int64_t N = x->shape[0], C = x->shape[1], Co = w->shape[0];
+    int64_t L = g->shape[2] * g->shape[3], K = w->shape[1] * w->shape[2] * w->shape[3];
+    tg_tensor *gr = tg_reshape(t, g, 4, (int64_t[]){N, G, Co / G, L});
+    tg_tensor *wr = tg_reshape(t, w, 3, (int64_t[]){G, Co / G, K});
+    tg_tensor *gc = tg_matmul(t, tg_transpose(t, wr, -1, -2), gr); /* [N, G, K, L] */
+    gc = tg_reshape(t, gc, 3, (int64_t[]){N, C * win->k[0] * win->k[1], L});
+    return tg_col2im(t, gc, x->shape + 2, win->k, win->s, win->p, win->d);
 }
 
 void tg__bwd_conv2d(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
     tg_tensor *x = n->in[0], *w = n->in[1];
     win2d win = window_of(n);
-    int64_t G = n->a.v[8], N = x->shape[0], C = x->shape[1], Co = w->shape[0];
-    int64_t L = g->shape[2] * g->shape[3], K = w->shape[1] * w->shape[2] * w->shape[3];
-    tg_tensor *gr = tg_reshape(t, g, 4, (int64_t[]){N, G, Co / G, L});
-    if (x->requires_grad) {
-        /* grad cols = W_g^T g per group, folded back into the image */
-        tg_tensor *wr = tg_reshape(t, w, 3, (int64_t[]){G, Co / G, K});
-        tg_tensor *gc = tg_matmul(t, tg_transpose(t, wr, -1, -2), gr); /* [N, G, K, L] */
-        gc = tg_reshape(t, gc, 3, (int64_t[]){N, C * win.k[0] * win.k[1], L});
-        gi[0] = tg_col2im(t, gc, x->shape + 2, win.k, win.s, win.p, win.d);
-    }
+    if (x->requires_grad)
+        gi[0] = conv_input_grad(t, w, g, x, &win, n->a.v[8]);
     if (w->requires_grad) {
-        /* grad W_g = sum over samples of g cols^T; cols kept by the forward, or (when
-         * the gradient is itself recorded, so that it depends on x) unfolded again as a
-         * recorded im2col */
-        tg_tensor *cols = (n->a.v[9] & CONV_HAS_COLS) && !t->record
-                              ? n->in[n->n_in - 1]
-                              : tg_im2col(t, x, win.k, win.s, win.p, win.d, 0.0);
-        cols = tg_reshape(t, cols, 4, (int64_t[]){N, G, K, L});
-        int zero = 0;
-        /* as (cols g^T)^T: the long unfolded operand is then GEMM's untransposed A */
-        tg_tensor *gwt = tg_sum(t, tg_matmul(t, cols, tg_transpose(t, gr, -1, -2)), 1, &zero, false);
-        gi[1] = tg_reshape(t, tg_transpose(t, gwt, -1, -2), 4, w->shape);
+        tg_conv2d_opts o = opts_of(n);
+        gi[1] = tg_conv2d_weight(t, x, g, w->shape, &o);
     }
-    if ((n->a.v[9] & CONV_HAS_BIAS) && n->in[2]->requires_grad)
+    if (n->n_in == 3 && n->in[2]->requires_grad)
         gi[2] = tg_sum(t, g, 3, (int[]){0, 2, 3}, false);
+}
+
+/* ----------------------------------------------------------- conv2d_weight */
+
+/* sample n's share of the weight gradient, per group: part[n, g] [K, Cog] =
+ * cols_g [K, L] g_g^T [L, Cog], with x's windows unfolded into buf (in cache) */
+static void wgrad_sample(const tg_tensor *x, const tg_tensor *gd, const win2d *win, int64_t G,
+                         int64_t n, void *buf, void *part, bool par)
+{
+    int64_t C = x->shape[1], Co = gd->shape[1], Ho = gd->shape[2], Wo = gd->shape[3];
+    int64_t L = Ho * Wo, Cog = Co / G, K = (C / G) * win->k[0] * win->k[1];
+    k_im2col(x, buf, n, 1, win, Ho, Wo, 0.0, par);
+    for (int64_t g = 0; g < G; g++) {
+        int64_t go = gd->offset + n * Co * L + g * Cog * L, po = (n * G + g) * K * Cog;
+        if (x->dtype == TG_F32)
+            tg__gemm_f32(false, true, K, Cog, L, 1.0f, (const float *)buf + g * K * L, L,
+                         (const float *)gd->data + go, L, 0.0f, (float *)part + po, Cog);
+        else
+            tg__gemm_f64(false, true, K, Cog, L, 1.0, (const double *)buf + g * K * L, L,
+                         (const double *)gd->data + go, L, 0.0, (double *)part + po, Cog);
+    }
+}
+
+/* out[g*Cog + co, k] = sum over n in order of part[n, g, k, co] */
+#define WGRAD_SUM(T, SUF)                                                                   \
+    static void wgrad_sum_##SUF(T *out, const T *part, int64_t N, int64_t G, int64_t K,     \
+                                int64_t Cog)                                                \
+    {                                                                                       \
+        int64_t per = G * K * Cog;                                                          \
+        for (int64_t g = 0; g < G; g++)                                                     \
+            for (int64_t co = 0; co < Cog; co++)                                            \
+                for (int64_t k = 0; k < K; k++) {                                           \
+                    const T *p = part + g * K * Cog + k * Cog + co;                         \
+                    T s = 0;                                                                \
+                    for (int64_t n = 0; n < N; n++)                                         \
+                        s += p[n * per];                                                    \
+                    out[(g * Cog + co) * K + k] = s;                                        \
+                }                                                                           \
+    }
+WGRAD_SUM(float, f32)
+WGRAD_SUM(double, f64)
+
+tg_tensor *tg_conv2d_weight(tg_tape *t, tg_tensor *x, tg_tensor *g, const int64_t w_shape[4],
+                            const tg_conv2d_opts *opts)
+{
+    const char *fn = "tg_conv2d_weight";
+    if (!t || t->status != TG_OK || !x || !g)
+        return NULL;
+    if (!w_shape)
+        return tg__fail(t, TG_EINVAL, "%s: w_shape is NULL", fn);
+    tg_conv2d_opts o = opts ? *opts : tg_conv2d_defaults();
+    /* a header with the weight's shape stands in for w in the convolution's checks */
+    tg_tensor wh;
+    for (int d = 0; d < 4; d++)
+        if (w_shape[d] < 0)
+            return tg__fail(t, TG_EINVAL, "%s: invalid w_shape", fn);
+    tg__init_header(&wh, x->dtype, 4, w_shape);
+    if (!check_conv(t, x, &wh, NULL, o.groups, 2, fn) || !same_dtype(t, x, g, "g", fn))
+        return NULL;
+    win2d win;
+    int64_t Ho, Wo;
+    if (!make_window(t, &win, w_shape + 2, o.stride, o.padding, o.dilation, fn) ||
+        !window_fit(t, &win, x->shape[2], x->shape[3], x, &Ho, &Wo, fn))
+        return NULL;
+    int64_t N = x->shape[0], Co = w_shape[0], G = o.groups;
+    if (g->ndim != 4 || g->shape[0] != N || g->shape[1] != Co || g->shape[2] != Ho ||
+        g->shape[3] != Wo)
+        return tg__fail(t, TG_ESHAPE, "%s: g %s does not fit x %s and w_shape %s (want %s)", fn,
+                        tg__shape_str(g).s, tg__shape_str(x).s, tg__dims_str(4, w_shape).s,
+                        tg__dims_str(4, (int64_t[]){N, Co, Ho, Wo}).s);
+    int64_t C = x->shape[1], L = Ho * Wo, Cog = Co / G, K = (C / G) * win.k[0] * win.k[1];
+    int64_t per, parts;
+    if (!tg__numel(4, (int64_t[]){C, win.k[0] * win.k[1], Ho, Wo}, &per) ||
+        !tg__numel(3, (int64_t[]){N, K, Co}, &parts))
+        return tg__fail(t, TG_EINVAL, "%s: window too large: x %s", fn, tg__shape_str(x).s);
+    tg_tensor *out = tg__new(t, x->dtype, 4, w_shape);
+    const tg_tensor *gd = out ? dense_of(t, g) : NULL;
+    if (!gd)
+        return NULL;
+    size_t es = tg_dtype_size(x->dtype);
+    int nt = sample_threads(N, per, K, Cog, L);
+    char *scratch = tg__arena_alloc(t, (size_t)(nt * per) * es + 1);
+    char *part = scratch ? tg__arena_alloc(t, (size_t)parts * es + 1) : NULL;
+    if (!part)
+        return NULL;
+    int64_t chunk = (N + nt - 1) / nt;
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) if (nt > 1)
+#endif
+    for (int p = 0; p < nt; p++)
+        for (int64_t n = p * chunk; n < N && n < (p + 1) * chunk; n++)
+            wgrad_sample(x, gd, &win, G, n, scratch + (size_t)(p * per) * es, part, nt == 1);
+    if (x->dtype == TG_F32)
+        wgrad_sum_f32(out->data, (const float *)(void *)part, N, G, K, Cog);
+    else
+        wgrad_sum_f64(out->data, (const double *)(void *)part, N, G, K, Cog);
+    tg__args a = {0};
+    conv_opts_to_args(&win, G, &a);
+    tg_tensor *in[2] = {x, g};
+    return tg__record(t, TG_OP_CONV2D_WEIGHT, 2, in, out, &a);
+}
+
+void tg__bwd_conv2d_weight(tg_tape *t, const tg__node *n, tg_tensor *gw, tg_tensor **gi)
+{
+    /* out = sum_n g_n cols(x_n)^T is bilinear: its gradient w.r.t. g is the convolution
+     * of x with gw, w.r.t. x the input gradient of a convolution with gw */
+    tg_tensor *x = n->in[0], *g = n->in[1];
+    win2d win = window_of(n);
+    if (x->requires_grad)
+        gi[0] = conv_input_grad(t, gw, g, x, &win, n->a.v[8]);
+    if (g->requires_grad) {
+        tg_conv2d_opts o = opts_of(n);
+        gi[1] = tg_conv2d(t, x, gw, NULL, &o);
+    }
 }
 
 /* ------------------------------------------------------------------ conv1d */

@@ -56,6 +56,22 @@ FN(f_conv_stack, {
     return tg_conv2d(t, h, in[2], NULL, &o);
 })
 
+/* ---- conv2d_weight: x and the output gradient g are both inputs */
+static tg_tensor *convw(tg_tape *t, tg_tensor *const *in, const int64_t *ws, int64_t s, int64_t p,
+                        int64_t d, int64_t groups)
+{
+    tg_conv2d_opts o = tg_conv2d_defaults();
+    o.stride[0] = o.stride[1] = s;
+    o.padding[0] = p;
+    o.dilation[1] = d;
+    o.groups = groups;
+    return tg_conv2d_weight(t, in[0], in[1], ws, &o);
+}
+/* x [2,3,5,4], w [2,3,3,2]: g [2,2,3,3] */
+FN(f_convw_plain, return convw(t, in, (int64_t[]){2, 3, 3, 2}, 1, 0, 1, 1);)
+/* x [1,4,5,7], w [4,2,2,3], stride 2, padding (1,0), dilation (1,2), groups 2: g [1,4,3,2] */
+FN(f_convw_all, return convw(t, in, (int64_t[]){4, 2, 2, 3}, 2, 1, 2, 2);)
+
 /* ---- conv1d (conv2d on [N, C, 1, L] views) */
 FN(f_conv1d, {
     tg_conv1d_opts o = tg_conv1d_defaults();
@@ -163,6 +179,10 @@ const gc_case gc_cases_cnn[] = {
      {P(4, -1, 1, 2, 4, 4, 5), P(4, -1, 1, 4, 1, 3, 3), P(1, -1, 1, 4)}},
     {"conv2d", "two stacked convs with tanh", f_conv_stack, 3,
      {P(4, -1, 1, 1, 2, 5, 5), P(4, -1, 1, 3, 2, 3, 3), P(4, -1, 1, 2, 3, 2, 2)}},
+    {"conv2d_weight", "x [2,3,5,4], g [2,2,3,3], kernel 3x2", f_convw_plain, 2,
+     {P(4, -1, 1, 2, 3, 5, 4), P(4, -1, 1, 2, 2, 3, 3)}},
+    {"conv2d_weight", "stride 2, padding (1,0), dilation (1,2), groups 2, views", f_convw_all, 2,
+     {T(4, -1, 1, 1, 4, 5, 7), ST(4, -1, 1, 1, 4, 3, 2)}},
     {"conv2d", "conv1d: stride 2, padding 1, groups 2, bias", f_conv1d, 3,
      {P(3, -1, 1, 2, 4, 7), P(3, -1, 1, 6, 2, 3), P(1, -1, 1, 6)}},
     {"conv2d", "conv1d: dilation 2, padding 2, strided x", f_conv1d_dil, 2,

@@ -124,6 +124,24 @@ int main(void)
           "scatter negative size: %s", tg_tape_error(t));
     tg_tape_reset(t);
     CHECK(!tg_gather_last(t, NULL, i4) && !tg_tape_failed(t), "gather of NULL: no new error");
+    /* conv2d_weight: the output gradient must fit x and the weight's shape */
+    tg_tensor *img = tg_zeros(TG_F32, 4, (int64_t[]){2, 3, 6, 6});
+    tg_tensor *gout = tg_zeros(TG_F32, 4, (int64_t[]){2, 4, 4, 3});
+    tg_tape_reset(t);
+    CHECK(!tg_conv2d_weight(t, img, gout, (int64_t[]){4, 3, 3, 3}, NULL) &&
+              tg_tape_status(t) == TG_ESHAPE &&
+              has(t, "tg_conv2d_weight", "[2,4,4,3]", "want [2,4,4,4]"),
+          "conv2d_weight with a misfit g: %s", tg_tape_error(t));
+    tg_tape_reset(t);
+    CHECK(!tg_conv2d_weight(t, img, gout, (int64_t[]){4, 2, 3, 3}, NULL) &&
+              tg_tape_status(t) == TG_ESHAPE && has(t, "tg_conv2d_weight", "[2,3,6,6]", NULL),
+          "conv2d_weight with a misfit weight shape: %s", tg_tape_error(t));
+    tg_tape_reset(t);
+    CHECK(!tg_conv2d_weight(t, img, d, (int64_t[]){4, 3, 3, 3}, NULL) &&
+              tg_tape_status(t) == TG_EDTYPE && has(t, "tg_conv2d_weight", "f64", NULL),
+          "conv2d_weight dtypes: %s", tg_tape_error(t));
+    tg_tensor_free(&img);
+    tg_tensor_free(&gout);
     tg_tensor *more[] = {g3, i4, i3, f4};
     for (int i = 0; i < 4; i++)
         tg_tensor_free(&more[i]);
