@@ -619,21 +619,23 @@ static void wgrad_sample(const tg_tensor *x, const tg_tensor *gd, const win2d *w
     }
 }
 
-/* out[g*Cog + co, k] = sum over n in order of part[n, g, k, co] */
+/* out[g*Cog + co, k] = sum over n in order of part[n, g, k, co]: the shares are added
+ * into part[0] sample by sample (contiguous passes), then transposed into out */
 #define WGRAD_SUM(T, SUF)                                                                   \
-    static void wgrad_sum_##SUF(T *out, const T *part, int64_t N, int64_t G, int64_t K,     \
+    static void wgrad_sum_##SUF(T *out, T *part, int64_t N, int64_t G, int64_t K,           \
                                 int64_t Cog)                                                \
     {                                                                                       \
         int64_t per = G * K * Cog;                                                          \
+        for (int64_t n = 1; n < N; n++) {                                                   \
+            const T *restrict p = part + n * per;                                           \
+            T *restrict acc = part;                                                         \
+            for (int64_t e = 0; e < per; e++)                                               \
+                acc[e] += p[e];                                                             \
+        }                                                                                   \
         for (int64_t g = 0; g < G; g++)                                                     \
             for (int64_t co = 0; co < Cog; co++)                                            \
-                for (int64_t k = 0; k < K; k++) {                                           \
-                    const T *p = part + g * K * Cog + k * Cog + co;                         \
-                    T s = 0;                                                                \
-                    for (int64_t n = 0; n < N; n++)                                         \
-                        s += p[n * per];                                                    \
-                    out[(g * Cog + co) * K + k] = s;                                        \
-                }                                                                           \
+                for (int64_t k = 0; k < K; k++)                                             \
+                    out[(g * Cog + co) * K + k] = N ? part[(g * K + k) * Cog + co] : 0;     \
     }
 WGRAD_SUM(float, f32)
 WGRAD_SUM(double, f64)
@@ -689,9 +691,9 @@ tg_tensor *tg_conv2d_weight(tg_tape *t, tg_tensor *x, tg_tensor *g, const int64_
         for (int64_t n = p * chunk; n < N && n < (p + 1) * chunk; n++)
             wgrad_sample(x, gd, &win, G, n, scratch + (size_t)(p * per) * es, part, nt == 1);
     if (x->dtype == TG_F32)
-        wgrad_sum_f32(out->data, (const float *)(void *)part, N, G, K, Cog);
+        wgrad_sum_f32(out->data, (float *)(void *)part, N, G, K, Cog);
     else
-        wgrad_sum_f64(out->data, (const double *)(void *)part, N, G, K, Cog);
+        wgrad_sum_f64(out->data, (double *)(void *)part, N, G, K, Cog);
     tg__args a = {0};
     conv_opts_to_args(&win, G, &a);
     tg_tensor *in[2] = {x, g};
