@@ -459,6 +459,8 @@ static void conv_sample(tg_tensor *out, const tg_tensor *x, const tg_tensor *wc,
     k_im2col(x, buf, n, 1, win, out->shape[2], out->shape[3], 0.0, par);
     size_t es = tg_dtype_size(x->dtype);
     char *o = (char *)out->data + (size_t)(out->offset + n * Co * L) * es;
+    if (K == 0 && !b) /* no input channels: the output is the bias, or zero */
+        memset(o, 0, (size_t)(Co * L) * es);
     if (b)
         for (int64_t co = 0; co < Co; co++) {
             int64_t bo = b->offset + co * b->stride[0];
@@ -472,7 +474,7 @@ static void conv_sample(tg_tensor *out, const tg_tensor *x, const tg_tensor *wc,
                     r[l] = v;
             }
         }
-    for (int64_t g = 0; g < G; g++) {
+    for (int64_t g = 0; K > 0 && g < G; g++) {
         int64_t wo = wc->offset + g * Cog * K, bo = g * K * L, oo = g * Cog * L;
         if (x->dtype == TG_F32)
             tg__gemm_f32(false, false, Cog, L, K, 1.0f, (const float *)wc->data + wo, K,
@@ -677,6 +679,11 @@ tg_tensor *tg_conv2d_weight(tg_tape *t, tg_tensor *x, tg_tensor *g, const int64_
     const tg_tensor *gd = out ? dense_of(t, g) : NULL;
     if (!gd)
         return NULL;
+    tg__args a = {0};
+    conv_opts_to_args(&win, G, &a);
+    tg_tensor *in[2] = {x, g};
+    if (K == 0 || Cog == 0) /* an empty weight */
+        return tg__record(t, TG_OP_CONV2D_WEIGHT, 2, in, out, &a);
     size_t es = tg_dtype_size(x->dtype);
     int nt = sample_threads(N, per, K, Cog, L);
     char *scratch = tg__arena_alloc(t, (size_t)(nt * per) * es + 1);
@@ -694,9 +701,6 @@ tg_tensor *tg_conv2d_weight(tg_tape *t, tg_tensor *x, tg_tensor *g, const int64_
         wgrad_sum_f32(out->data, (float *)(void *)part, N, G, K, Cog);
     else
         wgrad_sum_f64(out->data, (double *)(void *)part, N, G, K, Cog);
-    tg__args a = {0};
-    conv_opts_to_args(&win, G, &a);
-    tg_tensor *in[2] = {x, g};
     return tg__record(t, TG_OP_CONV2D_WEIGHT, 2, in, out, &a);
 }
 
