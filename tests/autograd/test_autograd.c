@@ -293,6 +293,35 @@ static void test_gather_scatter(void)
     tg_tensor_free(&idx);
 }
 
+/* convolutions without input channels give the bias (or zero) and an empty weight
+ * gradient; without output channels an empty output */
+static void test_conv_empty_channels(void)
+{
+    tg_tensor *x = tg_ones(TG_F32, 4, (int64_t[]){2, 0, 5, 5});
+    tg_tensor *w = tg_ones(TG_F32, 4, (int64_t[]){3, 0, 3, 3});
+    tg_tensor *b = tg_full(TG_F32, 1, (int64_t[]){3}, 0.5);
+    tg_tensor *x2 = tg_ones(TG_F32, 4, (int64_t[]){2, 2, 5, 5});
+    tg_tensor *w0 = tg_ones(TG_F32, 4, (int64_t[]){0, 2, 3, 3});
+    tg_tensor_set_requires_grad(w, true);
+    tg_tensor_set_requires_grad(b, true);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *y = tg_conv2d(t, x, w, b, NULL), *z = tg_conv2d(t, x, w, NULL, NULL);
+    bool ok = y && z && y->shape[1] == 3 && y->shape[2] == 3;
+    for (int64_t i = 0; ok && i < tg_tensor_numel(y); i++)
+        ok = tg_tensor_get_flat(y, i) == 0.5 && tg_tensor_get_flat(z, i) == 0;
+    CHECK(ok, "no input channels: the bias / zero (%s)", tg_tape_error(t));
+    CHECK(tg_backward(t, tg_sum(t, y, 0, NULL, false)) == TG_OK && b->grad &&
+              tg_tensor_get_flat(b->grad, 0) == 18 && w->grad && tg_tensor_numel(w->grad) == 0,
+          "no input channels: bias gradient 2*3*3 each, empty weight gradient");
+    tg_tape_reset(t);
+    tg_tensor *e = tg_conv2d(t, x2, w0, NULL, NULL);
+    CHECK(e && e->shape[1] == 0 && tg_tensor_numel(e) == 0, "no output channels: empty output");
+    tg_tape_free(&t);
+    tg_tensor *all[] = {x, w, b, x2, w0};
+    for (int i = 0; i < 5; i++)
+        tg_tensor_free(&all[i]);
+}
+
 /* A LeNet-like training step (conv-ReLU-maxpool twice, dense layers, softmax-CE, Adam)
  * built from the ops, batch 32 of 1x28x28: large enough that the convolution's batched
  * GEMMs, im2col and pooling run on several threads when 2 are set. Runs `steps` steps
@@ -496,6 +525,7 @@ int main(void)
     test_zero_alloc_loop();
     test_zero_alloc_workloads();
     test_gather_scatter();
+    test_conv_empty_channels();
     test_conv_step();
     test_accumulation_and_modes();
     return check_summary();
