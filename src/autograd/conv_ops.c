@@ -251,36 +251,51 @@ static void valid_range(int64_t off, int64_t s, int64_t n, int64_t out, int64_t 
 WINDOW_KERNELS(float, f32)
 WINDOW_KERNELS(double, f64)
 
+/* plane q (sample n0 + q / C, channel q % C) of x unfolded into cols + q * plane */
+static void im2col_plane(const tg_tensor *x, void *cols, int64_t n0, int64_t q, const win2d *w,
+                         int64_t Ho, int64_t Wo, double padv, bool s1)
+{
+    int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    int64_t plane = w->k[0] * w->k[1] * Ho * Wo;
+    const int64_t *xs = x->stride;
+    int64_t xo = x->offset + (n0 + q / C) * xs[0] + (q % C) * xs[1];
+    if (s1 && x->dtype == TG_F32)
+        im2col_plane_s1_f32((const float *)x->data + xo, xs[2], (float *)cols + q * plane, w, Ho,
+                            Wo);
+    else if (s1)
+        im2col_plane_s1_f64((const double *)x->data + xo, xs[2], (double *)cols + q * plane, w,
+                            Ho, Wo);
+    else if (x->dtype == TG_F32)
+        im2col_plane_f32((const float *)x->data + xo, xs[2], xs[3], H, W,
+                         (float *)cols + q * plane, w, Ho, Wo, (float)padv);
+    else
+        im2col_plane_f64((const double *)x->data + xo, xs[2], xs[3], H, W,
+                         (double *)cols + q * plane, w, Ho, Wo, padv);
+}
+
 /* samples n0 .. n0+nn-1 of x [N, C, H, W] (any strides) unfolded into contiguous cols
- * [nn, C*kH*kW, Ho*Wo]; on several threads (by planes) if par and the work is large */
+ * [nn, C*kH*kW, Ho*Wo]; on several threads (by planes) if par and the work is large.
+ * Called once per sample by the convolutions: a one-thread call enters no OpenMP
+ * region (an inactive region still costs about 0.4 us). */
 static void k_im2col(const tg_tensor *x, void *cols, int64_t n0, int64_t nn, const win2d *w,
                      int64_t Ho, int64_t Wo, double padv, bool par)
 {
-    int64_t C = x->shape[1], H = x->shape[2], W = x->shape[3];
-    int64_t planes = nn * C, plane = w->k[0] * w->k[1] * Ho * Wo;
+    int64_t planes = nn * x->shape[1], plane = w->k[0] * w->k[1] * Ho * Wo;
     const int64_t *xs = x->stride;
     int nt = par ? par_threads(planes * plane) : 1;
     bool s1 = xs[3] == 1 && w->s[0] == 1 && w->s[1] == 1 && w->p[0] == 0 && w->p[1] == 0 &&
               w->d[0] == 1 && w->d[1] == 1;
 #ifdef TG_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) if (nt > 1)
-#endif
-    for (int64_t q = 0; q < planes; q++) {
-        int64_t xo = x->offset + (n0 + q / C) * xs[0] + (q % C) * xs[1];
-        if (s1 && x->dtype == TG_F32)
-            im2col_plane_s1_f32((const float *)x->data + xo, xs[2], (float *)cols + q * plane, w,
-                                Ho, Wo);
-        else if (s1)
-            im2col_plane_s1_f64((const double *)x->data + xo, xs[2], (double *)cols + q * plane,
-                                w, Ho, Wo);
-        else if (x->dtype == TG_F32)
-            im2col_plane_f32((const float *)x->data + xo, xs[2], xs[3], H, W,
-                             (float *)cols + q * plane, w, Ho, Wo, (float)padv);
-        else
-            im2col_plane_f64((const double *)x->data + xo, xs[2], xs[3], H, W,
-                             (double *)cols + q * plane, w, Ho, Wo, padv);
+    if (nt > 1) {
+#pragma omp parallel for num_threads(nt)
+        for (int64_t q = 0; q < planes; q++)
+            im2col_plane(x, cols, n0, q, w, Ho, Wo, padv, s1);
+        return;
     }
+#endif
     (void)nt;
+    for (int64_t q = 0; q < planes; q++)
+        im2col_plane(x, cols, n0, q, w, Ho, Wo, padv, s1);
 }
 
 /* cols [N, C*kH*kW, Ho*Wo] (any strides) folded into the contiguous img [N, C, H, W] */
