@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every workload in tapegrad (1 and 2 threads) and in PyTorch (T:B = 1:1, 1:2, 2:1)
-# in one go and prints a markdown table of the best of each, with the ratio.
-#   bench/compare.sh [BUILD_DIR] [SECONDS]     (BUILD_DIR: a release build, default build-release)
+# Runs every workload (or the ones named) in tapegrad (1 and 2 threads) and in PyTorch
+# (T:B = 1:1, 1:2, 2:1) in one go and prints a markdown table of the best of each, with
+# the ratio.
+#   bench/compare.sh [BUILD_DIR] [SECONDS] [WORKLOAD...]
+# (BUILD_DIR: a release build, default build-release; e.g. bench/compare.sh build-release 3 lenet)
 # Needs Debian's python3-torch and ../shared/bench/torch_ref.py beside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,11 +11,18 @@ build=${1:-build-release}
 secs=${2:-4}
 ref=../shared/bench/torch_ref.py
 out=$(mktemp)
-for w in $("$build/bench/tg-bench" --list); do
+# the reference's list read once (grep -q on a pipe can close it before python flushes,
+# and with pipefail the workload's reference run was then skipped)
+refs=$(/usr/bin/python3 "$ref" --list)
+names=("${@:3}")
+if [ ${#names[@]} -eq 0 ]; then
+    mapfile -t names < <("$build/bench/tg-bench" --list)
+fi
+for w in "${names[@]}"; do
     for t in 1 2; do
         "$build/bench/tg-bench" "$w" --threads "$t" --seconds "$secs" >>"$out"
     done
-    if /usr/bin/python3 "$ref" --list | grep -qx "$w"; then
+    if grep -qx -- "$w" <<<"$refs"; then
         for tb in 1:1 1:2 2:1; do
             /usr/bin/python3 "$ref" "$w" --threads "${tb%:*}" --blas-threads "${tb#*:}" \
                 --seconds "$secs" >>"$out"

@@ -3,6 +3,7 @@
  *   tg-bench --list
  *   tg-bench NAME [--threads T] [--seconds S]
  * Build in release: meson setup build-release --buildtype=release */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,60 @@ static bool gemm_step(workload *w)
     return !tg_tape_failed(w->tape);
 }
 
+/* ------------------------------------------------------------------ lenet */
+
+/* LeNet-5 as in torch_ref.py, built from the ops: conv5x5x6-ReLU-maxpool2-
+ * conv5x5x16-ReLU-maxpool2-flatten-120-ReLU-84-ReLU-10, batch 64 of 1x28x28, Adam lr
+ * 1e-3. Parameters: mats[0..9] = (w, b) of conv1, conv2, fc1, fc2, fc3; weights
+ * uniform in +-1/sqrt(fan_in) like PyTorch's default init. */
+static bool lenet_setup(workload *w)
+{
+    static const int64_t shapes[10][4] = {{6, 1, 5, 5}, {6},  {16, 6, 5, 5}, {16}, {256, 120},
+                                          {120},        {120, 84}, {84},   {84, 10},   {10}};
+    static const int nd[10] = {4, 1, 4, 1, 2, 1, 2, 1, 2, 1};
+    static const double fan_in[10] = {25, 25, 150, 150, 256, 256, 120, 120, 84, 84};
+    for (int i = 0; i < 10; i++) {
+        double bound = 1.0 / sqrt(fan_in[i]);
+        w->mats[i] = tg_rand_uniform(TG_F32, nd[i], shapes[i], -bound, bound, 7, (uint64_t)i);
+        if (!w->mats[i] || tg_tensor_set_requires_grad(w->mats[i], true) != TG_OK)
+            return false;
+    }
+    w->x = tg_rand_normal(TG_F32, 4, (int64_t[]){w->batch, 1, 28, 28}, 0, 1, 1, 0);
+    w->y = tg_zeros(TG_I32, 1, &w->batch);
+    for (int64_t i = 0; w->y && i < w->batch; i++)
+        tg_tensor_set_flat(w->y, i, (double)(tg_rng_u64(1, 1, (uint64_t)i) % 10));
+    tg_adam_opts o = tg_adam_defaults();
+    o.lr = 1e-3;
+    w->opt = tg_adam_new(10, w->mats, &o);
+    w->tape = tg_tape_new();
+    w->samples = (double)w->batch;
+    double conv = 2.0 * (25 * 1 * 6 * 24 * 24 + 25 * 6 * 16 * 8 * 8);
+    double fc = 2.0 * (256 * 120 + 120 * 84 + 84 * 10);
+    w->flops = 3.0 * (conv + fc) * (double)w->batch;
+    return w->x && w->y && w->opt && w->tape;
+}
+
+static bool lenet_step(workload *w)
+{
+    tg_tape *t = w->tape;
+    tg_tensor **p = w->mats;
+    const int64_t k2[2] = {2, 2};
+    tg_optim_zero_grad(w->opt);
+    tg_tape_reset(t);
+    tg_tensor *h = tg_relu(t, tg_conv2d(t, w->x, p[0], p[1], NULL));
+    h = tg_max_pool2d(t, h, k2, NULL, NULL);
+    h = tg_relu(t, tg_conv2d(t, h, p[2], p[3], NULL));
+    h = tg_flatten(t, tg_max_pool2d(t, h, k2, NULL, NULL), 1);
+    h = tg_relu(t, tg_dense(t, h, p[4], p[5]));
+    h = tg_relu(t, tg_dense(t, h, p[6], p[7]));
+    tg_tensor *loss = tg_softmax_cross_entropy(t, tg_dense(t, h, p[8], p[9]), w->y, NULL);
+    if (tg_backward(t, loss) != TG_OK) {
+        fprintf(stderr, "tg-bench %s: %s\n", w->name, tg_tape_error(t));
+        return false;
+    }
+    return tg_optim_step(w->opt) == TG_OK;
+}
+
 /* ------------------------------------------------------------- registry */
 
 static workload workloads[] = {
@@ -165,6 +220,8 @@ static workload workloads[] = {
      .dims = {784, 2048, 2048, 10}, .nlayers = 3, .adam = false, .batch = 256},
     {.name = "tiny-ops", .setup = tiny_setup, .step = tiny_step, .teardown = common_teardown},
     {.name = "gemm", .setup = gemm_setup, .step = gemm_step, .teardown = common_teardown},
+    {.name = "lenet", .setup = lenet_setup, .step = lenet_step, .teardown = common_teardown,
+     .batch = 64},
 };
 #define NWORK ((int)(sizeof workloads / sizeof workloads[0]))
 

@@ -12,8 +12,10 @@
  * input, or a call on a failed tape, returns NULL without a new error.
  *
  * Registered ops: im2col, col2im, conv2d (forward: im2col + GEMM with the bias fused;
- * backward written with matmul, col2im, im2col and sum). conv1d, the pools, the norms
- * and flatten are compositions of registered ops. */
+ * backward written with matmul, col2im, conv2d_weight and sum), conv2d_weight, max_pool2d (one pass saving
+ * each window's argmax; backward a scatter-add), gather_last and scatter_add_last (each
+ * the other's adjoint). conv1d, the other pools, the norms and flatten are compositions
+ * of registered ops. */
 #ifndef TG_CNN_H
 #define TG_CNN_H
 
@@ -64,6 +66,16 @@ TG_API tg_conv2d_opts tg_conv2d_defaults(void);
 TG_API tg_tensor *tg_conv2d(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b,
                             const tg_conv2d_opts *opts);
 
+/* The gradient of tg_conv2d w.r.t. its weight (PyTorch's torch.nn.grad.conv2d_weight):
+ * x [N, C_in, H, W], g [N, C_out, Ho, Wo] (a gradient of the convolution's output),
+ * w_shape the weight's shape [C_out, C_in/groups, kH, kW]; opts NULL means the defaults.
+ * Returns [C_out, C_in/groups, kH, kW]: per group, g times the windows of x summed over
+ * samples and positions. Computed one sample at a time (its windows unfolded in cache,
+ * one GEMM), the samples' shares summed in sample order. Registered op, differentiable
+ * in x and g (conv2d's backward uses it). */
+TG_API tg_tensor *tg_conv2d_weight(tg_tape *t, tg_tensor *x, tg_tensor *g,
+                                   const int64_t w_shape[4], const tg_conv2d_opts *opts);
+
 typedef struct tg_conv1d_opts {
     int64_t stride, padding, dilation, groups;
 } tg_conv1d_opts;
@@ -79,8 +91,9 @@ TG_API tg_tensor *tg_conv1d(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b
  * kernel (PyTorch's default), padding NULL means (0, 0). Padding may be at most half
  * the kernel on each axis (as in PyTorch), so every window holds an input element. */
 
-/* Maximum over each window; padding acts as -inf. The gradient goes to the (first)
- * maximum of each window. */
+/* Maximum over each window; padding acts as -inf (never chosen). The gradient goes to
+ * the first maximum of each window (row-major; a NaN counts as the maximum): the
+ * forward saves its position and the backward is tg_scatter_add_last over the planes. */
 TG_API tg_tensor *tg_max_pool2d(tg_tape *t, tg_tensor *x, const int64_t kernel[2],
                                 const int64_t stride[2], const int64_t padding[2]);
 /* Mean over each window; padded zeros count in the divisor (PyTorch's default
@@ -93,6 +106,18 @@ TG_API tg_tensor *tg_l2_pool2d(tg_tape *t, tg_tensor *x, const int64_t kernel[2]
                                const int64_t stride[2], const int64_t padding[2]);
 /* Mean over H and W: x [N, C, H, W] -> [N, C]. */
 TG_API tg_tensor *tg_global_avg_pool2d(tg_tape *t, tg_tensor *x);
+
+/* ---- indexing along the last axis (registered ops, each the other's adjoint) ---- */
+
+/* out[..., q] = x[..., idx[..., q]]: x [..., P] (F32/F64), idx I32 [..., Q] with x's
+ * leading dims and every index in [0, P) (else TG_ERANGE). Returns [..., Q]. The
+ * gradient w.r.t. x is tg_scatter_add_last of the output gradient. */
+TG_API tg_tensor *tg_gather_last(tg_tape *t, tg_tensor *x, tg_tensor *idx);
+/* The adjoint of tg_gather_last: a zero tensor [..., size] (src's leading dims) with
+ * out[..., idx[..., q]] += src[..., q], added in q order (deterministic). src [..., Q]
+ * (F32/F64), idx I32 of src's shape with every index in [0, size). The gradient
+ * w.r.t. src is tg_gather_last of the output gradient. */
+TG_API tg_tensor *tg_scatter_add_last(tg_tape *t, tg_tensor *src, tg_tensor *idx, int64_t size);
 
 /* ---- normalisation ---- */
 

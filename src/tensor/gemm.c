@@ -68,8 +68,12 @@ const tg__gemm_variant tg__gemm_variants[] = {
  * test_threads.c). With one thread the parts run one after the other (one more
  * packing of the shared operand, a few percent on a large product); more than
  * GEMM_PARTS threads do not speed up a single product. */
-#define PAR_MIN_FLOPS ((int64_t)1 << 21)
 #define GEMM_PARTS 2
+
+bool tg__gemm_splits(int64_t M, int64_t N, int64_t K)
+{
+    return M * N * K >= TG__PAR_MIN_FLOPS && (M >= 32 || N >= 32);
+}
 
 #ifdef TG_HAVE_OPENMP
 #define OMP_SPLIT _Pragma("omp parallel for num_threads(nt) schedule(static)")
@@ -81,7 +85,7 @@ const tg__gemm_variant tg__gemm_variants[] = {
     do {                                                                               \
         if (M <= 0 || N <= 0)                                                          \
             return;                                                                    \
-        if (M * N * K < PAR_MIN_FLOPS || (M < 32 && N < 32)) {                         \
+        if (!tg__gemm_splits(M, N, K)) {                                               \
             KERNEL(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);              \
             return;                                                                    \
         }                                                                              \

@@ -443,7 +443,21 @@ void tg__k_dropout_mask(tg_tensor *t, double rate, uint64_t seed, uint64_t strea
             T *op = o + it->off[0];                                                    \
             const T *xp = x + it->off[1];                                              \
             int64_t n = it->inner, so = it->ist[0], sx = it->ist[1];                   \
-            if (so == 0) {                                                             \
+            if (so == 0 && sx == 1) {                                                  \
+                /* four independent chains (one would wait on the add latency per  \
+                 * element), combined in a fixed order */                              \
+                double a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                 \
+                int64_t i = 0;                                                         \
+                for (; i + 4 <= n; i += 4) {                                           \
+                    a0 += xp[i];                                                       \
+                    a1 += xp[i + 1];                                                   \
+                    a2 += xp[i + 2];                                                   \
+                    a3 += xp[i + 3];                                                   \
+                }                                                                      \
+                for (; i < n; i++)                                                     \
+                    a0 += xp[i];                                                       \
+                op[0] += (T)((a0 + a1) + (a2 + a3));                                   \
+            } else if (so == 0) {                                                      \
                 double acc = 0;                                                        \
                 for (int64_t i = 0; i < n; i++)                                        \
                     acc += xp[i * sx];                                                 \
@@ -650,41 +664,49 @@ bool tg__k_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const 
         tb = false;
         ldb = N > 1 ? N : 1;
     }
-    /* iterate over the broadcast batch dims */
+    /* the broadcast batch dims: batch entry e has offsets sum_d idx_d * stride_d */
     int64_t bshape[TG_MAX_DIMS], sa[TG_MAX_DIMS] = {0}, sb[TG_MAX_DIMS] = {0};
     int nb = nd - 2;
+    int64_t batch = 1;
     for (int d = 0; d < nb; d++) {
         int ka = d - (nb - (an - 2)), kb = d - (nb - (bn - 2));
         bshape[d] = out->shape[d];
         sa[d] = (ka >= 0 && A->shape[ka] == bshape[d]) ? A->stride[ka] : 0;
         sb[d] = (kb >= 0 && B->shape[kb] == bshape[d]) ? B->stride[kb] : 0;
+        batch *= bshape[d];
     }
-    int64_t so[TG_MAX_DIMS];
-    for (int d = 0; d < nb; d++)
-        so[d] = out->stride[d];
-    const int64_t *sts[3] = {so, sa, sb};
-    int64_t offs[3] = {out->offset, A->offset, B->offset};
-    tg__iter it;
-    tg__iter_init(&it, nb, bshape, 3, sts, offs);
     int64_t ldc = N > 1 ? N : 1;
     if (bias) /* fused bias: every output row starts as the bias, GEMM adds with beta 1 */
         tg__k_unary(out, bias, TG_U_COPY, 0);
-    while (tg__iter_next(&it)) {
-        for (int64_t j = 0; j < it.inner; j++) {
-            int64_t oo = it.off[0] + j * it.ist[0], oa = it.off[1] + j * it.ist[1],
-                    ob = it.off[2] + j * it.ist[2];
-            if (out->dtype == TG_F32)
-                tg__gemm_f32(ta, tb, M, N, K, 1.0f, (const float *)A->data + oa, lda,
-                             (const float *)B->data + ob, ldb, bias ? 1.0f : 0.0f,
-                             (float *)out->data + oo,
-                             ldc);
-            else
-                tg__gemm_f64(ta, tb, M, N, K, 1.0, (const double *)A->data + oa, lda,
-                             (const double *)B->data + ob, ldb, bias ? 1.0 : 0.0,
-                             (double *)out->data + oo,
-                             ldc);
+    /* many small products (a convolution's per-sample GEMMs) are shared out whole
+     * across threads; a large one is split inside tg__gemm_*. Each output matrix is
+     * computed by one call either way: results do not depend on the thread count. */
+    int nt = 1;
+#ifdef TG_HAVE_OPENMP
+    if (g_threads > 1 && batch > 1 && !tg__gemm_splits(M, N, K) &&
+        batch * M * N * K >= TG__PAR_MIN_FLOPS)
+        nt = (int)(batch < g_threads ? batch : g_threads);
+#pragma omp parallel for num_threads(nt) if (nt > 1)
+#endif
+    for (int64_t e = 0; e < batch; e++) {
+        int64_t oo = out->offset, oa = A->offset, ob = B->offset, r = e;
+        for (int d = nb - 1; d >= 0; d--) {
+            int64_t i = r % bshape[d];
+            r /= bshape[d];
+            oo += i * out->stride[d];
+            oa += i * sa[d];
+            ob += i * sb[d];
         }
+        if (out->dtype == TG_F32)
+            tg__gemm_f32(ta, tb, M, N, K, 1.0f, (const float *)A->data + oa, lda,
+                         (const float *)B->data + ob, ldb, bias ? 1.0f : 0.0f,
+                         (float *)out->data + oo, ldc);
+        else
+            tg__gemm_f64(ta, tb, M, N, K, 1.0, (const double *)A->data + oa, lda,
+                         (const double *)B->data + ob, ldb, bias ? 1.0 : 0.0,
+                         (double *)out->data + oo, ldc);
     }
+    (void)nt;
     if (!okA)
         tg__mfree(ca.data);
     if (!okB)

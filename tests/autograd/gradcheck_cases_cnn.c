@@ -56,6 +56,22 @@ FN(f_conv_stack, {
     return tg_conv2d(t, h, in[2], NULL, &o);
 })
 
+/* ---- conv2d_weight: x and the output gradient g are both inputs */
+static tg_tensor *convw(tg_tape *t, tg_tensor *const *in, const int64_t *ws, int64_t s, int64_t p,
+                        int64_t d, int64_t groups)
+{
+    tg_conv2d_opts o = tg_conv2d_defaults();
+    o.stride[0] = o.stride[1] = s;
+    o.padding[0] = p;
+    o.dilation[1] = d;
+    o.groups = groups;
+    return tg_conv2d_weight(t, in[0], in[1], ws, &o);
+}
+/* x [2,3,5,4], w [2,3,3,2]: g [2,2,3,3] */
+FN(f_convw_plain, return convw(t, in, (int64_t[]){2, 3, 3, 2}, 1, 0, 1, 1);)
+/* x [1,4,5,7], w [4,2,2,3], stride 2, padding (1,0), dilation (1,2), groups 2: g [1,4,3,2] */
+FN(f_convw_all, return convw(t, in, (int64_t[]){4, 2, 2, 3}, 2, 1, 2, 2);)
+
 /* ---- conv1d (conv2d on [N, C, 1, L] views) */
 FN(f_conv1d, {
     tg_conv1d_opts o = tg_conv1d_defaults();
@@ -74,10 +90,41 @@ FN(f_conv1d_dil, {
 /* ---- pooling */
 FN(f_maxpool_overlap, return tg_max_pool2d(t, in[0], (int64_t[]){3, 2}, (int64_t[]){2, 1}, (int64_t[]){1, 1});)
 FN(f_maxpool_plain, return tg_max_pool2d(t, in[0], (int64_t[]){2, 2}, NULL, NULL);)
+FN(f_maxpool_odd, return tg_max_pool2d(t, in[0], (int64_t[]){2, 2}, NULL, NULL);)
+FN(f_maxpool_pad, return tg_max_pool2d(t, in[0], (int64_t[]){3, 3}, (int64_t[]){2, 2}, (int64_t[]){1, 1});)
+/* an upstream op whose gradient reaches the pool's input through a sum of two paths */
+FN(f_maxpool_relu, {
+    tg_tensor *h = tg_relu(t, in[0]);
+    return tg_add(t, tg_max_pool2d(t, h, (int64_t[]){2, 3}, (int64_t[]){1, 2}, NULL),
+                  tg_max_pool2d(t, in[0], (int64_t[]){2, 3}, (int64_t[]){1, 2}, NULL));
+})
 FN(f_avgpool_overlap, return tg_avg_pool2d(t, in[0], (int64_t[]){3, 3}, (int64_t[]){1, 2}, (int64_t[]){1, 1});)
 FN(f_avgpool_plain, return tg_avg_pool2d(t, in[0], (int64_t[]){2, 3}, NULL, NULL);)
 FN(f_l2pool, return tg_l2_pool2d(t, in[0], (int64_t[]){2, 3}, (int64_t[]){1, 2}, (int64_t[]){1, 1});)
 FN(f_gap, return tg_global_avg_pool2d(t, in[0]);)
+
+/* ---- gather / scatter-add along the last axis; the indices repeat (so the adjoint
+ * adds) and leave some positions out */
+static tg_tensor *indices(tg_tape *t, int ndim, const int64_t *shape, int64_t range)
+{
+    tg_tensor *idx = tg_tape_zeros(t, TG_I32, ndim, shape);
+    int64_t n = idx ? tg_tensor_numel(idx) : 0;
+    for (int64_t i = 0; i < n; i++)
+        tg_tensor_set_flat(idx, i, (double)((i * 5 + i / 3) % range));
+    return idx;
+}
+static tg_tensor *f_gather(tg_tape *t, tg_tensor *const *in, void *ctx)
+{
+    UNUSED(ctx);
+    tg_tensor *x = in[0];
+    int64_t shape[3] = {x->shape[0], x->shape[1], 7};
+    return tg_gather_last(t, x, indices(t, 3, shape, x->shape[2]));
+}
+FN(f_gather_2d, return tg_gather_last(t, in[0], indices(t, 2, (int64_t[]){in[0]->shape[0], 3}, in[0]->shape[1]));)
+FN(f_scatter, {
+    tg_tensor *s = in[0];
+    return tg_scatter_add_last(t, s, indices(t, s->ndim, s->shape, 4), 5);
+})
 
 /* ---- normalisation; running statistics are tape constants here, so the updates
  * made by training-mode calls cannot leak from one evaluation to the next. A normalised
@@ -132,13 +179,27 @@ const gc_case gc_cases_cnn[] = {
      {P(4, -1, 1, 2, 4, 4, 5), P(4, -1, 1, 4, 1, 3, 3), P(1, -1, 1, 4)}},
     {"conv2d", "two stacked convs with tanh", f_conv_stack, 3,
      {P(4, -1, 1, 1, 2, 5, 5), P(4, -1, 1, 3, 2, 3, 3), P(4, -1, 1, 2, 3, 2, 2)}},
+    {"conv2d_weight", "x [2,3,5,4], g [2,2,3,3], kernel 3x2", f_convw_plain, 2,
+     {P(4, -1, 1, 2, 3, 5, 4), P(4, -1, 1, 2, 2, 3, 3)}},
+    {"conv2d_weight", "stride 2, padding (1,0), dilation (1,2), groups 2, views", f_convw_all, 2,
+     {T(4, -1, 1, 1, 4, 5, 7), ST(4, -1, 1, 1, 4, 3, 2)}},
     {"conv2d", "conv1d: stride 2, padding 1, groups 2, bias", f_conv1d, 3,
      {P(3, -1, 1, 2, 4, 7), P(3, -1, 1, 6, 2, 3), P(1, -1, 1, 6)}},
     {"conv2d", "conv1d: dilation 2, padding 2, strided x", f_conv1d_dil, 2,
      {ST(3, -1, 1, 2, 3, 6), P(3, -1, 1, 2, 3, 2)}},
-    {"max", "max_pool2d 3x2 stride (2,1) padding 1 (overlapping)", f_maxpool_overlap, 1,
+    {"max_pool2d", "3x2 stride (2,1) padding 1 (overlapping)", f_maxpool_overlap, 1,
      {P(4, -1, 1, 2, 3, 5, 6)}},
-    {"max", "max_pool2d 2x2, transposed x", f_maxpool_plain, 1, {T(4, -1, 1, 1, 2, 4, 6)}},
+    {"max_pool2d", "2x2, transposed x", f_maxpool_plain, 1, {T(4, -1, 1, 1, 2, 4, 6)}},
+    {"max_pool2d", "2x2 on odd 5x7 planes (last row and column dropped)", f_maxpool_odd, 1,
+     {P(4, -1, 1, 3, 2, 5, 7)}},
+    {"max_pool2d", "3x3 stride 2 padding 1 on 7x5, strided x", f_maxpool_pad, 1,
+     {ST(4, -1, 1, 2, 3, 7, 5)}},
+    {"max_pool2d", "2x3 stride (1,2) after relu and on x, summed", f_maxpool_relu, 1,
+     {AWAY(4, 0.1, 1, 1, 3, 5, 7)}},
+    {"gather_last", "[2,3,5] -> [2,3,7], repeated indices", f_gather, 1, {P(3, -1, 1, 2, 3, 5)}},
+    {"gather_last", "[5,4] transposed -> [5,3]", f_gather_2d, 1, {T(2, -1, 1, 5, 4)}},
+    {"scatter_add_last", "[3,7] into [3,5], colliding indices", f_scatter, 1, {P(2, -1, 1, 3, 7)}},
+    {"scatter_add_last", "[2,3,5] strided into [2,3,5]", f_scatter, 1, {ST(3, -1, 1, 2, 3, 5)}},
     {"im2col", "avg_pool2d 3x3 stride (1,2) padding 1 (overlapping)", f_avgpool_overlap, 1,
      {P(4, -1, 1, 2, 2, 5, 6)}},
     {"im2col", "avg_pool2d 2x3, strided x", f_avgpool_plain, 1, {ST(4, -1, 1, 1, 3, 4, 6)}},

@@ -256,6 +256,142 @@ static void test_zero_alloc_workloads(void)
     tg_set_allocator(NULL);
 }
 
+/* gather / scatter-add along the last axis against loops, with repeated indices */
+static void test_gather_scatter(void)
+{
+    tg_tensor *x = tg_rand_normal(TG_F64, 3, (int64_t[]){2, 3, 5}, 0, 1, 4, 0);
+    tg_tensor *idx = tg_zeros(TG_I32, 3, (int64_t[]){2, 3, 4});
+    for (int64_t i = 0; i < 24; i++)
+        tg_tensor_set_flat(idx, i, (double)((i * 3 + i / 5) % 5));
+    tg_tensor_set_requires_grad(x, true);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *g = tg_gather_last(t, x, idx);
+    tg_tensor *s = tg_scatter_add_last(t, g, idx, 5);
+    bool ok = g && s && g->shape[2] == 4 && s->shape[2] == 5;
+    double want[30] = {0};
+    for (int64_t r = 0; ok && r < 6; r++)
+        for (int64_t q = 0; q < 4; q++) {
+            int64_t k = (int64_t)tg_tensor_get_flat(idx, r * 4 + q);
+            double v = tg_tensor_get_flat(x, r * 5 + k);
+            ok = ok && tg_tensor_get_flat(g, r * 4 + q) == v;
+            want[r * 5 + k] += v;
+        }
+    for (int64_t i = 0; ok && i < 30; i++)
+        ok = fabs(tg_tensor_get_flat(s, i) - want[i]) < 1e-12;
+    CHECK(ok, "gather_last / scatter_add_last values: %s", tg_tape_error(t));
+    /* d sum(gather(x)) / dx counts how often each element is picked */
+    CHECK(tg_backward(t, tg_sum(t, g, 0, NULL, false)) == TG_OK, "backward: %s", tg_tape_error(t));
+    double cnt[30] = {0};
+    for (int64_t i = 0; i < 24; i++)
+        cnt[(i / 4) * 5 + (int64_t)tg_tensor_get_flat(idx, i)] += 1;
+    ok = x->grad != NULL;
+    for (int64_t i = 0; ok && i < 30; i++)
+        ok = tg_tensor_get_flat(x->grad, i) == cnt[i];
+    CHECK(ok, "gather_last gradient counts the picks");
+    tg_tape_free(&t);
+    tg_tensor_free(&x);
+    tg_tensor_free(&idx);
+}
+
+/* convolutions without input channels give the bias (or zero) and an empty weight
+ * gradient; without output channels an empty output */
+static void test_conv_empty_channels(void)
+{
+    tg_tensor *x = tg_ones(TG_F32, 4, (int64_t[]){2, 0, 5, 5});
+    tg_tensor *w = tg_ones(TG_F32, 4, (int64_t[]){3, 0, 3, 3});
+    tg_tensor *b = tg_full(TG_F32, 1, (int64_t[]){3}, 0.5);
+    tg_tensor *x2 = tg_ones(TG_F32, 4, (int64_t[]){2, 2, 5, 5});
+    tg_tensor *w0 = tg_ones(TG_F32, 4, (int64_t[]){0, 2, 3, 3});
+    tg_tensor_set_requires_grad(w, true);
+    tg_tensor_set_requires_grad(b, true);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *y = tg_conv2d(t, x, w, b, NULL), *z = tg_conv2d(t, x, w, NULL, NULL);
+    bool ok = y && z && y->shape[1] == 3 && y->shape[2] == 3;
+    for (int64_t i = 0; ok && i < tg_tensor_numel(y); i++)
+        ok = tg_tensor_get_flat(y, i) == 0.5 && tg_tensor_get_flat(z, i) == 0;
+    CHECK(ok, "no input channels: the bias / zero (%s)", tg_tape_error(t));
+    CHECK(tg_backward(t, tg_sum(t, y, 0, NULL, false)) == TG_OK && b->grad &&
+              tg_tensor_get_flat(b->grad, 0) == 18 && w->grad && tg_tensor_numel(w->grad) == 0,
+          "no input channels: bias gradient 2*3*3 each, empty weight gradient");
+    tg_tape_reset(t);
+    tg_tensor *e = tg_conv2d(t, x2, w0, NULL, NULL);
+    CHECK(e && e->shape[1] == 0 && tg_tensor_numel(e) == 0, "no output channels: empty output");
+    tg_tape_free(&t);
+    tg_tensor *all[] = {x, w, b, x2, w0};
+    for (int i = 0; i < 5; i++)
+        tg_tensor_free(&all[i]);
+}
+
+/* A LeNet-like training step (conv-ReLU-maxpool twice, dense layers, softmax-CE, Adam)
+ * built from the ops, batch 32 of 1x28x28: large enough that the convolution's batched
+ * GEMMs, im2col and pooling run on several threads when 2 are set. Runs `steps` steps
+ * with `threads` threads; returns the hash of the parameters after them (0 on failure)
+ * and the allocations made by the steps after the 5th in *steady. */
+static uint64_t lenet_steps(int threads, int steps, long *steady)
+{
+    static const int64_t shapes[8][4] = {{6, 1, 5, 5}, {6}, {16, 6, 5, 5}, {16}, {256, 32},
+                                         {32},         {32, 10}, {10}};
+    static const int nd[8] = {4, 1, 4, 1, 2, 1, 2, 1};
+    tg_set_num_threads(threads);
+    tg_allocator a = {count_alloc, count_free, NULL};
+    tg_set_allocator(&a);
+    tg_tensor *p[8];
+    for (int i = 0; i < 8; i++) {
+        p[i] = tg_rand_uniform(TG_F32, nd[i], shapes[i], -0.2, 0.2, 9, (uint64_t)i);
+        tg_tensor_set_requires_grad(p[i], true);
+    }
+    tg_tensor *x = tg_rand_normal(TG_F32, 4, (int64_t[]){32, 1, 28, 28}, 0, 1, 9, 10);
+    tg_tensor *y = tg_zeros(TG_I32, 1, (int64_t[]){32});
+    for (int64_t i = 0; i < 32; i++)
+        tg_tensor_set_flat(y, i, (double)(i % 10));
+    tg_optim *opt = tg_adam_new(8, p, NULL);
+    tg_tape *t = tg_tape_new();
+    const int64_t k2[2] = {2, 2};
+    long before = 0;
+    double first = 0, last = 0;
+    bool ok = opt && t;
+    for (int step = 0; ok && step < steps; step++) {
+        if (step == 5)
+            before = n_allocs;
+        tg_optim_zero_grad(opt);
+        tg_tape_reset(t);
+        tg_tensor *h = tg_max_pool2d(t, tg_relu(t, tg_conv2d(t, x, p[0], p[1], NULL)), k2, NULL, NULL);
+        h = tg_max_pool2d(t, tg_relu(t, tg_conv2d(t, h, p[2], p[3], NULL)), k2, NULL, NULL);
+        h = tg_relu(t, tg_dense(t, tg_flatten(t, h, 1), p[4], p[5]));
+        tg_tensor *loss = tg_softmax_cross_entropy(t, tg_dense(t, h, p[6], p[7]), y, NULL);
+        ok = tg_backward(t, loss) == TG_OK && tg_optim_step(opt) == TG_OK;
+        CHECK(ok, "conv step %d: %s", step, tg_tape_error(t));
+        last = ok ? tg_tensor_get_flat(loss, 0) : 0;
+        first = step == 0 ? last : first;
+    }
+    *steady = n_allocs - before;
+    tg_set_allocator(NULL);
+    CHECK(ok && last < first, "conv steps: loss did not decrease: %g -> %g", first, last);
+    uint64_t hash = 0;
+    for (int i = 0; ok && i < 8; i++)
+        hash = hash * 31 + tg_tensor_hash(p[i]);
+    tg_tape_free(&t);
+    tg_optim_free(&opt);
+    for (int i = 0; i < 8; i++)
+        tg_tensor_free(&p[i]);
+    tg_tensor_free(&x);
+    tg_tensor_free(&y);
+    tg_set_num_threads(1);
+    return hash;
+}
+
+/* the conv step allocates nothing in steady state, and gives the same bits on 1 and 2
+ * threads */
+static void test_conv_step(void)
+{
+    long steady[2];
+    uint64_t h1 = lenet_steps(1, 12, &steady[0]), h2 = lenet_steps(2, 12, &steady[1]);
+    CHECK(steady[0] == 0 && steady[1] == 0,
+          "conv step: %ld / %ld heap allocations in 7 steady-state steps (1 / 2 threads)",
+          steady[0], steady[1]);
+    CHECK(h1 != 0 && h1 == h2, "conv step: parameters differ between 1 and 2 threads");
+}
+
 /* ------------------------------------------------------------- semantics */
 
 static void test_accumulation_and_modes(void)
@@ -388,6 +524,9 @@ int main(void)
     test_mlp_hvp();
     test_zero_alloc_loop();
     test_zero_alloc_workloads();
+    test_gather_scatter();
+    test_conv_empty_channels();
+    test_conv_step();
     test_accumulation_and_modes();
     return check_summary();
 }

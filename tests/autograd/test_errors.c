@@ -93,6 +93,59 @@ int main(void)
     CHECK(tg_tensor_set(x, (int64_t[]){32, 0}, 1.0) == TG_ERANGE && strstr(tg_last_error(), "axis 0"),
           "index out of range: %s", tg_last_error());
 
+    /* gather / scatter-add along the last axis: index dtype, shapes, range, size */
+    tg_tensor *g3 = tg_zeros(TG_F32, 2, (int64_t[]){2, 3});
+    tg_tensor *i4 = tg_zeros(TG_I32, 2, (int64_t[]){2, 4}), *i3 = tg_zeros(TG_I32, 2, (int64_t[]){3, 4});
+    tg_tensor *f4 = tg_zeros(TG_F32, 2, (int64_t[]){2, 4});
+    tg_tensor_set_flat(i4, 5, 3.0);
+    tg_tape_reset(t);
+    CHECK(!tg_gather_last(t, g3, i4) && tg_tape_status(t) == TG_ERANGE &&
+              has(t, "tg_gather_last", "index 3", "[0, 3)"),
+          "gather index out of range: %s", tg_tape_error(t));
+    tg_tape_reset(t);
+    CHECK(!tg_gather_last(t, g3, i3) && tg_tape_status(t) == TG_ESHAPE &&
+              has(t, "tg_gather_last", "[3,4]", "[2,3]"),
+          "gather leading dims differ: %s", tg_tape_error(t));
+    tg_tape_reset(t);
+    CHECK(!tg_gather_last(t, g3, f4) && tg_tape_status(t) == TG_ESHAPE &&
+              has(t, "tg_gather_last", "f32", "i32"),
+          "gather with float indices: %s", tg_tape_error(t));
+    tg_tape_reset(t);
+    CHECK(!tg_scatter_add_last(t, f4, i4, 3) && tg_tape_status(t) == TG_ERANGE &&
+              has(t, "tg_scatter_add_last", "index 3", "[0, 3)"),
+          "scatter index out of range: %s", tg_tape_error(t));
+    tg_tape_reset(t);
+    CHECK(!tg_scatter_add_last(t, g3, i4, 5) && tg_tape_status(t) == TG_ESHAPE &&
+              has(t, "tg_scatter_add_last", "[2,4]", "[2,3]"),
+          "scatter idx of another shape: %s", tg_tape_error(t));
+    tg_tape_reset(t);
+    CHECK(!tg_scatter_add_last(t, f4, i4, -1) && tg_tape_status(t) == TG_EINVAL &&
+              has(t, "tg_scatter_add_last", "size -1", NULL),
+          "scatter negative size: %s", tg_tape_error(t));
+    tg_tape_reset(t);
+    CHECK(!tg_gather_last(t, NULL, i4) && !tg_tape_failed(t), "gather of NULL: no new error");
+    /* conv2d_weight: the output gradient must fit x and the weight's shape */
+    tg_tensor *img = tg_zeros(TG_F32, 4, (int64_t[]){2, 3, 6, 6});
+    tg_tensor *gout = tg_zeros(TG_F32, 4, (int64_t[]){2, 4, 4, 3});
+    tg_tape_reset(t);
+    CHECK(!tg_conv2d_weight(t, img, gout, (int64_t[]){4, 3, 3, 3}, NULL) &&
+              tg_tape_status(t) == TG_ESHAPE &&
+              has(t, "tg_conv2d_weight", "[2,4,4,3]", "want [2,4,4,4]"),
+          "conv2d_weight with a misfit g: %s", tg_tape_error(t));
+    tg_tape_reset(t);
+    CHECK(!tg_conv2d_weight(t, img, gout, (int64_t[]){4, 2, 3, 3}, NULL) &&
+              tg_tape_status(t) == TG_ESHAPE && has(t, "tg_conv2d_weight", "[2,3,6,6]", NULL),
+          "conv2d_weight with a misfit weight shape: %s", tg_tape_error(t));
+    tg_tape_reset(t);
+    CHECK(!tg_conv2d_weight(t, img, d, (int64_t[]){4, 3, 3, 3}, NULL) &&
+              tg_tape_status(t) == TG_EDTYPE && has(t, "tg_conv2d_weight", "f64", NULL),
+          "conv2d_weight dtypes: %s", tg_tape_error(t));
+    tg_tensor_free(&img);
+    tg_tensor_free(&gout);
+    tg_tensor *more[] = {g3, i4, i3, f4};
+    for (int i = 0; i < 4; i++)
+        tg_tensor_free(&more[i]);
+
     tg_tape_free(&t);
     tg_tensor *all[] = {x, w, v, d, lab};
     for (int i = 0; i < 5; i++)
