@@ -7,6 +7,11 @@ unless the checksum itself is what it breaks, so it reaches its intended rejecti
 
     python3 tests/fuzz/make_corpus.py build/tests/fuzz/fuzz_gen_seed
 
+Units that a fuzz_checkpoint run adds to corpus/checkpoint/ get a valid header checksum
+(the fuzz build does not stop at mismatches, the replay tests do) with
+
+    python3 tests/fuzz/make_corpus.py --reseal FILE...
+
 Regressions found by fuzzing are added by hand as corpus/<target>/crash-*."""
 import gzip
 import json
@@ -184,6 +189,28 @@ def checkpoints(gen):
     put_h("other-optimizer", h)
 
 
+def reseal(path):
+    """Gives a checkpoint unit found by fuzz_checkpoint a valid header checksum, in place.
+    The fuzz build does not stop at checksum mismatches, the replay tests do: resealed,
+    the unit takes the same path in both. Left alone when its checksum cannot be located
+    (no valid length, or no single "header_xxh3":"<16 lowercase hex digits>")."""
+    with open(path, "rb") as f:
+        data = f.read()
+    hl = struct.unpack("<Q", data[:8])[0] if len(data) >= 8 else -1
+    if hl < 0 or hl > len(data) - 8:
+        return False
+    text = data[8:8 + hl]
+    if text.count(HKEY) != 1:
+        return False
+    at = text.index(HKEY) + len(HKEY)
+    if not re.fullmatch(rb'[0-9a-f]{16}"', text[at:at + 17]):
+        return False
+    digest = xxh3(data[:8] + text[:at] + b"0" * 16 + text[at + 16:]).encode()
+    with open(path, "wb") as f:
+        f.write(data[:8 + at] + digest + data[8 + at + 16:])
+    return True
+
+
 def idx():
     img = bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3]) + bytes(i * 20 for i in range(12))
     lab = bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 3, 255])
@@ -229,6 +256,10 @@ def csv():
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--reseal":
+        for p in sys.argv[2:]:
+            print(("resealed " if reseal(p) else "left as is ") + p)
+        sys.exit(0)
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     checkpoints(sys.argv[1])
