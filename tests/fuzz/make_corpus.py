@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the fuzz targets (tests/fuzz/corpus/<target>/): valid files
 and corrupt ones that each reach a different rejection. Valid checkpoints come from the
-fuzz_gen_seed program of a build (the target's own model):
+fuzz_gen_seed program of a build (the target's own model); each corrupt checkpoint
+carries a valid header checksum (XXH3-64 from Debian's `xxhsum -H3`, package xxhash)
+unless the checksum itself is what it breaks, so it reaches its intended rejection:
 
     python3 tests/fuzz/make_corpus.py build/tests/fuzz/fuzz_gen_seed
+
+Units that a fuzz_checkpoint run adds to corpus/checkpoint/ get a valid header checksum
+(the fuzz build does not stop at mismatches, the replay tests do) with
+
+    python3 tests/fuzz/make_corpus.py --reseal FILE...
 
 Regressions found by fuzzing are added by hand as corpus/<target>/crash-*."""
 import gzip
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -23,6 +31,39 @@ def put(target, name, data):
         f.write(data)
 
 
+def xxh3(data):
+    """XXH3-64 (seed 0) as 16 hex digits, from Debian's xxhsum (package xxhash)."""
+    out = subprocess.run(["xxhsum", "-H3", "-"], input=data, capture_output=True,
+                         check=True).stdout.decode()
+    return re.search(r"\b([0-9a-f]{16})\b", out).group(1)
+
+
+HKEY = b'"header_xxh3":"'
+
+
+def sealed(text, tail=b""):
+    """8-byte length + header text (padded with spaces to a multiple of 8) + tail, with
+    header_xxh3 set as src/io/checkpoint.h defines it: the text must hold
+    "header_xxh3":"<16 digits>" exactly once; the digits become the XXH3-64 of the length
+    and the padded text with those digits read as "0000000000000000"."""
+    text += b" " * (-len(text) % 8)
+    assert text.count(HKEY) == 1, text[:200]
+    at = text.index(HKEY) + len(HKEY)
+    text = text[:at] + b"0" * 16 + text[at + 16:]
+    prefix = struct.pack("<Q", len(text))
+    return prefix + text[:at] + xxh3(prefix + text).encode() + text[at + 16:] + tail
+
+
+def unsealed(text, tail):
+    """8-byte length + header text padded as the writer pads it + tail, no checksum set"""
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + tail
+
+
+def compact(h):
+    return json.dumps(h, separators=(",", ":"), sort_keys=True).encode()
+
+
 def checkpoints(gen):
     d = os.path.join(HERE, "corpus", "checkpoint")
     os.makedirs(d, exist_ok=True)
@@ -31,49 +72,143 @@ def checkpoints(gen):
         good = f.read()
     hl = struct.unpack("<Q", good[:8])[0]
     header, data = good[8:8 + hl], good[8 + hl:]
-    hdr = json.loads(header)
+    assert sealed(compact(json.loads(header)), data) == good, "make_corpus.py and the writer disagree"
 
-    def with_header(h, tail=data):
-        js = json.dumps(h, separators=(",", ":"), sort_keys=True).encode()
-        return struct.pack("<Q", len(js)) + js + tail
+    def put_h(name, h, tail=data):
+        """the header h re-serialized as the writer does, with a valid header checksum"""
+        put("checkpoint", name, sealed(compact(h), tail))
 
+    def edit():
+        return json.loads(header)
+
+    # rejected before the JSON is parsed (the header checksum is not recomputed)
     put("checkpoint", "short.bin", good[:5])
     put("checkpoint", "truncated-header", good[:8 + hl // 2])
-    put("checkpoint", "truncated-data", good[:-3])
-    put("checkpoint", "trailing-byte", good + b"\0")
     put("checkpoint", "length-past-end", struct.pack("<Q", len(good)) + good[8:])
     put("checkpoint", "length-huge", b"\xff" * 8 + good[8:])
-    put("checkpoint", "not-json", struct.pack("<Q", 5) + b"{\"a\":" + data)
-    put("checkpoint", "not-object", struct.pack("<Q", 7) + b"[1,2,3]")
+    h = edit()
+    del h["__metadata__"]["header_xxh3"]
+    h["__metadata__"]["format"] = "tapegrad-checkpoint-1"
+    put("checkpoint", "format-1", unsealed(compact(h), data))
+    h = edit()
+    h["model.0.bias"]["header_xxh3"] = "0" * 16
+    put("checkpoint", "checksum-twice", unsealed(compact(h), data))
+    at = 8 + header.index(HKEY) + len(HKEY)
+    put("checkpoint", "checksum-uppercase", good[:at] + b"A" + good[at + 1:])
+    flip = bytearray(good)
+    flip[8 + header.index(b'"shape":[3,4]') + 9] ^= 1  # 3 -> 2: only the checksum notices
+    put("checkpoint", "header-bit-flip", bytes(flip))
+    # rejected while or after parsing (the header checksum is valid)
+    put("checkpoint", "not-json", sealed(b'{"__metadata__":{"header_xxh3":"0000000000000000"},"a":'))
+    put("checkpoint", "not-object", sealed(b'[{"header_xxh3":"0000000000000000"}]'))
+    put("checkpoint", "duplicate-key", sealed(
+        b'{"__metadata__":{"header_xxh3":"0000000000000000"},"a":1,"a":2}'))
+    put("checkpoint", "too-complex", sealed(
+        b'{"__metadata__":{"header_xxh3":"0000000000000000"},"a":[' + b",".join([b"{}"] * 24000)
+        + b"]}"))
+    put("checkpoint", "metadata-array", sealed(b'{"__metadata__":[{"header_xxh3":"0000000000000000"}]}'))
+    h = edit()
+    h["model.0.bias"]["header_xxh3"] = h["__metadata__"].pop("header_xxh3")
+    put_h("checksum-outside-metadata", h)
+    h = edit()
+    h["header_xxh3"] = h.pop("__metadata__")["header_xxh3"]
+    put_h("no-metadata", h)
+    h = edit()
+    h["__metadata__"]["format"] = "tapegrad-checkpoint-1"
+    put_h("format-1-with-checksum", h)
+    h = edit()
+    h["__metadata__"]["epoch"] = 3
+    put_h("metadata-number", h)
+    h = edit()
+    for i in range(1025):
+        h["t%d" % i] = 0
+    put_h("too-many-tensors", h)
+    h = edit()
+    h["model.0.bias"]["extra"] = 1
+    put_h("unknown-field", h)
+    h = edit()
+    h["model.0.bias"]["dtype"] = "F99"
+    put_h("unknown-dtype", h)
+    h = edit()
+    h["model.0.bias"]["shape"] = [-4]
+    put_h("negative-dim", h)
+    h = edit()
+    h["model.0.bias"]["shape"] = [1] * 9
+    put_h("rank-9", h)
+    h = edit()
+    h["model.0.weight"]["dtype"] = "F64"
+    put_h("offsets-wrong-size", h)
+    h = edit()
+    b, e = h["model.0.weight"]["data_offsets"]
+    h["model.0.weight"]["data_offsets"] = [b + 4, e + 4]
+    put_h("overlapping-offsets", h)
+    put_h("truncated-data", edit(), data[:-3])
+    put("checkpoint", "trailing-byte", good + b"\0")
+    h = edit()
+    h["__metadata__"]["xxh3.model.9.weight"] = "0" * 16
+    put_h("checksum-of-absent-tensor", h)
+    h = edit()
+    del h["__metadata__"]["xxh3.model.0.bias"]
+    put_h("checksum-missing", h)
+    h = edit()
+    h["__metadata__"]["xxh3.model.0.bias"] = h["__metadata__"]["xxh3.model.0.bias"][:15]
+    put_h("checksum-short", h)
     flip = bytearray(good)
     flip[8 + hl + 1] ^= 1
     put("checkpoint", "data-bit-flip", bytes(flip))
-    h = json.loads(header)
-    del h["__metadata__"]
-    put("checkpoint", "no-metadata", with_header(h))
-    h = json.loads(header)
-    h["model.0.weight"]["dtype"] = "F64"
-    put("checkpoint", "wrong-dtype", with_header(h))
-    h = json.loads(header)
-    h["model.0.weight"]["shape"] = [4, 3]
-    put("checkpoint", "wrong-shape", with_header(h))
-    h = json.loads(header)
-    b, e = h["model.0.weight"]["data_offsets"]
-    h["model.0.weight"]["data_offsets"] = [b + 4, e + 4]
-    put("checkpoint", "overlapping-offsets", with_header(h))
-    h = json.loads(header)
-    h["__metadata__"]["optim"] = "sgd"
-    put("checkpoint", "other-optimizer", with_header(h))
-    h = json.loads(header)
-    h["__metadata__"]["epoch"] = "-1"
-    put("checkpoint", "negative-epoch", with_header(h))
-    h = json.loads(header)
-    h["model.9.weight"] = {"dtype": "F32", "shape": [1], "data_offsets": [len(data), len(data) + 4]}
-    put("checkpoint", "extra-tensor", with_header(h, data + b"\0\0\0\0"))
-    h = json.loads(header)
+    h = edit()
     key = next(k for k in h if k.startswith("optim."))
     h["__metadata__"]["xxh3." + key] = "0" * 16
-    put("checkpoint", "optim-checksum", with_header(h))
+    put_h("optim-checksum", h)
+    # valid safetensors that are not this model's checkpoint
+    h = edit()
+    h["model.9.weight"] = {"dtype": "F32", "shape": [1], "data_offsets": [len(data), len(data) + 4]}
+    h["__metadata__"]["xxh3.model.9.weight"] = xxh3(b"\0" * 4)
+    put_h("extra-tensor", h, data + b"\0" * 4)
+    h = edit()
+    h["model.0.weigh"] = h.pop("model.0.weight")
+    h["__metadata__"]["xxh3.model.0.weigh"] = h["__metadata__"].pop("xxh3.model.0.weight")
+    put_h("renamed-tensor", h)
+    h = edit()
+    h["model.0.weight"]["dtype"] = "I32"
+    put_h("wrong-dtype", h)
+    h = edit()
+    h["model.0.weight"]["shape"] = [4, 3]
+    put_h("wrong-shape", h)
+    h = edit()
+    h["__metadata__"]["epoch"] = "-1"
+    put_h("negative-epoch", h)
+    h = edit()
+    h["__metadata__"]["optim_steps"] = "9223372036854775808"
+    put_h("steps-over-int64", h)
+    h = edit()
+    del h["__metadata__"]["rng_counter"]
+    put_h("no-rng-counter", h)
+    h = edit()
+    h["__metadata__"]["optim"] = "sgd"
+    put_h("other-optimizer", h)
+
+
+def reseal(path):
+    """Gives a checkpoint unit found by fuzz_checkpoint a valid header checksum, in place.
+    The fuzz build does not stop at checksum mismatches, the replay tests do: resealed,
+    the unit takes the same path in both. Left alone when its checksum cannot be located
+    (no valid length, or no single "header_xxh3":"<16 lowercase hex digits>")."""
+    with open(path, "rb") as f:
+        data = f.read()
+    hl = struct.unpack("<Q", data[:8])[0] if len(data) >= 8 else -1
+    if hl < 0 or hl > len(data) - 8:
+        return False
+    text = data[8:8 + hl]
+    if text.count(HKEY) != 1:
+        return False
+    at = text.index(HKEY) + len(HKEY)
+    if not re.fullmatch(rb'[0-9a-f]{16}"', text[at:at + 17]):
+        return False
+    digest = xxh3(data[:8] + text[:at] + b"0" * 16 + text[at + 16:]).encode()
+    with open(path, "wb") as f:
+        f.write(data[:8 + at] + digest + data[8 + at + 16:])
+    return True
 
 
 def idx():
@@ -121,6 +256,10 @@ def csv():
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--reseal":
+        for p in sys.argv[2:]:
+            print(("resealed " if reseal(p) else "left as is ") + p)
+        sys.exit(0)
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     checkpoints(sys.argv[1])
