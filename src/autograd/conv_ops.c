@@ -532,13 +532,20 @@ static bool conv_forward(tg_tape *t, tg_tensor *out, const tg_tensor *x, const t
     char *scratch = tg__arena_alloc(t, (size_t)(nt * per) * es + 1);
     if (!scratch)
         return false;
-    int64_t chunk = (N + nt - 1) / nt;
+    /* no inactive region around the samples on one thread: a GEMM inside would then
+     * open a nested region, whose threads libgomp creates afresh every time */
 #ifdef TG_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) if (nt > 1)
+    if (nt > 1) {
+        int64_t chunk = (N + nt - 1) / nt;
+#pragma omp parallel for num_threads(nt)
+        for (int p = 0; p < nt; p++)
+            for (int64_t n = p * chunk; n < N && n < (p + 1) * chunk; n++)
+                conv_sample(out, x, wc, b, win, G, n, scratch + (size_t)(p * per) * es, false);
+        return true;
+    }
 #endif
-    for (int p = 0; p < nt; p++)
-        for (int64_t n = p * chunk; n < N && n < (p + 1) * chunk; n++)
-            conv_sample(out, x, wc, b, win, G, n, scratch + (size_t)(p * per) * es, nt == 1);
+    for (int64_t n = 0; n < N; n++)
+        conv_sample(out, x, wc, b, win, G, n, scratch, true);
     return true;
 }
 
@@ -707,11 +714,18 @@ tg_tensor *tg_conv2d_weight(tg_tape *t, tg_tensor *x, tg_tensor *g, const int64_
         return NULL;
     int64_t chunk = (N + nt - 1) / nt;
 #ifdef TG_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) if (nt > 1)
+    if (nt > 1) { /* (one thread: no region, as in conv_forward) */
+#pragma omp parallel for num_threads(nt)
+        for (int p = 0; p < nt; p++)
+            for (int64_t n = p * chunk; n < N && n < (p + 1) * chunk; n++)
+                wgrad_sample(x, gd, &win, G, n, scratch + (size_t)(p * per) * es, part, false);
+    } else
 #endif
-    for (int p = 0; p < nt; p++)
-        for (int64_t n = p * chunk; n < N && n < (p + 1) * chunk; n++)
-            wgrad_sample(x, gd, &win, G, n, scratch + (size_t)(p * per) * es, part, nt == 1);
+    {
+        for (int64_t n = 0; n < N; n++)
+            wgrad_sample(x, gd, &win, G, n, scratch, part, true);
+    }
+    (void)chunk;
     if (x->dtype == TG_F32)
         wgrad_sum_f32(out->data, (float *)(void *)part, N, G, K, Cog);
     else

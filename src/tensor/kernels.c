@@ -637,6 +637,37 @@ static tg_tensor *packed_copy(tg_tensor *hdr, const tg_tensor *t)
     return hdr;
 }
 
+/* one output matrix of a (broadcast) batched product: entry e of the batch dims */
+typedef struct {
+    tg_tensor *out;
+    const tg_tensor *A, *B;
+    bool acc; /* beta 1 (the output holds the bias) */
+    bool ta, tb;
+    int64_t M, N, K, lda, ldb, ldc;
+    int nb;
+    const int64_t *bshape, *sa, *sb;
+} mm_batch;
+
+static void mm_entry(const mm_batch *m, int64_t e)
+{
+    int64_t oo = m->out->offset, oa = m->A->offset, ob = m->B->offset, r = e;
+    for (int d = m->nb - 1; d >= 0; d--) {
+        int64_t i = r % m->bshape[d];
+        r /= m->bshape[d];
+        oo += i * m->out->stride[d];
+        oa += i * m->sa[d];
+        ob += i * m->sb[d];
+    }
+    if (m->out->dtype == TG_F32)
+        tg__gemm_f32(m->ta, m->tb, m->M, m->N, m->K, 1.0f, (const float *)m->A->data + oa, m->lda,
+                     (const float *)m->B->data + ob, m->ldb, m->acc ? 1.0f : 0.0f,
+                     (float *)m->out->data + oo, m->ldc);
+    else
+        tg__gemm_f64(m->ta, m->tb, m->M, m->N, m->K, 1.0, (const double *)m->A->data + oa, m->lda,
+                     (const double *)m->B->data + ob, m->ldb, m->acc ? 1.0 : 0.0,
+                     (double *)m->out->data + oo, m->ldc);
+}
+
 bool tg__k_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const tg_tensor *bias)
 {
     int nd = out->ndim, an = a->ndim, bn = b->ndim;
@@ -681,32 +712,22 @@ bool tg__k_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const 
     /* many small products (a convolution's per-sample GEMMs) are shared out whole
      * across threads; a large one is split inside tg__gemm_*. Each output matrix is
      * computed by one call either way: results do not depend on the thread count. */
-    int nt = 1;
+    mm_batch mb = {out, A, B, bias != NULL, ta, tb, M, N, K, lda, ldb, ldc, nb, bshape, sa, sb};
 #ifdef TG_HAVE_OPENMP
+    /* (with one thread no region at all: an inactive one around a GEMM that splits
+     * would make its region nested, whose threads libgomp creates afresh each time) */
     if (g_threads > 1 && batch > 1 && !tg__gemm_splits(M, N, K) &&
-        batch * M * N * K >= TG__PAR_MIN_FLOPS)
-        nt = (int)(batch < g_threads ? batch : g_threads);
-#pragma omp parallel for num_threads(nt) if (nt > 1)
+        batch * M * N * K >= TG__PAR_MIN_FLOPS) {
+        int nt = (int)(batch < g_threads ? batch : g_threads);
+#pragma omp parallel for num_threads(nt)
+        for (int64_t e = 0; e < batch; e++)
+            mm_entry(&mb, e);
+    } else
 #endif
-    for (int64_t e = 0; e < batch; e++) {
-        int64_t oo = out->offset, oa = A->offset, ob = B->offset, r = e;
-        for (int d = nb - 1; d >= 0; d--) {
-            int64_t i = r % bshape[d];
-            r /= bshape[d];
-            oo += i * out->stride[d];
-            oa += i * sa[d];
-            ob += i * sb[d];
-        }
-        if (out->dtype == TG_F32)
-            tg__gemm_f32(ta, tb, M, N, K, 1.0f, (const float *)A->data + oa, lda,
-                         (const float *)B->data + ob, ldb, bias ? 1.0f : 0.0f,
-                         (float *)out->data + oo, ldc);
-        else
-            tg__gemm_f64(ta, tb, M, N, K, 1.0, (const double *)A->data + oa, lda,
-                         (const double *)B->data + ob, ldb, bias ? 1.0 : 0.0,
-                         (double *)out->data + oo, ldc);
+    {
+        for (int64_t e = 0; e < batch; e++)
+            mm_entry(&mb, e);
     }
-    (void)nt;
     if (!okA)
         tg__mfree(ca.data);
     if (!okB)
