@@ -120,6 +120,15 @@ bool tg__iter_next(tg__iter *it)
 /* ------------------------------------------------------------- elementwise */
 
 /* one loop body, with a unit-stride version the compiler can vectorize */
+/* The row kernels are compiled for AVX-512, AVX2 and the baseline, the widest the CPU
+ * runs picked at load time (GCC's target_clones). The clones give the same bits: C11
+ * mode contracts no a * b + c into an FMA, and the math functions are the same calls. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define TG__ROW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TG__ROW_CLONES
+#endif
+
 #define ROW2(T, EXPR)                                                                  \
     do {                                                                               \
         if (so == 1 && sx == 1) {                                                      \
@@ -136,7 +145,7 @@ bool tg__iter_next(tg__iter *it)
     } while (0)
 
 #define UNARY_ROW(T)                                                                   \
-    static void unary_row_##T(tg__uop uop, int64_t n, T *op, int64_t so, const T *xp,   \
+    TG__ROW_CLONES static void unary_row_##T(tg__uop uop, int64_t n, T *op, int64_t so, const T *xp,   \
                               int64_t sx, T p)                                         \
     {                                                                                  \
         const T one = 1, half = (T)0.5, zero = 0;                                      \
@@ -288,7 +297,7 @@ void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
     } while (0)
 
 #define BINARY_ROW(T)                                                                  \
-    static void binary_row_##T(tg__bop bop, int64_t n, T *op, int64_t so, const T *ap,  \
+    TG__ROW_CLONES static void binary_row_##T(tg__bop bop, int64_t n, T *op, int64_t so, const T *ap,  \
                                int64_t sa, const T *bp, int64_t sb, T p)               \
     {                                                                                  \
         const T one = 1, zero = 0, half = (T)0.5;                                      \
