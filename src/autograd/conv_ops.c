@@ -452,17 +452,6 @@ static bool check_conv(tg_tape *t, const tg_tensor *x, const tg_tensor *w, const
     return true;
 }
 
-/* x itself if contiguous, else an unrecorded contiguous copy on the tape */
-static const tg_tensor *dense_of(tg_tape *t, const tg_tensor *x)
-{
-    if (tg_tensor_is_contiguous(x))
-        return x;
-    tg_tensor *c = tg__new(t, x->dtype, x->ndim, x->shape);
-    if (c)
-        tg__k_unary(c, x, TG_U_COPY, 0);
-    return c;
-}
-
 /* sample n of the convolution: its unfolded input into buf [C*kH*kW, L], then per group
  * out[n, g] = W_g buf_g (+ the bias, written first and added by the GEMM's beta) */
 static void conv_sample(tg_tensor *out, const tg_tensor *x, const tg_tensor *wc,
@@ -524,7 +513,7 @@ static bool conv_forward(tg_tape *t, tg_tensor *out, const tg_tensor *x, const t
     int64_t L = out->shape[2] * out->shape[3], per = C * win->k[0] * win->k[1] * L;
     if (N == 0 || Co == 0)
         return true;
-    const tg_tensor *wc = dense_of(t, w);
+    const tg_tensor *wc = tg__dense_of(t, w);
     if (!wc)
         return false;
     int nt = sample_threads(N, per, Co / G, L, (C / G) * win->k[0] * win->k[1]);
@@ -698,7 +687,7 @@ tg_tensor *tg_conv2d_weight(tg_tape *t, tg_tensor *x, tg_tensor *g, const int64_
         !tg__numel(3, (int64_t[]){N, K, Co}, &parts))
         return tg__fail(t, TG_EINVAL, "%s: window too large: x %s", fn, tg__shape_str(x).s);
     tg_tensor *out = tg__new(t, x->dtype, 4, w_shape);
-    const tg_tensor *gd = out ? dense_of(t, g) : NULL;
+    const tg_tensor *gd = out ? tg__dense_of(t, g) : NULL;
     if (!gd)
         return NULL;
     tg__args a = {0};
@@ -866,7 +855,7 @@ tg_tensor *tg_gather_last(tg_tape *t, tg_tensor *x, tg_tensor *idx)
     if (!tg__check_float(t, x, fn) || !check_index(t, x, idx, fn))
         return NULL;
     int64_t P = x->shape[x->ndim - 1], Q = idx->shape[idx->ndim - 1];
-    const tg_tensor *xd = dense_of(t, x), *id = dense_of(t, idx);
+    const tg_tensor *xd = tg__dense_of(t, x), *id = tg__dense_of(t, idx);
     if (!xd || !id || !check_range(t, id, P, fn))
         return NULL;
     tg_tensor *out = tg__new(t, x->dtype, idx->ndim, idx->shape);
@@ -903,7 +892,7 @@ tg_tensor *tg_scatter_add_last(tg_tape *t, tg_tensor *src, tg_tensor *idx, int64
     int64_t shape[TG_MAX_DIMS], Q = src->shape[src->ndim - 1];
     memcpy(shape, src->shape, sizeof shape);
     shape[src->ndim - 1] = size;
-    const tg_tensor *sd = dense_of(t, src), *id = dense_of(t, idx);
+    const tg_tensor *sd = tg__dense_of(t, src), *id = tg__dense_of(t, idx);
     if (!sd || !id || !check_range(t, id, size, fn))
         return NULL;
     tg_tensor *out = tg__new(t, src->dtype, src->ndim, shape);

@@ -66,6 +66,9 @@ struct tg_tape {
 void *tg__fail(tg_tape *t, tg_status s, const char *fmt, ...) TG_PRINTF(3, 4);
 /* x is F32 or F64; else records TG_EDTYPE naming fn and returns false */
 bool tg__check_float(tg_tape *t, const tg_tensor *x, const char *fn);
+/* x itself if contiguous, else an unrecorded contiguous copy on the tape (NULL and
+ * TG_ENOMEM on failure) */
+const tg_tensor *tg__dense_of(tg_tape *t, const tg_tensor *x);
 /* arena allocation (64-byte aligned); NULL and TG_ENOMEM on failure */
 void *tg__arena_alloc(tg_tape *t, size_t n);
 /* a new contiguous tape tensor with uninitialised data */

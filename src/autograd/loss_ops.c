@@ -28,17 +28,6 @@ static inline void st(tg_tensor *x, int64_t i, double v)
         ((double *)x->data)[x->offset + i] = v;
 }
 
-/* x itself if contiguous, else an unrecorded contiguous copy on the tape */
-static const tg_tensor *dense_of(tg_tape *t, const tg_tensor *x)
-{
-    if (tg_tensor_is_contiguous(x))
-        return x;
-    tg_tensor *c = tg__new(t, x->dtype, x->ndim, x->shape);
-    if (c)
-        tg__k_unary(c, x, TG_U_COPY, 0);
-    return c;
-}
-
 static tg_tensor *scalar_out(tg_tape *t, tg_dtype dt, double v)
 {
     tg_tensor *out = tg__new(t, dt, 0, NULL);
@@ -153,7 +142,7 @@ static tg_tensor *ce_rows(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
     if (!sparse && y->dtype != z->dtype)
         return tg__fail(t, TG_EDTYPE, "%s: target dtype %s differs from logits dtype %s", fn,
                         tg_dtype_name(y->dtype), tg_dtype_name(z->dtype));
-    const tg_tensor *yd = dense_of(t, y), *wd = w ? dense_of(t, w) : NULL;
+    const tg_tensor *yd = tg__dense_of(t, y), *wd = w ? tg__dense_of(t, w) : NULL;
     tg_tensor *r = tg__new(t, z->dtype, 2, z->shape);
     if (!r || !yd || (w && !wd))
         return NULL;
@@ -265,7 +254,7 @@ tg_tensor *tg_softmax_cross_entropy(tg_tape *t, tg_tensor *z, const tg_tensor *y
         return tg__record(t, TG_OP_SOFTMAX_CE, n, in, out, &a);
     }
     tg_tensor *r = ce_rows(t, z, y, o, &D, "tg_softmax_cross_entropy");
-    const tg_tensor *zd = r ? dense_of(t, z) : NULL;
+    const tg_tensor *zd = r ? tg__dense_of(t, z) : NULL;
     if (!zd)
         return NULL;
     int64_t N = z->shape[0], C = z->shape[1];
@@ -328,7 +317,7 @@ tg_tensor *tg_softmax_cross_entropy_backward(tg_tape *t, tg_tensor *z, const tg_
         return tg__record(t, TG_OP_SOFTMAX_CE_BWD, 3, in, fast, &a);
     }
     tg_tensor *r = ce_rows(t, z, y, o, &D, fn);
-    const tg_tensor *zd = r ? dense_of(t, z) : NULL;
+    const tg_tensor *zd = r ? tg__dense_of(t, z) : NULL;
     tg_tensor *out = zd ? tg__new(t, z->dtype, 2, z->shape) : NULL;
     if (!out)
         return NULL;
@@ -412,7 +401,7 @@ static tg_tensor *elementwise_loss(tg_tape *t, tg_tensor *x, const tg_tensor *y,
         return NULL;
     if (k == L_HUBER && !(delta > 0))
         return tg__fail(t, TG_EINVAL, "%s: delta %g must be > 0", fn, delta);
-    const tg_tensor *xd = dense_of(t, x), *yd = dense_of(t, y);
+    const tg_tensor *xd = tg__dense_of(t, x), *yd = tg__dense_of(t, y);
     if (!xd || !yd)
         return NULL;
     int64_t n = tg_tensor_numel(x);
@@ -509,7 +498,7 @@ static tg_tensor *dense_target(tg_tape *t, const tg_tensor *p, const tg_tensor *
     if (y->ndim != 1 || y->shape[0] != N)
         return tg__fail(t, TG_ESHAPE, "%s: target %s does not fit %s", fn, tg__shape_str(y).s,
                         tg__shape_str(p).s);
-    const tg_tensor *yd = dense_of(t, y);
+    const tg_tensor *yd = tg__dense_of(t, y);
     tg_tensor *oh = yd ? tg__new(t, p->dtype, 2, p->shape) : NULL;
     if (!oh)
         return NULL;
@@ -535,7 +524,7 @@ tg_tensor *tg_categorical_cross_entropy(tg_tape *t, tg_tensor *p, const tg_tenso
         return tg__fail(t, TG_ESHAPE, "%s: probabilities must be [N, C], got %s", fn,
                         tg__shape_str(p).s);
     tg_tensor *oh = dense_target(t, p, y, fn);
-    const tg_tensor *pd = oh ? dense_of(t, p) : NULL, *od = oh ? dense_of(t, oh) : NULL;
+    const tg_tensor *pd = oh ? tg__dense_of(t, p) : NULL, *od = oh ? tg__dense_of(t, oh) : NULL;
     if (!pd || !od)
         return NULL;
     int64_t n = tg_tensor_numel(p), N = p->shape[0];
@@ -598,7 +587,7 @@ static tg_tensor *penalty(tg_tape *t, tg_tensor *x, double lambda, bool l1, cons
         return NULL;
     if (!(lambda >= 0))
         return tg__fail(t, TG_EINVAL, "%s: lambda %g must be >= 0", fn, lambda);
-    const tg_tensor *xd = dense_of(t, x);
+    const tg_tensor *xd = tg__dense_of(t, x);
     if (!xd)
         return NULL;
     int64_t n = tg_tensor_numel(x);

@@ -204,6 +204,16 @@ bool tg__check_float(tg_tape *t, const tg_tensor *x, const char *fn)
     return false;
 }
 
+const tg_tensor *tg__dense_of(tg_tape *t, const tg_tensor *x)
+{
+    if (tg_tensor_is_contiguous(x))
+        return x;
+    tg_tensor *c = tg__new(t, x->dtype, x->ndim, x->shape);
+    if (c)
+        tg__k_unary(c, x, TG_U_COPY, 0);
+    return c;
+}
+
 tg_tensor *tg__new(tg_tape *t, tg_dtype dt, int ndim, const int64_t *shape)
 {
     int64_t n;
