@@ -28,66 +28,12 @@
 #define EVAL_CHUNK 500
 #define DEFAULT_DECAY 2e-3
 
-static tg_tensor *load(const char *dir, const char *stem)
-{
-    char path[4096];
-    tg_tensor *t = NULL;
-    snprintf(path, sizeof path, "%s/%s.gz", dir, stem);
-    if (access(path, R_OK) != 0)
-        snprintf(path, sizeof path, "%s/%s", dir, stem);
-    if (tg_idx_load(path, &t) != TG_OK)
-        fprintf(stderr, "cnn: %s\n", tg_last_error());
-    return t;
-}
-
-/* rows [lo, hi) of a 1-D or 2-D tensor as a new contiguous tensor */
-static tg_tensor *rows(const tg_tensor *t, int64_t lo, int64_t hi)
-{
-    int64_t start[2] = {lo, 0}, stop[2] = {hi, t->ndim > 1 ? t->shape[1] : 1}, step[2] = {1, 1};
-    tg_tensor *v = tg_view_slice(t, start, stop, step);
-    tg_tensor *c = v ? tg_tensor_clone(v) : NULL;
-    tg_tensor_free(&v);
-    return c;
-}
-
 /* (x - mean) / sd in place, for every element of a contiguous F32 tensor */
 static void standardise(tg_tensor *x, double mean, double sd)
 {
     float *d = x->data;
     for (int64_t i = 0; i < tg_tensor_numel(x); i++)
         d[i] = (float)(((double)d[i] - mean) / sd);
-}
-
-typedef struct {
-    double loss, acc;
-} eval_result;
-
-/* evaluation mode (batch norm uses its running statistics), no gradients */
-static eval_result evaluate(tg_model *m, tg_tape *t, const tg_tensor *x, const tg_tensor *y)
-{
-    double loss = 0;
-    int64_t hit = 0, n = x->shape[0];
-    for (int64_t lo = 0; lo < n; lo += EVAL_CHUNK) {
-        int64_t hi = lo + EVAL_CHUNK < n ? lo + EVAL_CHUNK : n;
-        tg_tensor *flat = rows(x, lo, hi), *yb = rows(y, lo, hi);
-        tg_tensor *xb = flat ? tg_view_reshape(flat, 4, (int64_t[]){hi - lo, 1, SIDE, SIDE}) : NULL;
-        tg_tape_reset(t);
-        bool rec = tg_tape_set_grad_mode(t, false);
-        tg_tensor *out = tg_model_forward(m, t, xb, false);
-        tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
-        if (!l) {
-            fprintf(stderr, "cnn: evaluation failed: %s\n", tg_tape_error(t));
-            exit(1);
-        }
-        loss += tg_tensor_get_flat(l, 0) * (double)(hi - lo);
-        hit += (int64_t)(tg_accuracy(out, yb) * (double)(hi - lo) + 0.5);
-        tg_tape_set_grad_mode(t, rec);
-        tg_tensor_free(&xb);
-        tg_tensor_free(&flat);
-        tg_tensor_free(&yb);
-    }
-    eval_result r = {loss / (double)n, (double)hit / (double)n};
-    return r;
 }
 
 static bool build(tg_model *m, bool bn)
@@ -145,10 +91,10 @@ int main(int argc, char **argv)
                 a.data);
         return 2;
     }
-    tg_tensor *xall = load(a.data, "train-images-idx3-ubyte");
-    tg_tensor *yall = load(a.data, "train-labels-idx1-ubyte");
-    tg_tensor *xtest_all = load(a.data, "t10k-images-idx3-ubyte");
-    tg_tensor *ytest_all = load(a.data, "t10k-labels-idx1-ubyte");
+    tg_tensor *xall = ex_idx_load("cnn", a.data, "train-images-idx3-ubyte");
+    tg_tensor *yall = ex_idx_load("cnn", a.data, "train-labels-idx1-ubyte");
+    tg_tensor *xtest_all = ex_idx_load("cnn", a.data, "t10k-images-idx3-ubyte");
+    tg_tensor *ytest_all = ex_idx_load("cnn", a.data, "t10k-labels-idx1-ubyte");
     if (!xall || !yall || !xtest_all || !ytest_all)
         return 1;
     if (xall->shape[1] != SIDE * SIDE || xtest_all->shape[1] != SIDE * SIDE) {
@@ -161,14 +107,13 @@ int main(int argc, char **argv)
     if (limit > 0 && limit < ntest)
         ntest = limit;
     int64_t nval = ntrain_all / 12, ntrain = ntrain_all - nval; /* 5000 of 60000 */
-    tg_tensor *x = rows(xall, 0, ntrain), *y = rows(yall, 0, ntrain);
-    tg_tensor *xv = rows(xall, ntrain, ntrain_all), *yv = rows(yall, ntrain, ntrain_all);
-    tg_tensor *xt = rows(xtest_all, 0, ntest), *yt = rows(ytest_all, 0, ntest);
+    tg_tensor *x = ex_rows(xall, 0, ntrain), *y = ex_rows(yall, 0, ntrain);
+    tg_tensor *xv = ex_rows(xall, ntrain, ntrain_all), *yv = ex_rows(yall, ntrain, ntrain_all);
+    tg_tensor *xt = ex_rows(xtest_all, 0, ntest), *yt = ex_rows(ytest_all, 0, ntest);
     if (!x || !y || !xv || !yv || !xt || !yt) {
         fprintf(stderr, "cnn: %s\n", tg_last_error());
         return 1;
     }
-    const int64_t features = SIDE * SIDE;
     /* the training split's pixel statistics standardise every split */
     double sum = 0, sum2 = 0;
     for (int64_t i = 0; i < tg_tensor_numel(x); i++) {
@@ -195,47 +140,19 @@ int main(int argc, char **argv)
     int64_t B = a.batch > 0 ? a.batch : 64;
     tg_tensor *xb = tg_zeros(TG_F32, 4, (int64_t[]){B, 1, SIDE, SIDE});
     tg_tensor *yb = tg_zeros(TG_I32, 1, &B);
-    int64_t *perm = malloc(sizeof *perm * (size_t)ntrain);
-    if (!opt || !t || !xb || !yb || !perm) {
+    if (!opt || !t || !xb || !yb) {
         fprintf(stderr, "cnn: %s\n", tg_last_error());
         return 1;
     }
     double t0 = ex_now();
-    int64_t seen = 0;
-    for (int epoch = ex_resume(&a, m, opt); epoch <= a.epochs; epoch++) {
-        /* a permutation from the counter-based RNG: reproducible for (seed, epoch) */
-        tg_permutation(ntrain, a.seed, 1000 + (uint64_t)epoch, perm);
-        double epoch_loss = 0;
-        int64_t batches = 0;
-        for (int64_t lo = 0; lo + B <= ntrain; lo += B) { /* full batches only */
-            float *xd = xb->data;
-            int32_t *yd = yb->data;
-            for (int64_t r = 0; r < B; r++) {
-                memcpy(xd + r * features, (const float *)x->data + perm[lo + r] * features,
-                       sizeof(float) * (size_t)features);
-                yd[r] = ((const int32_t *)y->data)[perm[lo + r]];
-            }
-            tg_tape_reset(t);
-            tg_tensor *out = tg_model_forward(m, t, xb, true);
-            tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
-            if (tg_backward(t, l) != TG_OK) {
-                fprintf(stderr, "cnn: %s\n", tg_tape_error(t));
-                return 1;
-            }
-            tg_optim_step(opt);
-            tg_optim_zero_grad(opt);
-            epoch_loss += tg_tensor_get_flat(l, 0);
-            batches++;
-            seen += B;
-            if (batches % 50 == 0)
-                ex_progress(epoch, a.epochs, epoch_loss / (double)batches, "batch acc",
-                            tg_accuracy(out, yb), (double)seen / (ex_now() - t0));
-        }
-        ex_maybe_save(&a, m, opt, epoch);
-    }
-    ex_progress_done();
+    if (ex_train_classifier(&a, "cnn", m, opt, t, x, y, xb, yb) != 0)
+        return 1;
     double secs = ex_now() - t0;
-    eval_result tr = evaluate(m, t, x, y), va = evaluate(m, t, xv, yv), te = evaluate(m, t, xt, yt);
+    /* evaluation mode: batch norm uses its running statistics */
+    const int64_t img[3] = {1, SIDE, SIDE};
+    ex_eval_result tr = ex_evaluate("cnn", m, t, x, y, EVAL_CHUNK, 3, img);
+    ex_eval_result va = ex_evaluate("cnn", m, t, xv, yv, EVAL_CHUNK, 3, img);
+    ex_eval_result te = ex_evaluate("cnn", m, t, xt, yt, EVAL_CHUNK, 3, img);
     if (a.json)
         printf("{\"train_loss\":%.6f,\"train_acc\":%.4f,\"val_loss\":%.6f,\"val_acc\":%.4f,"
                "\"test_loss\":%.6f,\"test_acc\":%.4f,\"batch_norm\":%d,\"epochs\":%d,"
@@ -245,7 +162,6 @@ int main(int argc, char **argv)
         printf("cnn%s: %d epochs in %.1f s: train acc %.4f, validation acc %.4f, test loss %.4f "
                "acc %.4f\n",
                bn ? " (batch norm)" : "", a.epochs, secs, tr.acc, va.acc, te.loss, te.acc);
-    free(perm);
     tg_tape_free(&t);
     tg_optim_free(&opt);
     ex_print_hash(&a, m);

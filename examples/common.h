@@ -45,4 +45,33 @@ void ex_progress(int epoch, int epochs, double loss, const char *metric, double 
 /* ends the progress line (if one was shown) */
 void ex_progress_done(void);
 
+/* ---- classifiers on MNIST-format data (mnist, cnn) ---- */
+struct tg_tensor;
+struct tg_tape;
+/* DIR/STEM.gz if readable, else DIR/STEM, through tg_idx_load; NULL (error printed
+ * after "name: ") on failure */
+struct tg_tensor *ex_idx_load(const char *name, const char *dir, const char *stem);
+/* rows [lo, hi) of a 1-D or 2-D tensor as a new contiguous tensor (NULL on failure) */
+struct tg_tensor *ex_rows(const struct tg_tensor *t, int64_t lo, int64_t hi);
+/* Epochs ex_resume(a) .. a->epochs of softmax cross-entropy training on x (F32 [N, ...])
+ * and y (I32 [N]): each epoch visits the rows in a permutation reproducible from
+ * (seed, epoch), in full batches copied into xb (F32, any shape of B rows with x's
+ * per-row size) and yb (I32 [B]); opt steps after each batch; ex_maybe_save after
+ * each epoch; a progress line every 50 batches. Returns 0, or 1 with the error
+ * printed after "name: ". */
+int ex_train_classifier(const ex_args *a, const char *name, struct tg_model *m,
+                        struct tg_optim *opt, struct tg_tape *t, const struct tg_tensor *x,
+                        const struct tg_tensor *y, struct tg_tensor *xb,
+                        struct tg_tensor *yb);
+typedef struct {
+    double loss, acc;
+} ex_eval_result;
+/* Mean softmax cross-entropy and accuracy of m in evaluation mode (no gradients) over x
+ * (F32 [N, features]) and y (I32 [N]), in chunks of `chunk` rows, each reshaped to
+ * [rows, sample...] when sample_ndim > 0 (e.g. {1, 28, 28} for images). Exits 1 with
+ * the error printed after "name: " on failure. */
+ex_eval_result ex_evaluate(const char *name, struct tg_model *m, struct tg_tape *t,
+                           const struct tg_tensor *x, const struct tg_tensor *y, int64_t chunk,
+                           int sample_ndim, const int64_t *sample);
+
 #endif

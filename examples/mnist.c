@@ -16,53 +16,6 @@
 
 #define DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 
-static tg_tensor *load(const char *dir, const char *stem)
-{
-    char path[4096];
-    tg_tensor *t = NULL;
-    snprintf(path, sizeof path, "%s/%s.gz", dir, stem);
-    if (access(path, R_OK) != 0)
-        snprintf(path, sizeof path, "%s/%s", dir, stem);
-    if (tg_idx_load(path, &t) != TG_OK)
-        fprintf(stderr, "mnist: %s\n", tg_last_error());
-    return t;
-}
-
-/* rows [lo, hi) of a 1-D or 2-D tensor as a new contiguous tensor */
-static tg_tensor *rows(const tg_tensor *t, int64_t lo, int64_t hi)
-{
-    int64_t start[2] = {lo, 0}, stop[2] = {hi, t->ndim > 1 ? t->shape[1] : 1}, step[2] = {1, 1};
-    tg_tensor *v = tg_view_slice(t, start, stop, step);
-    tg_tensor *c = v ? tg_tensor_clone(v) : NULL;
-    tg_tensor_free(&v);
-    return c;
-}
-
-typedef struct {
-    double loss, acc;
-} eval_result;
-
-static eval_result evaluate(tg_model *m, tg_tape *t, const tg_tensor *x, const tg_tensor *y)
-{
-    double loss = 0;
-    int64_t hit = 0, n = x->shape[0];
-    for (int64_t lo = 0; lo < n; lo += 1000) {
-        int64_t hi = lo + 1000 < n ? lo + 1000 : n;
-        tg_tensor *xb = rows(x, lo, hi), *yb = rows(y, lo, hi);
-        tg_tape_reset(t);
-        bool rec = tg_tape_set_grad_mode(t, false);
-        tg_tensor *out = tg_model_forward(m, t, xb, false);
-        tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
-        loss += l ? tg_tensor_get_flat(l, 0) * (double)(hi - lo) : 0;
-        hit += out ? (int64_t)(tg_accuracy(out, yb) * (double)(hi - lo) + 0.5) : 0;
-        tg_tape_set_grad_mode(t, rec);
-        tg_tensor_free(&xb);
-        tg_tensor_free(&yb);
-    }
-    eval_result r = {loss / (double)n, (double)hit / (double)n};
-    return r;
-}
-
 int main(int argc, char **argv)
 {
     /* --limit is ours; the rest goes to the common parser */
@@ -85,10 +38,10 @@ int main(int argc, char **argv)
                 a.data);
         return 2;
     }
-    tg_tensor *xall = load(a.data, "train-images-idx3-ubyte");
-    tg_tensor *yall = load(a.data, "train-labels-idx1-ubyte");
-    tg_tensor *xtest_all = load(a.data, "t10k-images-idx3-ubyte");
-    tg_tensor *ytest_all = load(a.data, "t10k-labels-idx1-ubyte");
+    tg_tensor *xall = ex_idx_load("mnist", a.data, "train-images-idx3-ubyte");
+    tg_tensor *yall = ex_idx_load("mnist", a.data, "train-labels-idx1-ubyte");
+    tg_tensor *xtest_all = ex_idx_load("mnist", a.data, "t10k-images-idx3-ubyte");
+    tg_tensor *ytest_all = ex_idx_load("mnist", a.data, "t10k-labels-idx1-ubyte");
     if (!xall || !yall || !xtest_all || !ytest_all)
         return 1;
     int64_t ntrain_all = xall->shape[0], ntest = xtest_all->shape[0];
@@ -97,9 +50,9 @@ int main(int argc, char **argv)
     if (limit > 0 && limit < ntest)
         ntest = limit;
     int64_t nval = ntrain_all / 12, ntrain = ntrain_all - nval; /* 5000 of 60000 */
-    tg_tensor *x = rows(xall, 0, ntrain), *y = rows(yall, 0, ntrain);
-    tg_tensor *xv = rows(xall, ntrain, ntrain_all), *yv = rows(yall, ntrain, ntrain_all);
-    tg_tensor *xt = rows(xtest_all, 0, ntest), *yt = rows(ytest_all, 0, ntest);
+    tg_tensor *x = ex_rows(xall, 0, ntrain), *y = ex_rows(yall, 0, ntrain);
+    tg_tensor *xv = ex_rows(xall, ntrain, ntrain_all), *yv = ex_rows(yall, ntrain, ntrain_all);
+    tg_tensor *xt = ex_rows(xtest_all, 0, ntest), *yt = ex_rows(ytest_all, 0, ntest);
     int64_t features = x->shape[1];
 
     tg_model *m = tg_model_new(TG_F32, a.seed);
@@ -118,49 +71,17 @@ int main(int argc, char **argv)
     int64_t B = a.batch > 0 ? a.batch : 128;
     tg_tensor *xb = tg_zeros(TG_F32, 2, (int64_t[]){B, features});
     tg_tensor *yb = tg_zeros(TG_I32, 1, &B);
-    int64_t *perm = malloc(sizeof *perm * (size_t)ntrain);
-    if (!opt || !t || !xb || !yb || !perm) {
+    if (!opt || !t || !xb || !yb) {
         fprintf(stderr, "mnist: %s\n", tg_last_error());
         return 1;
     }
-    double t0 = ex_now(), loss = 0;
-    int64_t seen = 0;
-    for (int epoch = ex_resume(&a, m, opt); epoch <= a.epochs; epoch++) {
-        /* a permutation from the counter-based RNG: reproducible for (seed, epoch) */
-        tg_permutation(ntrain, a.seed, 1000 + (uint64_t)epoch, perm);
-        double epoch_loss = 0;
-        int64_t batches = 0;
-        for (int64_t lo = 0; lo + B <= ntrain; lo += B) { /* full batches only */
-            float *xd = xb->data;
-            int32_t *yd = yb->data;
-            for (int64_t r = 0; r < B; r++) {
-                memcpy(xd + r * features, (const float *)x->data + perm[lo + r] * features,
-                       sizeof(float) * (size_t)features);
-                yd[r] = ((const int32_t *)y->data)[perm[lo + r]];
-            }
-            tg_tape_reset(t);
-            tg_tensor *out = tg_model_forward(m, t, xb, true);
-            tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
-            if (tg_backward(t, l) != TG_OK) {
-                fprintf(stderr, "mnist: %s\n", tg_tape_error(t));
-                return 1;
-            }
-            tg_optim_step(opt);
-            tg_optim_zero_grad(opt);
-            epoch_loss += tg_tensor_get_flat(l, 0);
-            batches++;
-            seen += B;
-            if (batches % 50 == 0)
-                ex_progress(epoch, a.epochs, epoch_loss / (double)batches, "batch acc",
-                            tg_accuracy(out, yb), (double)seen / (ex_now() - t0));
-        }
-        loss = batches ? epoch_loss / (double)batches : 0;
-        ex_maybe_save(&a, m, opt, epoch);
-    }
-    ex_progress_done();
+    double t0 = ex_now();
+    if (ex_train_classifier(&a, "mnist", m, opt, t, x, y, xb, yb) != 0)
+        return 1;
     double secs = ex_now() - t0;
-    eval_result tr = evaluate(m, t, x, y), va = evaluate(m, t, xv, yv), te = evaluate(m, t, xt, yt);
-    (void)loss;
+    ex_eval_result tr = ex_evaluate("mnist", m, t, x, y, 1000, 0, NULL);
+    ex_eval_result va = ex_evaluate("mnist", m, t, xv, yv, 1000, 0, NULL);
+    ex_eval_result te = ex_evaluate("mnist", m, t, xt, yt, 1000, 0, NULL);
     if (a.json)
         printf("{\"train_loss\":%.6f,\"train_acc\":%.4f,\"val_loss\":%.6f,\"val_acc\":%.4f,"
                "\"test_loss\":%.6f,\"test_acc\":%.4f,\"epochs\":%d,\"seconds\":%.3f}\n",
@@ -169,7 +90,6 @@ int main(int argc, char **argv)
         printf("mnist: %d epochs in %.1f s: train acc %.4f, validation acc %.4f, test loss %.4f "
                "acc %.4f\n",
                a.epochs, secs, tr.acc, va.acc, te.loss, te.acc);
-    free(perm);
     tg_tape_free(&t);
     tg_optim_free(&opt);
     ex_print_hash(&a, m);
