@@ -8,7 +8,23 @@
  * (the first error wins; its message names the op and the shapes). An op given a NULL
  * input, or called on a failed tape, returns NULL without a new error, so an expression
  * can be written naturally and checked once: tg_backward returns the status and
- * tg_tape_error the message. tg_tape_reset clears the error. */
+ * tg_tape_error the message. tg_tape_reset clears the error.
+ *
+ * Tape identity: every tape tensor remembers its tape and the tape's generation (each
+ * tg_tape_reset starts a new one). Ops, tg_backward and tg_grad refuse (TG_EINVAL, the
+ * message naming the op and the input) a tensor of another tape or one made before the
+ * last reset; their inputs are persistent tensors or current tensors of their own tape.
+ * A persistent view (tg_view_*) of a tensor that requires grad is refused by ops that
+ * record (gradients do not flow through persistent views): use the tape's view ops
+ * (tg_transpose, tg_reshape, tg_slice, ...) on the parameter itself.
+ *
+ * Threads: a tape is used by one thread at a time; different tapes on different threads
+ * may run at the same time, also over shared persistent tensors (parameters): the
+ * backward walk keeps all its state in its tape. tg_grad touches no persistent tensor.
+ * tg_backward adds into the shared ->grad under a per-tensor lock, so concurrent
+ * backwards lose nothing, but the order of the additions (and so the last bits of a
+ * sum of 3 or more terms) follows the threads' timing: for bit-reproducible
+ * data-parallel steps, take tg_grad on each thread and add the results in a fixed order. */
 #ifndef TG_AUTOGRAD_H
 #define TG_AUTOGRAD_H
 

@@ -335,8 +335,7 @@ tg_tensor *tg_im2col(tg_tape *t, tg_tensor *x, const int64_t kernel[2], const in
                      const int64_t padding[2], const int64_t dilation[2], double pad_value)
 {
     const char *fn = "tg_im2col";
-    if (!t || t->status != TG_OK || !x)
-        return NULL;
+    TG__GUARD(t, fn, x);
     win2d w;
     int64_t Ho, Wo;
     if (!check_image(t, x, fn) || !make_window(t, &w, kernel, stride, padding, dilation, fn) ||
@@ -368,8 +367,7 @@ tg_tensor *tg_col2im(tg_tape *t, tg_tensor *cols, const int64_t size[2], const i
                      const int64_t stride[2], const int64_t padding[2], const int64_t dilation[2])
 {
     const char *fn = "tg_col2im";
-    if (!t || t->status != TG_OK || !cols)
-        return NULL;
+    TG__GUARD(t, fn, cols);
     win2d w;
     if (!tg__check_float(t, cols, fn) || !make_window(t, &w, kernel, stride, padding, dilation, fn))
         return NULL;
@@ -560,7 +558,8 @@ tg_tensor *tg_conv2d(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b,
                      const tg_conv2d_opts *opts)
 {
     const char *fn = "tg_conv2d";
-    if (!t || t->status != TG_OK || !x || !w)
+    TG__GUARD(t, fn, x, w);
+    if (!tg__opt_input_ok(t, fn, b))
         return NULL;
     tg_conv2d_opts o = opts ? *opts : tg_conv2d_defaults();
     if (!check_conv(t, x, w, b, o.groups, 2, fn))
@@ -657,8 +656,7 @@ tg_tensor *tg_conv2d_weight(tg_tape *t, tg_tensor *x, tg_tensor *g, const int64_
                             const tg_conv2d_opts *opts)
 {
     const char *fn = "tg_conv2d_weight";
-    if (!t || t->status != TG_OK || !x || !g)
-        return NULL;
+    TG__GUARD(t, fn, x, g);
     if (!w_shape)
         return tg__fail(t, TG_EINVAL, "%s: w_shape is NULL", fn);
     tg_conv2d_opts o = opts ? *opts : tg_conv2d_defaults();
@@ -748,7 +746,8 @@ tg_tensor *tg_conv1d(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b,
                      const tg_conv1d_opts *opts)
 {
     const char *fn = "tg_conv1d";
-    if (!t || t->status != TG_OK || !x || !w)
+    TG__GUARD(t, fn, x, w);
+    if (!tg__opt_input_ok(t, fn, b))
         return NULL;
     tg_conv1d_opts o = opts ? *opts : tg_conv1d_defaults();
     if (!check_conv(t, x, w, b, o.groups, 1, fn))
@@ -782,7 +781,7 @@ static bool pool_window(tg_tape *t, const tg_tensor *x, const int64_t *kernel,
                         const int64_t *stride, const int64_t *padding, win2d *w, int64_t *Ho,
                         int64_t *Wo, const char *fn)
 {
-    if (!t || t->status != TG_OK || !x)
+    if (!tg__inputs_ok(t, fn, 1, &x))
         return false;
     if (!check_image(t, x, fn) ||
         !make_window(t, w, kernel, stride ? stride : kernel, padding, NULL, fn) ||
@@ -850,8 +849,7 @@ INDEX_KERNELS(double, f64)
 tg_tensor *tg_gather_last(tg_tape *t, tg_tensor *x, tg_tensor *idx)
 {
     const char *fn = "tg_gather_last";
-    if (!t || t->status != TG_OK || !x || !idx)
-        return NULL;
+    TG__GUARD(t, fn, x, idx);
     if (!tg__check_float(t, x, fn) || !check_index(t, x, idx, fn))
         return NULL;
     int64_t P = x->shape[x->ndim - 1], Q = idx->shape[idx->ndim - 1];
@@ -880,8 +878,7 @@ void tg__bwd_gather_last(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor 
 tg_tensor *tg_scatter_add_last(tg_tape *t, tg_tensor *src, tg_tensor *idx, int64_t size)
 {
     const char *fn = "tg_scatter_add_last";
-    if (!t || t->status != TG_OK || !src || !idx)
-        return NULL;
+    TG__GUARD(t, fn, src, idx);
     if (!tg__check_float(t, src, fn) || !check_index(t, src, idx, fn))
         return NULL;
     if (idx->shape[idx->ndim - 1] != src->shape[src->ndim - 1])
@@ -1076,8 +1073,7 @@ tg_tensor *tg_l2_pool2d(tg_tape *t, tg_tensor *x, const int64_t kernel[2],
 
 tg_tensor *tg_global_avg_pool2d(tg_tape *t, tg_tensor *x)
 {
-    if (!t || t->status != TG_OK || !x)
-        return NULL;
+    TG__GUARD(t, "tg_global_avg_pool2d", x);
     if (!check_image(t, x, "tg_global_avg_pool2d"))
         return NULL;
     return tg_mean(t, x, 2, (int[]){2, 3}, false);
@@ -1117,7 +1113,9 @@ tg_tensor *tg_batch_norm(tg_tape *t, tg_tensor *x, tg_tensor *gamma, tg_tensor *
                          double eps, bool training)
 {
     const char *fn = "tg_batch_norm";
-    if (!t || t->status != TG_OK || !x)
+    TG__GUARD(t, fn, x);
+    if (!tg__opt_input_ok(t, fn, gamma) || !tg__opt_input_ok(t, fn, beta) ||
+        !tg__opt_input_ok(t, fn, running_mean) || !tg__opt_input_ok(t, fn, running_var))
         return NULL;
     if (!tg__check_float(t, x, fn))
         return NULL;
@@ -1179,7 +1177,8 @@ tg_tensor *tg_layer_norm(tg_tape *t, tg_tensor *x, int n_last_dims, tg_tensor *g
                          tg_tensor *beta, double eps)
 {
     const char *fn = "tg_layer_norm";
-    if (!t || t->status != TG_OK || !x)
+    TG__GUARD(t, fn, x);
+    if (!tg__opt_input_ok(t, fn, gamma) || !tg__opt_input_ok(t, fn, beta))
         return NULL;
     if (!tg__check_float(t, x, fn))
         return NULL;
@@ -1208,8 +1207,7 @@ tg_tensor *tg_layer_norm(tg_tape *t, tg_tensor *x, int n_last_dims, tg_tensor *g
 
 tg_tensor *tg_flatten(tg_tape *t, tg_tensor *x, int start_axis)
 {
-    if (!t || t->status != TG_OK || !x)
-        return NULL;
+    TG__GUARD(t, "tg_flatten", x);
     if (x->ndim == 0)
         return tg_reshape(t, x, 1, (int64_t[]){1});
     int s = start_axis < 0 ? start_axis + x->ndim : start_axis;

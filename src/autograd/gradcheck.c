@@ -163,7 +163,7 @@ tg_gradcheck_result tg_gradcheck(tg_gradcheck_fn f, void *ctx, int n, tg_tensor 
     }
     for (int i = 0; i < n; i++) {
         saved_rg[i] = inputs[i]->requires_grad;
-        inputs[i]->requires_grad = 1;
+        tg__set_requires_grad(inputs[i], true);
     }
     gc_ctx c = {.f = f, .ctx = ctx, .n = n, .in = inputs, .tape = tg_tape_new(), .seed = o.seed};
     tg_tensor *grads[64] = {0}, *orig[64] = {0};
@@ -240,7 +240,7 @@ tg_gradcheck_result tg_gradcheck(tg_gradcheck_fn f, void *ctx, int n, tg_tensor 
                  r.worst_input, (long long)r.worst_index, r.analytic, r.numeric, r.worst_ratio);
 done:
     for (int i = 0; i < n; i++) {
-        inputs[i]->requires_grad = saved_rg[i];
+        tg__set_requires_grad(inputs[i], saved_rg[i]);
         tg_tensor_free(&grads[i]);
         tg_tensor_free(&orig[i]);
     }

@@ -45,22 +45,39 @@ typedef struct tg__chunk {
     char *base;                      /* 64-byte aligned start of the usable area */
 } tg__chunk;
 
+/* A gradient slot of the backward walk: the partial gradient of one tensor so far.
+ * `owned` is true only when the walk itself created g (a sum of two partials) for this
+ * slot: only then may g be added to in place. A g received from a backward function
+ * (possibly handed to several inputs, or the caller's seed) is read-only. */
+typedef struct tg__gslot {
+    tg_tensor *g;
+    bool owned;
+} tg__gslot;
+
+/* a persistent tensor reached by the current walk, with its slot */
+typedef struct tg__leaf {
+    tg_tensor *x;
+    tg__gslot s;
+} tg__leaf;
+
 struct tg_tape {
     tg__chunk *chunks, *cur;
     size_t used, high_water;
     tg__node *nodes;
     int64_t nnodes, cap;
-    tg_tensor **leaves;              /* leaves reached by the current backward */
+    uint32_t gen;                    /* generation: bumped by each tg_tape_reset */
+    /* the backward walk's state: all of it lives here, none in the tensors */
+    tg__gslot *gnode;                /* slot of each node's output (arena, per walk) */
+    int64_t ngnode;                  /* nodes 0 .. ngnode-1 have a slot */
+    tg__leaf *leaves;                /* leaves reached by the current walk */
     int64_t nleaves, capleaves;
+    int32_t *lmap;                   /* open-addressing index into leaves, -1 = empty */
+    int64_t caplmap;
     bool record;
     bool anomaly;                    /* NaN/Inf and saved-tensor checks (debug mode) */
-    uint32_t epoch;
     tg_status status;
     char err[TG_ERRMSG];
 };
-
-/* tg_tensor.flags: a gradient sum buffer private to the backward engine */
-#define TG__GRAD_OWNED 1u
 
 /* records the first error; returns NULL */
 void *tg__fail(tg_tape *t, tg_status s, const char *fmt, ...) TG_PRINTF(3, 4);
@@ -78,5 +95,39 @@ tg_tensor *tg__new_view(tg_tape *t, const tg_tensor *v);
 /* records a node for op if recording and an input requires grad; returns out */
 tg_tensor *tg__record(tg_tape *t, int op, int n, tg_tensor *const *in, tg_tensor *out,
                       const tg__args *a);
+
+/* Slow path of tg__inputs_ok for an input that is not a current tensor of t: accepts
+ * persistent tensors (unless recording would silently cut the gradient of a persistent
+ * view of a tensor that requires grad); records TG_EINVAL naming fn for a tensor of
+ * another tape or from before a reset. Returns whether x may be used. */
+bool tg__check_input(tg_tape *t, const tg_tensor *x, int i, const char *fn);
+
+/* The guard every op starts with. False when the tape is NULL or failed or an input is
+ * NULL (quietly: the error, if any, is already recorded), or when an input is foreign
+ * (with an error). One comparison per input on the hot path: a current tensor of t. */
+static inline bool tg__inputs_ok(tg_tape *t, const char *fn, int n, const tg_tensor *const *xs)
+{
+    if (!t || t->status != TG_OK)
+        return false;
+    for (int i = 0; i < n; i++) {
+        if (!xs[i])
+            return false;
+        if ((xs[i]->tape != t || xs[i]->gen != t->gen) && !tg__check_input(t, xs[i], i, fn))
+            return false;
+    }
+    return true;
+}
+/* the same for an optional input (NULL allowed) */
+static inline bool tg__opt_input_ok(tg_tape *t, const char *fn, const tg_tensor *x)
+{
+    return !x || (x->tape == t && x->gen == t->gen) || tg__check_input(t, x, -1, fn);
+}
+#define TG__NARGS(...) ((int)(sizeof((const tg_tensor *[]){__VA_ARGS__}) / sizeof(void *)))
+/* return NULL from an op unless tg__inputs_ok(t, fn, inputs...) */
+#define TG__GUARD(t, fn, ...)                                                           \
+    do {                                                                                \
+        if (!tg__inputs_ok((t), (fn), TG__NARGS(__VA_ARGS__), (const tg_tensor *[]){__VA_ARGS__})) \
+            return NULL;                                                                \
+    } while (0)
 
 #endif

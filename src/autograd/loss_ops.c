@@ -66,8 +66,7 @@ static tg_tensor *record2(tg_tape *t, int op, tg_tensor *x, const tg_tensor *y, 
 static tg_tensor *clamp_like(tg_tape *t, tg_tensor *x, double lo, double hi, bool mask,
                              const char *fn)
 {
-    if (!t || t->status != TG_OK || !x)
-        return NULL;
+    TG__GUARD(t, fn, x);
     if (!tg__check_float(t, x, fn))
         return NULL;
     if (!(lo <= hi))
@@ -240,7 +239,8 @@ static bool sce_plain_f32(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
 tg_tensor *tg_softmax_cross_entropy(tg_tape *t, tg_tensor *z, const tg_tensor *y,
                                     const tg_ce_opts *o)
 {
-    if (!t || t->status != TG_OK || !z || !y)
+    TG__GUARD(t, "tg_softmax_cross_entropy", z, y);
+    if (o && !tg__opt_input_ok(t, "tg_softmax_cross_entropy", o->weights))
         return NULL;
     double D, loss = 0;
     if (sce_plain_f32(t, z, y, o, &loss, NULL, 0, "tg_softmax_cross_entropy")) {
@@ -298,9 +298,10 @@ void tg__bwd_softmax_ce(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor *
 tg_tensor *tg_softmax_cross_entropy_backward(tg_tape *t, tg_tensor *z, const tg_tensor *y,
                                              tg_tensor *g, const tg_ce_opts *o)
 {
-    if (!t || t->status != TG_OK || !z || !y || !g)
-        return NULL;
     const char *fn = "tg_softmax_cross_entropy_backward";
+    TG__GUARD(t, fn, z, y, g);
+    if (o && !tg__opt_input_ok(t, fn, o->weights))
+        return NULL;
     if (tg_tensor_numel(g) != 1 || g->dtype != z->dtype)
         return tg__fail(t, TG_ESHAPE, "%s: g must be a one-element %s tensor, got %s %s", fn,
                         tg_dtype_name(z->dtype), tg__shape_str(g).s, tg_dtype_name(g->dtype));
@@ -395,8 +396,7 @@ static double loss_term(loss_kind k, double x, double y, double delta)
 static tg_tensor *elementwise_loss(tg_tape *t, tg_tensor *x, const tg_tensor *y, loss_kind k,
                                    int op, double delta, const char *fn)
 {
-    if (!t || t->status != TG_OK || !x || !y)
-        return NULL;
+    TG__GUARD(t, fn, x, y);
     if (!same_target(t, x, y, fn))
         return NULL;
     if (k == L_HUBER && !(delta > 0))
@@ -516,8 +516,7 @@ static tg_tensor *dense_target(tg_tape *t, const tg_tensor *p, const tg_tensor *
 tg_tensor *tg_categorical_cross_entropy(tg_tape *t, tg_tensor *p, const tg_tensor *y)
 {
     const char *fn = "tg_categorical_cross_entropy";
-    if (!t || t->status != TG_OK || !p || !y)
-        return NULL;
+    TG__GUARD(t, fn, p, y);
     if (!tg__check_float(t, p, fn))
         return NULL;
     if (p->ndim != 2)
@@ -552,8 +551,7 @@ void tg__bwd_cce(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 tg_tensor *tg_dropout(tg_tape *t, tg_tensor *x, double rate, uint64_t seed, uint64_t stream,
                       bool training)
 {
-    if (!t || t->status != TG_OK || !x)
-        return NULL;
+    TG__GUARD(t, "tg_dropout", x);
     if (!tg__check_float(t, x, "tg_dropout"))
         return NULL;
     if (!(rate >= 0 && rate < 1))
@@ -581,8 +579,7 @@ void tg__bwd_dropout(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi
 
 static tg_tensor *penalty(tg_tape *t, tg_tensor *x, double lambda, bool l1, const char *fn)
 {
-    if (!t || t->status != TG_OK || !x)
-        return NULL;
+    TG__GUARD(t, fn, x);
     if (!tg__check_float(t, x, fn))
         return NULL;
     if (!(lambda >= 0))
@@ -625,9 +622,10 @@ void tg__bwd_l2_penalty(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor *
 
 tg_tensor *tg_dense(tg_tape *t, tg_tensor *x, tg_tensor *w, tg_tensor *b)
 {
-    if (!t || t->status != TG_OK || !x || !w)
-        return NULL;
     const char *fn = "tg_dense";
+    TG__GUARD(t, fn, x, w);
+    if (!tg__opt_input_ok(t, fn, b))
+        return NULL;
     if (!tg__check_float(t, x, fn))
         return NULL;
     if (w->dtype != x->dtype || (b && b->dtype != x->dtype))

@@ -8,12 +8,6 @@
 
 /* ------------------------------------------------------------------ checks */
 
-#define GUARD1(t, x)                                                                   \
-    do {                                                                               \
-        if (!(t) || (t)->status != TG_OK || !(x))                                      \
-            return NULL;                                                               \
-    } while (0)
-
 static bool check_pair(tg_tape *t, const tg_tensor *a, const tg_tensor *b, const char *fn)
 {
     if (!tg__check_float(t, a, fn) || !tg__check_float(t, b, fn))
@@ -42,7 +36,7 @@ static bool norm_axis(tg_tape *t, const tg_tensor *x, int *axis, const char *fn)
 
 static tg_tensor *unary(tg_tape *t, tg_tensor *x, int op, tg__uop k, double p, const char *fn)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, fn, x);
     if (!tg__check_float(t, x, fn))
         return NULL;
     tg_tensor *out = tg__new(t, x->dtype, x->ndim, x->shape);
@@ -56,8 +50,7 @@ static tg_tensor *unary(tg_tape *t, tg_tensor *x, int op, tg__uop k, double p, c
 static tg_tensor *binary(tg_tape *t, tg_tensor *a, tg_tensor *b, int op, tg__bop k, double p,
                          const char *fn)
 {
-    if (!t || t->status != TG_OK || !a || !b)
-        return NULL;
+    TG__GUARD(t, fn, a, b);
     if (!check_pair(t, a, b, fn))
         return NULL;
     int64_t shape[TG_MAX_DIMS];
@@ -160,7 +153,7 @@ tg_tensor *tg_softplus(tg_tape *t, tg_tensor *x)
 /* constants computed from x: never recorded, require no grad */
 static tg_tensor *constant_unary(tg_tape *t, tg_tensor *x, tg__uop k, const char *fn)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, fn, x);
     if (!tg__check_float(t, x, fn))
         return NULL;
     tg_tensor *out = tg__new(t, x->dtype, x->ndim, x->shape);
@@ -190,14 +183,14 @@ tg_tensor *tg_tape_zeros(tg_tape *t, tg_dtype dt, int ndim, const int64_t *shape
 
 tg_tensor *tg_detach(tg_tape *t, tg_tensor *x)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, "tg_detach", x);
     return tg__new_view(t, x);
 }
 
 /* gradient reductions for broadcasting: sum g down to like's shape */
 tg_tensor *tg_sum_to(tg_tape *t, tg_tensor *g, const tg_tensor *like)
 {
-    GUARD1(t, g);
+    TG__GUARD(t, "tg_sum_to", g, like);
     if (!like)
         return NULL;
     if (tg_tensor_same_shape(g, like))
@@ -375,8 +368,7 @@ void tg__bwd_gelu_bwd(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **g
 
 tg_tensor *tg_matmul(tg_tape *t, tg_tensor *a, tg_tensor *b)
 {
-    if (!t || t->status != TG_OK || !a || !b)
-        return NULL;
+    TG__GUARD(t, "tg_matmul", a, b);
     if (!check_pair(t, a, b, "tg_matmul"))
         return NULL;
     if (a->ndim < 2 || b->ndim < 2)
@@ -428,7 +420,7 @@ static tg_tensor *view_out(tg_tape *t, tg_tensor *x, const tg_tensor *v, int op,
 
 tg_tensor *tg_permute(tg_tape *t, tg_tensor *x, const int *perm)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, "tg_permute", x);
     tg_tensor v;
     char err[TG_ERRMSG];
     tg_status s = tg__view_permute(&v, x, perm, err, sizeof err);
@@ -442,7 +434,7 @@ tg_tensor *tg_permute(tg_tape *t, tg_tensor *x, const int *perm)
 
 tg_tensor *tg_transpose(tg_tape *t, tg_tensor *x, int d0, int d1)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, "tg_transpose", x);
     if (!norm_axis(t, x, &d0, "tg_transpose") || !norm_axis(t, x, &d1, "tg_transpose"))
         return NULL;
     int perm[TG_MAX_DIMS];
@@ -463,7 +455,7 @@ void tg__bwd_permute(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi
 
 tg_tensor *tg_contiguous(tg_tape *t, tg_tensor *x)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, "tg_contiguous", x);
     tg_tensor *out = tg__new(t, x->dtype, x->ndim, x->shape);
     if (!out)
         return NULL;
@@ -480,7 +472,7 @@ void tg__bwd_contiguous(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor *
 
 tg_tensor *tg_reshape(tg_tape *t, tg_tensor *x, int ndim, const int64_t *shape)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, "tg_reshape", x);
     tg_tensor v;
     char err[TG_ERRMSG];
     /* validate against a contiguous stand-in first, so a bad shape is reported as such */
@@ -510,7 +502,7 @@ void tg__bwd_reshape(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi
 tg_tensor *tg_slice(tg_tape *t, tg_tensor *x, const int64_t *start, const int64_t *stop,
                     const int64_t *step)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, "tg_slice", x);
     tg_tensor v;
     char err[TG_ERRMSG];
     tg_status s = tg__view_slice(&v, x, start, stop, step, err, sizeof err);
@@ -535,7 +527,7 @@ void tg__bwd_slice(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 tg_tensor *tg_slice_backward(tg_tape *t, tg_tensor *g, const tg_tensor *like,
                              const int64_t *start, const int64_t *stop, const int64_t *step)
 {
-    GUARD1(t, g);
+    TG__GUARD(t, "tg_slice_backward", g, like);
     if (!like)
         return NULL;
     if (!tg__check_float(t, g, "tg_slice_backward"))
@@ -572,7 +564,7 @@ void tg__bwd_slice_bwd(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **
 
 tg_tensor *tg_expand(tg_tape *t, tg_tensor *x, int ndim, const int64_t *shape)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, "tg_expand", x);
     tg_tensor v;
     char err[TG_ERRMSG];
     tg_status s = tg__view_expand(&v, x, ndim, shape, err, sizeof err);
@@ -592,9 +584,8 @@ tg_tensor *tg_concat(tg_tape *t, int n, tg_tensor *const *xs, int axis)
         return NULL;
     if (n < 1 || !xs)
         return tg__fail(t, TG_EINVAL, "tg_concat: need at least one tensor");
-    for (int i = 0; i < n; i++)
-        if (!xs[i])
-            return NULL;
+    if (!tg__inputs_ok(t, "tg_concat", n, (const tg_tensor *const *)xs))
+        return NULL;
     tg_tensor *x0 = xs[0];
     if (!tg__check_float(t, x0, "tg_concat") || !norm_axis(t, x0, &axis, "tg_concat"))
         return NULL;
@@ -696,7 +687,7 @@ static tg_tensor *reduce_out(tg_tape *t, const tg_tensor *x, uint32_t mask, bool
 static tg_tensor *sum_mean(tg_tape *t, tg_tensor *x, int naxes, const int *axes, bool keep,
                            bool mean, const char *fn)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, fn, x);
     uint32_t mask;
     if (!tg__check_float(t, x, fn) || !axes_mask(t, x, naxes, axes, &mask, fn))
         return NULL;
@@ -748,7 +739,7 @@ void tg__bwd_mean(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 
 tg_tensor *tg_max(tg_tape *t, tg_tensor *x, int axis, bool keepdim)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, "tg_max", x);
     if (!tg__check_float(t, x, "tg_max") || !norm_axis(t, x, &axis, "tg_max"))
         return NULL;
     if (x->shape[axis] == 0)
@@ -764,7 +755,7 @@ tg_tensor *tg_max(tg_tape *t, tg_tensor *x, int axis, bool keepdim)
 
 tg_tensor *tg_argmax_mask(tg_tape *t, tg_tensor *x, int axis)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, "tg_argmax_mask", x);
     if (!tg__check_float(t, x, "tg_argmax_mask") || !norm_axis(t, x, &axis, "tg_argmax_mask"))
         return NULL;
     if (x->shape[axis] == 0)
@@ -786,7 +777,7 @@ void tg__bwd_max(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 
 tg_tensor *tg_softmax(tg_tape *t, tg_tensor *x, int axis)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, "tg_softmax", x);
     if (!tg__check_float(t, x, "tg_softmax") || !norm_axis(t, x, &axis, "tg_softmax"))
         return NULL;
     tg_tensor *out = tg__new(t, x->dtype, x->ndim, x->shape);
@@ -799,7 +790,7 @@ tg_tensor *tg_softmax(tg_tape *t, tg_tensor *x, int axis)
 
 tg_tensor *tg_log_softmax(tg_tape *t, tg_tensor *x, int axis)
 {
-    GUARD1(t, x);
+    TG__GUARD(t, "tg_log_softmax", x);
     if (!tg__check_float(t, x, "tg_log_softmax") || !norm_axis(t, x, &axis, "tg_log_softmax"))
         return NULL;
     tg_tensor *out = tg__new(t, x->dtype, x->ndim, x->shape);

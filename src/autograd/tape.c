@@ -125,6 +125,7 @@ tg_tape *tg_tape_new(void)
     if (!t)
         return tg__error(TG_ENOMEM, "tg_tape_new: out of memory");
     t->record = true;
+    t->gen = 1;
     return t;
 }
 
@@ -136,6 +137,7 @@ void tg_tape_free(tg_tape **pt)
     chunks_free(t->chunks);
     tg__mfree(t->nodes);
     tg__mfree(t->leaves);
+    tg__mfree(t->lmap);
     tg__mfree(t);
     *pt = NULL;
 }
@@ -162,6 +164,11 @@ void tg_tape_reset(tg_tape *t)
     t->used = 0;
     t->nnodes = 0;
     t->nleaves = 0;
+    t->gnode = NULL;
+    t->ngnode = 0;
+    t->gen++; /* every tensor of the old generation is now refused by ops and backward */
+    if (t->gen == 0)
+        t->gen = 1;
     t->status = TG_OK;
     t->err[0] = 0;
 }
@@ -194,6 +201,42 @@ void *tg__fail(tg_tape *t, tg_status s, const char *fmt, ...)
         va_end(ap);
     }
     return NULL;
+}
+
+static const char *nth(int i, char *buf, size_t n)
+{
+    if (i < 0)
+        snprintf(buf, n, "an input");
+    else
+        snprintf(buf, n, "input %d", i);
+    return buf;
+}
+
+bool tg__check_input(tg_tape *t, const tg_tensor *x, int i, const char *fn)
+{
+    char which[32];
+    if (x->tape == t) /* an older generation of this tape */
+        return tg__fail(t, TG_EINVAL,
+                        "%s: %s %s was recorded before tg_tape_reset (generation %u, the tape is "
+                        "at %u); tape tensors are valid only until the next reset",
+                        fn, nth(i, which, sizeof which), tg__shape_str(x).s, x->gen, t->gen),
+               false;
+    if (x->tape)
+        return tg__fail(t, TG_EINVAL,
+                        "%s: %s %s belongs to another tape; an op's inputs must be persistent "
+                        "tensors or tensors of the op's own tape",
+                        fn, nth(i, which, sizeof which), tg__shape_str(x).s),
+               false;
+    if (t->record && !x->requires_grad && x->storage &&
+        atomic_load_explicit(&x->storage->grad_holders, memory_order_relaxed) > 0)
+        return tg__fail(t, TG_EINVAL,
+                        "%s: %s %s is a persistent view (tg_view_*) of a tensor that requires "
+                        "grad; gradients do not flow through persistent views: use the tape's "
+                        "view ops (tg_transpose, tg_permute, tg_reshape, tg_slice, tg_expand) "
+                        "on the parameter itself",
+                        fn, nth(i, which, sizeof which), tg__shape_str(x).s),
+               false;
+    return true;
 }
 
 bool tg__check_float(tg_tape *t, const tg_tensor *x, const char *fn)
@@ -229,6 +272,7 @@ tg_tensor *tg__new(tg_tape *t, tg_dtype dt, int ndim, const int64_t *shape)
     tg__init_header(x, dt, ndim, shape);
     x->data = p + hdr;
     x->tape = t;
+    x->gen = t->gen;
     return x;
 }
 
@@ -241,11 +285,9 @@ tg_tensor *tg__new_view(tg_tape *t, const tg_tensor *v)
     x->grad = NULL;
     x->storage = NULL;
     x->tape = t;
+    x->gen = t->gen;
     x->node = -1;
     x->requires_grad = 0;
-    x->gacc = NULL;
-    x->gtape = NULL;
-    x->gepoch = 0;
     x->flags = 0;
     x->label = NULL;
     return x;
@@ -363,7 +405,7 @@ tg_status tg_tensor_set_requires_grad(tg_tensor *x, bool requires)
     if (requires && !tg__is_float(x->dtype))
         return tg__error_status(TG_EDTYPE, "tg_tensor_set_requires_grad: dtype %s cannot require grad",
                                 tg_dtype_name(x->dtype));
-    x->requires_grad = requires;
+    tg__set_requires_grad(x, requires);
     return TG_OK;
 }
 
@@ -386,17 +428,86 @@ void tg_tensor_set_label(tg_tensor *x, const char *label)
 
 /* ------------------------------------------------------------------ engine */
 
-static atomic_uint_fast32_t next_epoch = 1; /* unique per backward, across tapes */
-
 tg_backward_opts tg_backward_defaults(void)
 {
     tg_backward_opts o = {.create_graph = false};
     return o;
 }
 
-static tg_tensor *gacc_of(const tg_tape *t, const tg_tensor *x)
+/* The walk's state lives in the tape: t->gnode[i] is the slot of node i's output, and
+ * persistent tensors (leaves) get slots in t->leaves, found through the open-addressing
+ * index t->lmap. Gradient ownership: a slot may add into its g in place only if it
+ * created g itself (slot.owned) and the walk is not recording; every other g is shared
+ * (a backward may hand one g to several inputs, views share data, the seed is the
+ * caller's) and is only read. A node's slot is complete when the walk reaches the node
+ * (its consumers were all recorded after it), so handing its g on is safe. */
+
+static size_t lmap_hash(const tg_tensor *x, int64_t cap)
 {
-    return (x->gtape == t && x->gepoch == t->epoch) ? x->gacc : NULL;
+    uint64_t h = (uint64_t)(uintptr_t)x * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) & (size_t)(cap - 1);
+}
+
+/* clears the leaf index for a new walk; false on out of memory */
+static bool leaves_begin(tg_tape *t)
+{
+    t->nleaves = 0;
+    if (!t->lmap) {
+        t->lmap = tg__malloc(sizeof(int32_t) * 64);
+        if (!t->lmap)
+            return false;
+        t->caplmap = 64;
+    }
+    memset(t->lmap, 0xff, sizeof(int32_t) * (size_t)t->caplmap);
+    return true;
+}
+
+static bool lmap_rebuild(tg_tape *t, int64_t cap)
+{
+    int32_t *m = tg__malloc(sizeof(int32_t) * (size_t)cap);
+    if (!m)
+        return false;
+    memset(m, 0xff, sizeof(int32_t) * (size_t)cap);
+    for (int64_t i = 0; i < t->nleaves; i++) {
+        size_t h = lmap_hash(t->leaves[i].x, cap);
+        while (m[h] >= 0)
+            h = (h + 1) & (size_t)(cap - 1);
+        m[h] = (int32_t)i;
+    }
+    tg__mfree(t->lmap);
+    t->lmap = m;
+    t->caplmap = cap;
+    return true;
+}
+
+/* the slot of leaf x, created empty if x was not reached yet; NULL on out of memory */
+static tg__gslot *leaf_slot(tg_tape *t, tg_tensor *x, bool create)
+{
+    size_t h = lmap_hash(x, t->caplmap);
+    for (; t->lmap[h] >= 0; h = (h + 1) & (size_t)(t->caplmap - 1))
+        if (t->leaves[t->lmap[h]].x == x)
+            return &t->leaves[t->lmap[h]].s;
+    if (!create)
+        return NULL;
+    if (!grow((void **)&t->leaves, &t->capleaves, t->nleaves + 1, sizeof(tg__leaf)) ||
+        t->nleaves >= INT32_MAX)
+        return NULL;
+    int64_t i = t->nleaves++;
+    t->leaves[i].x = x;
+    t->leaves[i].s.g = NULL;
+    t->leaves[i].s.owned = false;
+    if (2 * t->nleaves > t->caplmap) /* keep the load at most 1/2 */
+        return lmap_rebuild(t, 2 * t->caplmap) ? &t->leaves[i].s : NULL;
+    t->lmap[h] = (int32_t)i;
+    return &t->leaves[i].s;
+}
+
+/* x's slot in the current walk (NULL: x has none, or out of memory when create) */
+static tg__gslot *slot_of(tg_tape *t, tg_tensor *x, bool create)
+{
+    if (x->tape == t && x->node >= 0)
+        return x->node < t->ngnode ? &t->gnode[x->node] : NULL;
+    return x->tape ? NULL : leaf_slot(t, x, create);
 }
 
 static void accumulate(tg_tape *t, tg_tensor *x, tg_tensor *g)
@@ -407,25 +518,74 @@ static void accumulate(tg_tape *t, tg_tensor *x, tg_tensor *g)
                  tg_dtype_name(x->dtype));
         return;
     }
-    tg_tensor *cur = gacc_of(t, x);
-    if (!cur) {
-        if (x->node < 0) {
-            if (!grow((void **)&t->leaves, &t->capleaves, t->nleaves + 1, sizeof(tg_tensor *))) {
-                tg__fail(t, TG_ENOMEM, "backward: out of memory");
-                return;
-            }
-            t->leaves[t->nleaves++] = x;
-        }
-        x->gacc = g; /* borrowed: g may be another tensor's gradient too */
-        x->gtape = t;
-        x->gepoch = t->epoch;
-    } else if (!t->record && (cur->flags & TG__GRAD_OWNED)) {
-        tg__k_accumulate(cur, g); /* our own sum buffer, nobody else sees it */
-    } else {
-        x->gacc = tg_add(t, cur, g);
-        if (x->gacc && !t->record)
-            x->gacc->flags |= TG__GRAD_OWNED;
+    tg__gslot *s = slot_of(t, x, true);
+    if (!s) {
+        if (x->tape)
+            tg__fail(t, TG_ESTATE, "backward: tape tensor %s requires grad but has no node",
+                     tg__shape_str(x).s);
+        else
+            tg__fail(t, TG_ENOMEM, "backward: out of memory");
+        return;
     }
+    if (!s->g) {
+        s->g = g; /* shared: read-only to this slot */
+        s->owned = false;
+    } else if (s->owned && !t->record) {
+        tg__k_accumulate(s->g, g); /* created by this slot below; nobody else holds it */
+    } else {
+        s->g = tg_add(t, s->g, g);
+        s->owned = true;
+    }
+}
+
+/* a gradient the caller may keep and write: g itself if the walk created it for this
+ * slot and no earlier result is the same buffer, else a copy (differentiable when
+ * recording) */
+static tg_tensor *own_copy(tg_tape *t, tg__gslot *s, tg_tensor *const *prev, int nprev)
+{
+    bool fresh = s->owned;
+    for (int j = 0; fresh && j < nprev; j++)
+        fresh = prev[j] != s->g;
+    if (fresh)
+        return s->g;
+    if (t->record)
+        return tg_mul_scalar(t, s->g, 1.0);
+    tg_tensor *c = tg__new(t, s->g->dtype, s->g->ndim, s->g->shape);
+    if (c)
+        tg__k_unary(c, s->g, TG_U_COPY, 0);
+    return c;
+}
+
+/* adds the walk's leaf gradients into the leaves' persistent .grad; the storage's
+ * grad_lock serialises tapes on other threads adding into the same .grad */
+static tg_status add_into_grads(tg_tape *t, const char *fn)
+{
+    for (int64_t i = 0; i < t->nleaves; i++) {
+        tg_tensor *x = t->leaves[i].x, *g = t->leaves[i].s.g;
+        atomic_int *lock = x->storage ? &x->storage->grad_lock : NULL;
+        while (lock && atomic_exchange_explicit(lock, 1, memory_order_acquire))
+            ;
+        if (!x->grad)
+            x->grad = tg_zeros(x->dtype, x->ndim, x->shape);
+        if (x->grad)
+            tg__k_accumulate(x->grad, g);
+        if (lock)
+            atomic_store_explicit(lock, 0, memory_order_release);
+        if (!x->grad)
+            return tg__fail(t, TG_ENOMEM, "%s: out of memory for a gradient %s", fn,
+                            tg__shape_str(x).s),
+                   TG_ENOMEM;
+    }
+    return TG_OK;
+}
+
+static tg_status check_arg(tg_tape *t, const tg_tensor *x, const char *what, const char *fn)
+{
+    if (!x)
+        return tg__fail(t, TG_EINVAL, "%s: %s is NULL", fn, what), TG_EINVAL;
+    if ((x->tape != t || x->gen != t->gen) && !tg__check_input(t, x, -1, fn))
+        return t->status;
+    return TG_OK;
 }
 
 static tg_status run_backward(tg_tape *t, tg_tensor *root, tg_tensor *seed, int n,
@@ -436,8 +596,8 @@ static tg_status run_backward(tg_tape *t, tg_tensor *root, tg_tensor *seed, int 
         return tg__error_status(TG_EINVAL, "%s: NULL tape", fn);
     if (t->status != TG_OK)
         return t->status;
-    if (!root)
-        return tg__fail(t, TG_EINVAL, "%s: root is NULL", fn), TG_EINVAL;
+    if (check_arg(t, root, "root", fn) != TG_OK)
+        return t->status;
     if (!root->requires_grad)
         return tg__fail(t, TG_ESTATE,
                         "%s: root %s does not require grad (no input requires grad, or grad mode was off)",
@@ -452,25 +612,37 @@ static tg_status run_backward(tg_tape *t, tg_tensor *root, tg_tensor *seed, int 
         seed = tg_tape_full(t, root->dtype, root->ndim, root->shape, 1.0);
         if (!seed)
             return t->status;
+    } else if (check_arg(t, seed, "seed", fn) != TG_OK) {
+        return t->status;
     } else if (!tg_tensor_same_shape(seed, root) || seed->dtype != root->dtype) {
         return tg__fail(t, TG_ESHAPE, "%s: seed %s %s does not match root %s %s", fn,
                         tg__shape_str(seed).s, tg_dtype_name(seed->dtype), tg__shape_str(root).s,
                         tg_dtype_name(root->dtype)),
                TG_ESHAPE;
     }
-    for (int i = 0; i < n; i++)
-        if (!xs[i])
-            return tg__fail(t, TG_EINVAL, "%s: input %d is NULL", fn, i), TG_EINVAL;
+    for (int i = 0; i < n; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "input %d", i);
+        if (check_arg(t, xs[i], what, fn) != TG_OK)
+            return t->status;
+    }
 
-    t->epoch = (uint32_t)atomic_fetch_add(&next_epoch, 1);
-    t->nleaves = 0;
+    /* fresh slots for this walk: one per node up to the root, and the leaf index */
+    t->gnode = arena_alloc_small(t, sizeof(tg__gslot) * (size_t)(root->node + 1));
+    if (!t->gnode)
+        return t->status;
+    memset(t->gnode, 0, sizeof(tg__gslot) * (size_t)(root->node + 1));
+    t->ngnode = root->node + 1;
+    if (!leaves_begin(t))
+        return tg__fail(t, TG_ENOMEM, "%s: out of memory", fn), TG_ENOMEM;
+    tg__gslot *gnode = t->gnode; /* this walk's; a nested walk cannot start meanwhile */
     bool saved = t->record, anomaly = t->anomaly;
     t->record = opts && opts->create_graph;
     t->anomaly = false; /* the backward reports its own anomalies, per op below */
     accumulate(t, root, seed);
     for (int64_t i = root->node; i >= 0 && t->status == TG_OK; i--) {
         tg__node nd = t->nodes[i]; /* a copy: backward ops may grow the node array */
-        tg_tensor *g = gacc_of(t, nd.out);
+        tg_tensor *g = gnode[i].g;
         if (!g)
             continue;
         tg_tensor **gi = arena_alloc_small(t, sizeof(tg_tensor *) * (size_t)nd.n_in);
@@ -504,28 +676,18 @@ static tg_status run_backward(tg_tape *t, tg_tensor *root, tg_tensor *seed, int 
     if (t->status != TG_OK)
         return t->status;
 
-    if (grads) {
-        for (int i = 0; i < n; i++) {
-            grads[i] = gacc_of(t, xs[i]);
-            if (!grads[i])
-                grads[i] = tg_tape_zeros(t, xs[i]->dtype, xs[i]->ndim, xs[i]->shape);
-        }
-        return t->status;
+    if (!grads)
+        return add_into_grads(t, fn);
+    for (int i = 0; i < n; i++) {
+        tg__gslot *s = slot_of(t, xs[i], false);
+        if (s && s->g)
+            grads[i] = own_copy(t, s, grads, i);
+        else
+            grads[i] = tg_tape_zeros(t, xs[i]->dtype, xs[i]->ndim, xs[i]->shape);
+        if (!grads[i])
+            break;
     }
-    for (int64_t i = 0; i < t->nleaves; i++) {
-        tg_tensor *x = t->leaves[i];
-        if (x->tape)
-            continue; /* only persistent tensors keep a .grad */
-        if (!x->grad) {
-            x->grad = tg_zeros(x->dtype, x->ndim, x->shape);
-            if (!x->grad)
-                return tg__fail(t, TG_ENOMEM, "%s: out of memory for a gradient %s", fn,
-                                tg__shape_str(x).s),
-                       TG_ENOMEM;
-        }
-        tg__k_accumulate(x->grad, x->gacc);
-    }
-    return TG_OK;
+    return t->status;
 }
 
 tg_status tg_backward(tg_tape *t, tg_tensor *root)

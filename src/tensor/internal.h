@@ -3,6 +3,7 @@
 #define TG_TENSOR_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 
 #include "tensor.h"
 
@@ -19,7 +20,13 @@ struct tg__storage {
     void *data;
     int64_t refcount;
     bool owns;          /* false for tg_tensor_wrap */
+    atomic_int grad_holders; /* headers on this storage that require grad */
+    atomic_int grad_lock;    /* 1 while a backward adds into a .grad of a header here */
 };
+
+/* sets x->requires_grad, keeping its storage's count of headers that require grad
+ * (persistent views of such a storage are refused by recording ops) */
+void tg__set_requires_grad(tg_tensor *x, bool on);
 
 /* allocation through the hook (tg_set_allocator) */
 void *tg__malloc(size_t n);

@@ -236,6 +236,8 @@ static tg_tensor *new_tensor(tg_dtype dt, int ndim, const int64_t *shape, void *
     s->data = data;
     s->refcount = 1;
     s->owns = mem == NULL;
+    atomic_init(&s->grad_holders, 0);
+    atomic_init(&s->grad_lock, 0);
     t->storage = s;
     t->data = data;
     return t;
@@ -252,8 +254,6 @@ static tg_tensor *share(const tg_tensor *x, const tg_tensor *view)
     t->tape = NULL;
     t->node = -1;
     t->requires_grad = 0;
-    t->gacc = NULL;
-    t->gtape = NULL;
     t->label = NULL;
     t->storage = x->storage;
     t->data = x->data;
@@ -323,6 +323,7 @@ void tg_tensor_free(tg_tensor **pt)
     *pt = NULL;
     if (t->tape)
         return; /* tape tensors belong to their tape */
+    tg__set_requires_grad(t, false);
     tg_tensor_free(&t->grad);
     if (t->storage && --t->storage->refcount == 0) {
         if (t->storage->owns)
@@ -330,6 +331,13 @@ void tg_tensor_free(tg_tensor **pt)
         tg__mfree(t->storage);
     }
     tg__mfree(t);
+}
+
+void tg__set_requires_grad(tg_tensor *x, bool on)
+{
+    if (!x->tape && x->storage && (bool)x->requires_grad != on)
+        atomic_fetch_add(&x->storage->grad_holders, on ? 1 : -1);
+    x->requires_grad = on;
 }
 
 tg_tensor *tg_tensor_clone(const tg_tensor *t)

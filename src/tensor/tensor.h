@@ -64,9 +64,7 @@ typedef struct tg_tensor {
     int32_t node;                 /* index of the producing node on `tape`, -1 if none */
     uint8_t requires_grad;
     uint8_t flags;
-    uint32_t gepoch;              /* backward bookkeeping (see autograd) */
-    tg_tape *gtape;
-    struct tg_tensor *gacc;
+    uint32_t gen;                 /* tape tensors: the tape's generation when created */
     const char *label;
 } tg_tensor;
 
