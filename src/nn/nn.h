@@ -127,6 +127,26 @@ TG_API tg_status tg_model_add_layer_norm(tg_model *m, int ndim, const int64_t *s
 /* Appends Flatten: [N, d1, d2, ...] -> [N, d1*d2*...] (a view when contiguous). */
 TG_API tg_status tg_model_add_flatten(tg_model *m);
 
+/* Layer names. Every layer is known by its index; tg_model_set_name gives the most
+ * recently added layer a name (1..TG_LAYER_NAME_MAX characters of [A-Za-z0-9_-], not
+ * all digits, unique in the model), and its parameters and buffers become
+ * "<name>.weight", "<name>.running_mean", ... instead of "<index>.weight". Checkpoints
+ * store tensors by these names, so inserting an unnamed layer (say a dropout) before
+ * named ones leaves their checkpoint names unchanged. TG_ESTATE before the first layer,
+ * TG_EINVAL for an invalid or duplicate name. */
+#define TG_LAYER_NAME_MAX 31
+TG_API tg_status tg_model_set_name(tg_model *m, const char *name);
+/* The name of layer i ("" when it has none), or NULL for an invalid i. Owned by m. */
+TG_API const char *tg_model_layer_name(const tg_model *m, int i);
+/* Prints one line per layer to out: index, name, type and configuration, its output
+ * shape for an input of shape input_shape (batch axis first; the shapes the evaluation
+ * forward pass would produce) and its parameter count; then the total parameter count
+ * and the buffers (values not trained by gradients: batch norm's running statistics).
+ * The same shape check as tg_model_forward: an input that does not fit fails with its
+ * TG_ESHAPE and message (tg_last_error), after the lines of the layers that fit. */
+TG_API tg_status tg_model_summary(const tg_model *m, int ndim, const int64_t *input_shape,
+                                  FILE *out);
+
 /* Runs the layers on x ([N, ...]: 2-D for dense layers, [N, C, H, W] for convolutions
  * and pools; a Flatten in between). training switches dropout and batch normalisation
  * together: dropout masks are drawn and batch norm uses (and updates) batch statistics;
