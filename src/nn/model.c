@@ -462,7 +462,7 @@ static const char *describe(const layer *l, int i, char *buf, size_t n)
  * output shape; records a TG_ESHAPE naming the layer and returns false if not */
 static bool fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool training)
 {
-    char d[160];
+    char d[192];
     tg__shapebuf xb = tg__dims_str(*nd, sh);
     const char *xs = xb.s;
     switch (l->kind) {
@@ -769,7 +769,7 @@ tg_status tg_model_summary(const tg_model *m, int ndim, const int64_t *input_sha
                 nbuf += tg_tensor_numel(m->buffers[bi]);
         }
         total += np;
-        char kind[96];
+        char kind[160];
         kind_str(l, kind, sizeof kind);
         fprintf(out, "%-5d %-14s %-42s %-18s %10lld\n", i, l->name[0] ? l->name : "-", kind,
                 tg__dims_str(nd, sh).s, (long long)np);
