@@ -34,7 +34,8 @@ static tg_tensor *as_column(const tg_tensor *labels)
 int main(int argc, char **argv)
 {
     ex_args a = {.epochs = 3000, .seed = 1, .threads = 1, .lr = 0.02};
-    ex_parse(argc, argv, &a, "[--lr X]");
+    ex_parse(argc, argv, &a, EX_LR, NULL,
+             "binary: a 2-class spiral classifier with a sigmoid output and binary cross-entropy");
     tg_tensor *x = NULL, *lab = NULL, *xv = NULL, *labv = NULL;
     if (tg_data_spiral(100, 2, TG_F32, a.seed, &x, &lab) != TG_OK ||
         tg_data_spiral(100, 2, TG_F32, a.seed + 1000003, &xv, &labv) != TG_OK) {

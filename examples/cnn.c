@@ -64,26 +64,21 @@ static bool build(tg_model *m, bool bn)
 
 int main(int argc, char **argv)
 {
-    /* --limit and --batch-norm are ours; the rest goes to the common parser */
     int64_t limit = 0;
     bool bn = false;
     double decay = DEFAULT_DECAY;
-    char *rest[64];
-    int nrest = 0;
-    for (int i = 0; i < argc && nrest < 63; i++) {
-        if (!strcmp(argv[i], "--limit") && i + 1 < argc)
-            limit = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "--decay") && i + 1 < argc)
-            decay = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--batch-norm"))
-            bn = true;
-        else
-            rest[nrest++] = argv[i];
-    }
+    const ex_flag extra[] = {
+        {"--limit", EX_FLAG_INT, &limit, 0, 1e9, "--limit N", "an integer in 0..1000000000",
+         "use only the first N training and test images (default 0: all)"},
+        {"--decay", EX_FLAG_DOUBLE, &decay, 0, 1e6, "--decay D", "a number in 0..1000000",
+         "Adam's inverse-time learning-rate decay (default 2e-3)"},
+        {"--batch-norm", EX_FLAG_BOOL, &bn, 0, 0, NULL, NULL,
+         "add BatchNorm after each convolution and hidden dense layer"},
+        {0}};
     ex_args a = {.epochs = 5, .seed = 1, .threads = 1, .lr = 5e-3, .batch = 64,
                  .data = DEFAULT_DIR};
-    ex_parse(nrest, rest, &a,
-             "[--batch-norm] [--data DIR] [--batch B] [--lr X] [--decay D] [--limit N]");
+    ex_parse(argc, argv, &a, EX_LR | EX_BATCH | EX_DATA, extra,
+             "cnn: LeNet on MNIST-format images (default Fashion-MNIST)");
     if (access(a.data, R_OK) != 0) {
         fprintf(stderr,
                 "cnn: no data in %s. Install Debian's Fashion-MNIST (apt-get install "
@@ -91,11 +86,8 @@ int main(int argc, char **argv)
                 a.data);
         return 2;
     }
-    tg_tensor *xall = ex_idx_load("cnn", a.data, "train-images-idx3-ubyte");
-    tg_tensor *yall = ex_idx_load("cnn", a.data, "train-labels-idx1-ubyte");
-    tg_tensor *xtest_all = ex_idx_load("cnn", a.data, "t10k-images-idx3-ubyte");
-    tg_tensor *ytest_all = ex_idx_load("cnn", a.data, "t10k-labels-idx1-ubyte");
-    if (!xall || !yall || !xtest_all || !ytest_all)
+    tg_tensor *xall, *yall, *xtest_all, *ytest_all;
+    if (!ex_idx_load_all("cnn", a.data, &xall, &yall, &xtest_all, &ytest_all))
         return 1;
     if (xall->shape[1] != SIDE * SIDE || xtest_all->shape[1] != SIDE * SIDE) {
         fprintf(stderr, "cnn: images must be %dx%d\n", SIDE, SIDE);

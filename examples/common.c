@@ -1,8 +1,10 @@
 #include "common.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,71 +12,146 @@
 
 static bool shown;
 
-static void usage(const char *prog, const char *extra)
+/* ------------------------------------------------------------ command line */
+
+/* the flags every example has, then the optional ones it opts into (ex_parse's mask) */
+static void describe_flags(const ex_args *a, unsigned mask, const ex_flag *extra, FILE *f)
 {
-    fprintf(stderr,
-            "usage: %s [--epochs N] [--seed S] [--threads T] [--json] [--print-hash]\n"
-            "       [--save PATH [--save-every N]] [--resume PATH]%s%s\n", prog,
-            extra ? " " : "", extra ? extra : "");
+    fprintf(f, "  --epochs N        epochs to train in total, 1..%d (default %d)\n", EX_MAX_EPOCHS,
+            a->epochs);
+    fprintf(f, "  --seed S          seed of the data, initialisation and dropout, 0..2^53 (default %llu)\n",
+            (unsigned long long)a->seed);
+    fprintf(f, "  --threads T       threads, 1..%d (default %d)\n", EX_MAX_THREADS, a->threads);
+    fprintf(f, "  --json            print the final results as one JSON object on stdout\n");
+    fprintf(f, "  --print-hash      print the model's XXH3 fingerprint as the last line\n");
+    fprintf(f, "  --save PATH       save a checkpoint at the end (and every --save-every epochs)\n");
+    fprintf(f, "  --save-every N    with --save: also every N epochs, 1..%d (default: at the end only)\n",
+            EX_MAX_EPOCHS);
+    fprintf(f, "  --resume PATH     continue from a checkpoint up to --epochs in total\n");
+    if (mask & EX_LR)
+        fprintf(f, "  --lr X            learning rate, > 0 and <= 10 (default %g)\n", a->lr);
+    if (mask & EX_DROPOUT)
+        fprintf(f, "  --dropout R       dropout rate after the hidden layer, 0 <= R < 1 (default %g)\n",
+                a->dropout);
+    if (mask & EX_BATCH)
+        fprintf(f, "  --batch B         mini-batch size, 1..1000000 (default %lld)\n",
+                (long long)a->batch);
+    if (mask & EX_DATA)
+        fprintf(f, "  --data DIR        directory of MNIST-format IDX files (default %s)\n",
+                a->data ? a->data : "none");
+    for (const ex_flag *e = extra; e && e->name; e++)
+        fprintf(f, "  %-17s %s\n", e->kind == EX_FLAG_BOOL ? e->name : e->synopsis, e->help);
+    fprintf(f, "  --help            this text\n");
+}
+
+static void bad(const char *prog, const char *fmt, const char *flag, const char *value,
+                const char *range)
+{
+    fprintf(stderr, "%s: ", prog);
+    fprintf(stderr, fmt, flag, value, range);
+    fprintf(stderr, " (see %s --help)\n", prog);
     exit(2);
 }
 
-static double number(const char *prog, const char *opt, const char *v, const char *extra)
+/* v parsed as a number in [lo, hi] (integral when integer) or exit 2 naming the flag */
+static double number(const char *prog, const char *flag, const char *v, double lo, double hi,
+                     bool integer, const char *range)
 {
+    if (!v)
+        bad(prog, "%s needs a value%s%s", flag, "", "");
     char *end;
-    double d = v ? strtod(v, &end) : 0;
-    if (!v || *end || end == v) {
-        fprintf(stderr, "%s: %s needs a number\n", prog, opt);
-        usage(prog, extra);
-    }
+    double d = strtod(v, &end);
+    if (end == v || *end || d != d || (integer && d != (double)(int64_t)d) || d < lo || d > hi)
+        bad(prog, "%s: '%s' is not %s", flag, v, range);
     return d;
 }
 
-void ex_parse(int argc, char **argv, ex_args *a, const char *extra)
+void ex_parse(int argc, char **argv, ex_args *a, unsigned mask, const ex_flag *extra,
+              const char *about)
 {
+    const char *prog = argv[0] ? strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0] : "example";
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "--json")) {
-            a->json = true;
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            printf("%s\n\nusage: %s [options]\n", about, prog);
+            describe_flags(a, mask, extra, stdout);
+            exit(0);
+        }
+        if (!strcmp(o, "--json") || !strcmp(o, "--print-hash")) {
+            *(o[2] == 'j' ? &a->json : &a->print_hash) = true;
             continue;
         }
-        if (!strcmp(o, "--print-hash")) {
-            a->print_hash = true;
+        const ex_flag *e = extra;
+        while (e && e->name && strcmp(e->name, o))
+            e++;
+        if (e && e->name && e->kind == EX_FLAG_BOOL) {
+            *(bool *)e->p = true;
             continue;
         }
-        if (!strcmp(o, "--help") || !strcmp(o, "-h"))
-            usage(argv[0], extra);
+        i++; /* every other flag takes a value */
         if (!strcmp(o, "--epochs"))
-            a->epochs = (int)number(argv[0], o, v, extra);
+            a->epochs = (int)number(prog, o, v, 1, EX_MAX_EPOCHS, true, "an integer in 1..1000000");
         else if (!strcmp(o, "--seed"))
-            a->seed = (uint64_t)number(argv[0], o, v, extra);
+            a->seed = (uint64_t)number(prog, o, v, 0, 9007199254740992.0, true,
+                                       "an integer in 0..2^53");
         else if (!strcmp(o, "--threads"))
-            a->threads = (int)number(argv[0], o, v, extra);
-        else if (!strcmp(o, "--dropout"))
-            a->dropout = number(argv[0], o, v, extra);
-        else if (!strcmp(o, "--batch"))
-            a->batch = (int64_t)number(argv[0], o, v, extra);
-        else if (!strcmp(o, "--lr"))
-            a->lr = number(argv[0], o, v, extra);
-        else if (!strcmp(o, "--data") && v)
-            a->data = v;
-        else if (!strcmp(o, "--save") && v)
-            a->save = v;
-        else if (!strcmp(o, "--resume") && v)
-            a->resume = v;
+            a->threads = (int)number(prog, o, v, 1, EX_MAX_THREADS, true,
+                                     "an integer in 1..1024");
         else if (!strcmp(o, "--save-every"))
-            a->save_every = (int)number(argv[0], o, v, extra);
-        else {
-            fprintf(stderr, "%s: unknown option %s\n", argv[0], o);
-            usage(argv[0], extra);
-        }
-        i++;
+            a->save_every = (int)number(prog, o, v, 1, EX_MAX_EPOCHS, true,
+                                        "an integer in 1..1000000");
+        else if (!strcmp(o, "--save") || !strcmp(o, "--resume")) {
+            if (!v || !*v)
+                bad(prog, "%s needs a path%s%s", o, "", "");
+            *(o[2] == 's' ? &a->save : &a->resume) = v;
+        } else if ((mask & EX_LR) && !strcmp(o, "--lr"))
+            a->lr = number(prog, o, v, 1e-300, 10, false, "a number > 0 and <= 10");
+        else if ((mask & EX_DROPOUT) && !strcmp(o, "--dropout")) {
+            a->dropout = number(prog, o, v, 0, 1, false, "a number in [0, 1)");
+            if (a->dropout == 1)
+                bad(prog, "%s: '%s' is not %s", o, v, "a number in [0, 1)");
+        } else if ((mask & EX_BATCH) && !strcmp(o, "--batch"))
+            a->batch = (int64_t)number(prog, o, v, 1, 1000000, true, "an integer in 1..1000000");
+        else if ((mask & EX_DATA) && !strcmp(o, "--data")) {
+            if (!v || !*v)
+                bad(prog, "%s needs a directory%s%s", o, "", "");
+            a->data = v;
+        } else if (e && e->name && e->kind == EX_FLAG_INT)
+            *(int64_t *)e->p = (int64_t)number(prog, o, v, e->lo, e->hi, true, e->range);
+        else if (e && e->name && e->kind == EX_FLAG_DOUBLE)
+            *(double *)e->p = number(prog, o, v, e->lo, e->hi, false, e->range);
+        else
+            bad(prog, "unknown option %s%s%s", o, "", "");
     }
-    if (a->epochs < 1 || a->threads < 1 || a->batch < 0 || a->save_every < 0 || !(a->dropout >= 0 && a->dropout < 1)) {
-        fprintf(stderr, "%s: invalid option value\n", argv[0]);
-        usage(argv[0], extra);
-    }
+    if (a->save_every > 0 && !a->save)
+        bad(prog, "%s needs --save PATH%s%s", "--save-every", "", "");
+    if (a->save)
+        ex_check_writable(prog, a->save);
     tg_set_num_threads(a->threads);
+}
+
+void ex_check_writable(const char *prog, const char *path)
+{
+    /* a save fails only after training otherwise: check the directory now */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "%s: --save %s: cannot write into %s: %s\n", prog, path, dir,
+                strerror(errno ? errno : ENOTDIR));
+        exit(2);
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: --save %s: is a directory\n", prog, path);
+        exit(2);
+    }
 }
 
 int ex_resume(const ex_args *a, tg_model *m, tg_optim *opt)
@@ -86,6 +163,11 @@ int ex_resume(const ex_args *a, tg_model *m, tg_optim *opt)
         fprintf(stderr, "%s\n", tg_last_error());
         exit(1);
     }
+    if (epoch >= a->epochs)
+        fprintf(stderr,
+                "--resume %s: the checkpoint is at epoch %lld and --epochs is %d (the total), "
+                "so there is nothing left to train; reporting the saved model\n",
+                a->resume, (long long)epoch, a->epochs);
     return (int)epoch + 1;
 }
 
@@ -153,6 +235,23 @@ tg_tensor *ex_idx_load(const char *name, const char *dir, const char *stem)
     if (tg_idx_load(path, &t) != TG_OK)
         fprintf(stderr, "%s: %s\n", name, tg_last_error());
     return t;
+}
+
+bool ex_idx_load_all(const char *name, const char *dir, tg_tensor **x, tg_tensor **y,
+                     tg_tensor **xt, tg_tensor **yt)
+{
+    static const char *const stems[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    tg_tensor **out[4] = {x, y, xt, yt};
+    for (int i = 0; i < 4; i++)
+        *out[i] = NULL;
+    for (int i = 0; i < 4; i++)
+        if (!(*out[i] = ex_idx_load(name, dir, stems[i]))) { /* one message, then stop */
+            for (int k = 0; k < i; k++)
+                tg_tensor_free(out[k]);
+            return false;
+        }
+    return true;
 }
 
 tg_tensor *ex_rows(const tg_tensor *t, int64_t lo, int64_t hi)

@@ -19,15 +19,40 @@ typedef struct {
     double lr;
 } ex_args;
 
-/* Parses --epochs N --seed S --threads T --json [--dropout R] [--data DIR]
- * [--batch B] [--lr X] into a (pre-filled with the example's defaults). Prints usage
- * and exits 2 on a bad option. */
-void ex_parse(int argc, char **argv, ex_args *a, const char *usage_extra);
+#define EX_MAX_EPOCHS 1000000
+#define EX_MAX_THREADS 1024
+
+/* optional flags an example opts into (ex_parse's mask) */
+enum { EX_LR = 1, EX_DROPOUT = 2, EX_BATCH = 4, EX_DATA = 8 };
+
+/* an example's own flag: a bool switch, or an int64_t / double value in [lo, hi] */
+typedef enum { EX_FLAG_BOOL, EX_FLAG_INT, EX_FLAG_DOUBLE } ex_flag_kind;
+typedef struct {
+    const char *name;     /* "--limit" */
+    ex_flag_kind kind;
+    void *p;              /* bool *, int64_t * or double * */
+    double lo, hi;
+    const char *synopsis; /* "--limit N" */
+    const char *range;    /* "an integer in 0..1000000" (for the error message) */
+    const char *help;     /* one line: meaning and default */
+} ex_flag;
+
+/* Parses the command line into a (pre-filled with the example's defaults): the common
+ * flags, the optional ones in mask and the example's own (extra, ended by a {0}
+ * entry). --help prints `about` and one line per flag with its default on stdout and
+ * exits 0; a bad value or flag prints which flag and the accepted range on stderr and
+ * exits 2 before anything is trained (also --save into a directory that cannot be
+ * written, and --save-every without --save). */
+void ex_parse(int argc, char **argv, ex_args *a, unsigned mask, const ex_flag *extra,
+              const char *about);
+/* exits 2 unless a checkpoint can be created at path (its directory is writable) */
+void ex_check_writable(const char *prog, const char *path);
 /* with --print-hash, prints the model's fingerprint as the last line of stdout */
 struct tg_model;
 void ex_print_hash(const ex_args *a, const struct tg_model *m);
 /* --resume: loads the checkpoint into m and opt and returns the first epoch to run
- * (saved epoch + 1); 1 without --resume. Exits 1 with the error on failure. */
+ * (saved epoch + 1); 1 without --resume. Exits 1 with the error on failure. Says so on
+ * stderr when the checkpoint already reached --epochs (nothing left to train). */
 struct tg_optim;
 int ex_resume(const ex_args *a, struct tg_model *m, struct tg_optim *opt);
 /* --save: checkpoint after `epoch` when it is a multiple of --save-every or the last */
@@ -51,6 +76,10 @@ struct tg_tape;
 /* DIR/STEM.gz if readable, else DIR/STEM, through tg_idx_load; NULL (error printed
  * after "name: ") on failure */
 struct tg_tensor *ex_idx_load(const char *name, const char *dir, const char *stem);
+/* the four files of an MNIST-format directory (train and t10k images and labels);
+ * false after the first failure's message (nothing left allocated) */
+bool ex_idx_load_all(const char *name, const char *dir, struct tg_tensor **x,
+                     struct tg_tensor **y, struct tg_tensor **xt, struct tg_tensor **yt);
 /* rows [lo, hi) of a 1-D or 2-D tensor as a new contiguous tensor (NULL on failure) */
 struct tg_tensor *ex_rows(const struct tg_tensor *t, int64_t lo, int64_t hi);
 /* Epochs ex_resume(a) .. a->epochs of softmax cross-entropy training on x (F32 [N, ...])

@@ -18,19 +18,15 @@
 
 int main(int argc, char **argv)
 {
-    /* --limit is ours; the rest goes to the common parser */
     int64_t limit = 0;
-    char *rest[64];
-    int nrest = 0;
-    for (int i = 0; i < argc && nrest < 63; i++) {
-        if (!strcmp(argv[i], "--limit") && i + 1 < argc)
-            limit = atoll(argv[++i]);
-        else
-            rest[nrest++] = argv[i];
-    }
+    const ex_flag extra[] = {
+        {"--limit", EX_FLAG_INT, &limit, 0, 1e9, "--limit N", "an integer in 0..1000000000",
+         "use only the first N training and test images (default 0: all)"},
+        {0}};
     ex_args a = {.epochs = 10, .seed = 1, .threads = 1, .lr = 1e-3, .batch = 128,
                  .data = DEFAULT_DIR};
-    ex_parse(nrest, rest, &a, "[--data DIR] [--batch B] [--lr X] [--limit N]");
+    ex_parse(argc, argv, &a, EX_LR | EX_BATCH | EX_DATA, extra,
+             "mnist: a 784-256-10 classifier of MNIST-format images (default Fashion-MNIST)");
     if (access(a.data, R_OK) != 0) {
         fprintf(stderr,
                 "mnist: no data in %s. Install Debian's Fashion-MNIST (apt-get install "
@@ -38,11 +34,8 @@ int main(int argc, char **argv)
                 a.data);
         return 2;
     }
-    tg_tensor *xall = ex_idx_load("mnist", a.data, "train-images-idx3-ubyte");
-    tg_tensor *yall = ex_idx_load("mnist", a.data, "train-labels-idx1-ubyte");
-    tg_tensor *xtest_all = ex_idx_load("mnist", a.data, "t10k-images-idx3-ubyte");
-    tg_tensor *ytest_all = ex_idx_load("mnist", a.data, "t10k-labels-idx1-ubyte");
-    if (!xall || !yall || !xtest_all || !ytest_all)
+    tg_tensor *xall, *yall, *xtest_all, *ytest_all;
+    if (!ex_idx_load_all("mnist", a.data, &xall, &yall, &xtest_all, &ytest_all))
         return 1;
     int64_t ntrain_all = xall->shape[0], ntest = xtest_all->shape[0];
     if (limit > 0 && limit < ntrain_all)

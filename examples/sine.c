@@ -19,7 +19,7 @@ static double mse_of(tg_model *m, tg_tape *t, tg_tensor *x, tg_tensor *y)
 int main(int argc, char **argv)
 {
     ex_args a = {.epochs = 3000, .seed = 1, .threads = 1, .lr = 0.005};
-    ex_parse(argc, argv, &a, "[--lr X]");
+    ex_parse(argc, argv, &a, EX_LR, NULL, "sine: a 1-64-64-1 regression of sin(x) with mean squared error");
     tg_tensor *x = NULL, *y = NULL, *xv = NULL, *yv = NULL;
     if (tg_data_sine(1000, TG_F32, 0.0, &x, &y) != TG_OK ||
         tg_data_sine(250, TG_F32, 0.5 / 250, &xv, &yv) != TG_OK) {

@@ -25,7 +25,8 @@ static eval_result evaluate(tg_model *m, tg_tape *t, tg_tensor *x, tg_tensor *y)
 int main(int argc, char **argv)
 {
     ex_args a = {.epochs = 3000, .seed = 1, .threads = 1, .lr = 0.05};
-    ex_parse(argc, argv, &a, "[--dropout R] [--lr X]");
+    ex_parse(argc, argv, &a, EX_LR | EX_DROPOUT, NULL,
+             "spiral: the default example, a 3-class spiral classifier (Dense 2-512-3, Adam)");
     tg_tensor *x = NULL, *y = NULL, *xv = NULL, *yv = NULL;
     if (tg_data_spiral(300, 3, TG_F32, a.seed, &x, &y) != TG_OK ||
         tg_data_spiral(100, 3, TG_F32, a.seed + 1000003, &xv, &yv) != TG_OK) {

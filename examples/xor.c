@@ -7,7 +7,7 @@
 int main(int argc, char **argv)
 {
     ex_args a = {.epochs = 2000, .seed = 1, .threads = 1, .lr = 0.05};
-    ex_parse(argc, argv, &a, "[--lr X]");
+    ex_parse(argc, argv, &a, EX_LR, NULL, "xor: a 2-4-1 network learning XOR with binary cross-entropy");
     tg_tensor *x = NULL, *y = NULL;
     if (tg_data_xor(TG_F32, &x, &y) != TG_OK) {
         fprintf(stderr, "xor: %s\n", tg_last_error());
