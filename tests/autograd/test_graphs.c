@@ -1109,7 +1109,7 @@ static bool gen_op(gen *G, int kind)
     return false;
 }
 
-/* a random graph of 3..40 ops (more with --big); false if the generator failed
+/* a random graph of 3..40 ops (plus its leaves); false if the generator failed
  * (G->err says how) */
 static bool generate(graph *g, uint64_t seed, char *err, size_t errsize)
 {
