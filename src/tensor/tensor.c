@@ -47,18 +47,28 @@ void tg__mfree(void *p)
 
 /* -------------------------------------------------------------------- errors */
 
+/* the message and status of the thread's last failed call, set together */
 static _Thread_local char tl_err[TG_ERRMSG];
+static _Thread_local tg_status tl_status;
 
 const char *tg_last_error(void) { return tl_err; }
 
-static void set_error_v(const char *fmt, va_list ap) { vsnprintf(tl_err, sizeof tl_err, fmt, ap); }
+tg_status tg_last_status(void) { return tl_status; }
+
+static void set_error_v(tg_status s, const char *fmt, va_list ap)
+{
+    /* the arguments may point into tl_err itself (a message wrapped with context) */
+    char msg[TG_ERRMSG];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    memcpy(tl_err, msg, sizeof msg);
+    tl_status = s;
+}
 
 void *tg__error(tg_status s, const char *fmt, ...)
 {
-    (void)s;
     va_list ap;
     va_start(ap, fmt);
-    set_error_v(fmt, ap);
+    set_error_v(s, fmt, ap);
     va_end(ap);
     return NULL;
 }
@@ -67,7 +77,7 @@ tg_status tg__error_status(tg_status s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    set_error_v(fmt, ap);
+    set_error_v(s, fmt, ap);
     va_end(ap);
     return s;
 }
@@ -204,8 +214,14 @@ static bool check_shape(int ndim, const int64_t *shape, int64_t *n, const char *
         tg__error(TG_EINVAL, "%s: shape is NULL", fn);
         return false;
     }
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0) {
+            tg__error(TG_EINVAL, "%s: negative extent in shape %s", fn,
+                      tg__dims_str(ndim, shape).s);
+            return false;
+        }
     if (!tg__numel(ndim, shape, n) || *n > INT64_MAX / 8) {
-        tg__error(TG_EINVAL, "%s: invalid or too large shape %s", fn,
+        tg__error(TG_EINVAL, "%s: shape %s is too large (its byte count overflows)", fn,
                   tg__dims_str(ndim, shape).s);
         return false;
     }

@@ -75,6 +75,9 @@ typedef struct tg_tensor {
 /* Message of the last failed call made by this thread outside a tape ("" if none).
  * Valid until the thread's next failing call. */
 TG_API const char *tg_last_error(void);
+/* Status of that same call (the one tg_last_error describes; TG_OK if none failed yet).
+ * Thread-local, set together with the message. */
+TG_API tg_status tg_last_status(void);
 /* Short name of a status ("TG_ESHAPE"). Static string. */
 TG_API const char *tg_status_name(tg_status s);
 /* Name of a dtype ("f32", "f64", "i32"); size of one element in bytes. */
