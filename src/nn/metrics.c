@@ -124,9 +124,13 @@ typedef struct {
     int pos;
 } scored;
 
+/* ascending scores; a total order even for NaN (placed last), which tg_roc_auc rejects
+ * before sorting anyway: qsort with an inconsistent comparator is undefined */
 static int by_score(const void *a, const void *b)
 {
     double x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    if (isnan(x) || isnan(y))
+        return isnan(x) - isnan(y);
     return (x > y) - (x < y);
 }
 
@@ -143,8 +147,15 @@ double tg_roc_auc(const tg_tensor *scores, const tg_tensor *labels)
         return NAN;
     }
     for (int64_t i = 0; i < n; i++) {
-        v[i].s = tg_tensor_get_flat(scores, i);
-        v[i].pos = tg_tensor_get_flat(labels, i) >= 0.5;
+        double s = tg_tensor_get_flat(scores, i), y = tg_tensor_get_flat(labels, i);
+        if (isnan(s) || isnan(y)) {
+            tg__mfree(v);
+            tg__error(TG_EINVAL, "tg_roc_auc: %s %lld is NaN", isnan(s) ? "score" : "label",
+                      (long long)i);
+            return NAN;
+        }
+        v[i].s = s;
+        v[i].pos = y >= 0.5;
     }
     qsort(v, (size_t)n, sizeof *v, by_score);
     /* Mann-Whitney: sum of positive ranks (ties get their average rank) */

@@ -176,7 +176,9 @@ TG_API tg_status tg_confusion_matrix(const tg_tensor *pred, const tg_tensor *tar
 TG_API void tg_precision_recall_f1(const int64_t *counts, int64_t C, int64_t c, double *precision,
                                    double *recall, double *f1);
 /* Area under the ROC curve of scores for binary labels (>= 0.5 is positive); ties get
- * half credit. NaN if one class is absent. */
+ * half credit; +-inf are ordinary (extreme) scores. NaN if one class is absent; NaN with
+ * tg_last_error() set (TG_EINVAL) if a score or a label is NaN, (TG_ESHAPE) if the
+ * sizes differ or are zero. */
 TG_API double tg_roc_auc(const tg_tensor *scores, const tg_tensor *labels);
 
 #ifdef __cplusplus

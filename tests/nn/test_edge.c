@@ -66,8 +66,42 @@ static void test_status_kept(void)
     tg_model_free(&m);
 }
 
+/* tg_roc_auc: a NaN score (or label) is rejected with a message instead of hanging in
+ * the tie loop; infinities are ordinary extreme scores. */
+static void test_roc_auc_nan(void)
+{
+    double labels[] = {0, 1, 0, 1, 1, 0};
+    tg_tensor *lv = tg_tensor_from(TG_F64, 1, (int64_t[]){6}, labels);
+    double with_nan[] = {0.1, NAN, 0.3, 0.9, NAN, 0.2};
+    tg_tensor *sv = tg_tensor_from(TG_F64, 1, (int64_t[]){6}, with_nan);
+    double auc = tg_roc_auc(sv, lv);
+    CHECK(isnan(auc), "NaN score: AUC %g, want NaN", auc);
+    CHECK(strstr(tg_last_error(), "tg_roc_auc") && strstr(tg_last_error(), "NaN"),
+          "NaN score: message names the function and NaN: '%s'", tg_last_error());
+    CHECK(tg_last_status() == TG_EINVAL, "NaN score: status %s",
+          tg_status_name(tg_last_status()));
+
+    double fine[] = {0.1, 0.8, 0.3, 0.9, 0.7, 0.2};
+    tg_tensor *fv = tg_tensor_from(TG_F64, 1, (int64_t[]){6}, fine);
+    double nan_label[] = {0, 1, 0, NAN, 1, 0};
+    tg_tensor *nl = tg_tensor_from(TG_F64, 1, (int64_t[]){6}, nan_label);
+    CHECK(isnan(tg_roc_auc(fv, nl)) && strstr(tg_last_error(), "label"),
+          "NaN label rejected: '%s'", tg_last_error());
+
+    /* infinities order like any score: +inf on positives, -inf on negatives -> 1 */
+    double inf[] = {-INFINITY, INFINITY, 0.3, INFINITY, 0.7, -INFINITY};
+    tg_tensor *iv = tg_tensor_from(TG_F64, 1, (int64_t[]){6}, inf);
+    auc = tg_roc_auc(iv, lv);
+    CHECK(auc == 1.0, "infinite scores: AUC %g, want 1", auc);
+    CHECK(tg_roc_auc(fv, lv) == 1.0, "separable scores: AUC 1");
+    tg_tensor *all[] = {lv, sv, fv, nl, iv};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        tg_tensor_free(&all[i]);
+}
+
 int main(void)
 {
     test_status_kept();
+    test_roc_auc_nan();
     return check_summary();
 }
