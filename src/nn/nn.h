@@ -162,7 +162,11 @@ TG_API const char *tg_model_buffer_name(const tg_model *m, int i);
 TG_API uint64_t tg_model_hash(const tg_model *m);
 
 /* ---- metrics (read tensors; no tape, no gradients) ----
- * scores [N, C]; targets I32 [N] or one-hot/probability rows [N, C]. */
+ * Fraction of rows whose predicted class equals the target class. scores: [N, C >= 2]
+ * (argmax) or I32 [N] classes; targets: [N] class indices (I32, or whole floats) in
+ * [0, C) or one-hot/probability rows [N, C] (argmax). NaN with tg_last_error() set for
+ * one column of scores or targets ([N] floats, [N, 1]: a sigmoid output; use
+ * tg_binary_accuracy), TG_ESHAPE, or a label outside [0, C), TG_ERANGE. */
 TG_API double tg_accuracy(const tg_tensor *scores, const tg_tensor *target);
 /* fraction of (p >= 0.5) == (y >= 0.5) over all elements; p and y same numel */
 TG_API double tg_binary_accuracy(const tg_tensor *p, const tg_tensor *y);

@@ -99,9 +99,60 @@ static void test_roc_auc_nan(void)
         tg_tensor_free(&all[i]);
 }
 
+/* tg_accuracy: one column of scores (a sigmoid output) is refused with a pointer to
+ * tg_binary_accuracy instead of scoring 1.0 on all-wrong predictions; labels outside
+ * [0, C) are refused instead of being counted as misses */
+static void test_accuracy_checks(void)
+{
+    float p1[] = {0.9f, 0.8f, 0.1f, 0.2f}, y1[] = {0, 0, 1, 1}; /* every prediction wrong */
+    tg_tensor *p = tg_tensor_from(TG_F32, 2, (int64_t[]){4, 1}, p1);
+    tg_tensor *yf = tg_tensor_from(TG_F32, 1, (int64_t[]){4}, y1);
+    tg_tensor *yc = tg_tensor_from(TG_F32, 2, (int64_t[]){4, 1}, y1);
+    double a = tg_accuracy(p, yf);
+    CHECK(isnan(a) && tg_last_status() == TG_ESHAPE &&
+              strstr(tg_last_error(), "tg_binary_accuracy"),
+          "one column of scores: accuracy %g, '%s'", a, tg_last_error());
+    a = tg_accuracy(p, yc);
+    CHECK(isnan(a) && strstr(tg_last_error(), "tg_binary_accuracy"),
+          "[N,1] scores and targets: accuracy %g, '%s'", a, tg_last_error());
+    tg_tensor *pv = tg_tensor_from(TG_F32, 1, (int64_t[]){4}, p1);
+    CHECK(isnan(tg_accuracy(pv, yf)), "[N] float scores refused");
+    CHECK(tg_binary_accuracy(p, yf) == 0.0, "binary accuracy of the same: 0");
+
+    float sc[] = {0.1f, 0.7f, 0.2f, 0.8f, 0.1f, 0.1f, 0.3f, 0.3f, 0.4f, 0.2f, 0.5f, 0.3f};
+    tg_tensor *s = tg_tensor_from(TG_F32, 2, (int64_t[]){4, 3}, sc); /* argmax 1, 0, 2, 1 */
+    int32_t good[] = {1, 0, 1, 2}, big[] = {1, 0, 3, 2}, neg[] = {1, -1, 1, 2};
+    tg_tensor *yg = tg_tensor_from(TG_I32, 1, (int64_t[]){4}, good);
+    tg_tensor *yb = tg_tensor_from(TG_I32, 1, (int64_t[]){4}, big);
+    tg_tensor *yn = tg_tensor_from(TG_I32, 1, (int64_t[]){4}, neg);
+    CHECK(tg_accuracy(s, yg) == 0.5, "valid labels: 0.5");
+    a = tg_accuracy(s, yb);
+    CHECK(isnan(a) && tg_last_status() == TG_ERANGE && strstr(tg_last_error(), "label 3") &&
+              strstr(tg_last_error(), "row 2"),
+          "label 3 of 3 classes: accuracy %g, '%s'", a, tg_last_error());
+    CHECK(isnan(tg_accuracy(s, yn)) && tg_last_status() == TG_ERANGE, "label -1 refused");
+    float fl[] = {1, 0, 1, 2}, frac[] = {1, 0, 1.5f, 2};
+    tg_tensor *yfl = tg_tensor_from(TG_F32, 1, (int64_t[]){4}, fl);
+    tg_tensor *yfr = tg_tensor_from(TG_F32, 1, (int64_t[]){4}, frac);
+    CHECK(tg_accuracy(s, yfl) == 0.5, "whole float labels: 0.5");
+    CHECK(isnan(tg_accuracy(s, yfr)), "label 1.5 refused");
+    float oh[] = {0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}; /* one-hot 1, 0, 1, 2 */
+    tg_tensor *yoh = tg_tensor_from(TG_F32, 2, (int64_t[]){4, 3}, oh);
+    tg_tensor *y2 = tg_tensor_from(TG_F32, 2, (int64_t[]){3, 4}, oh);
+    CHECK(tg_accuracy(s, yoh) == 0.5, "one-hot rows: 0.5");
+    tg_tensor *s2 = tg_tensor_from(TG_F32, 2, (int64_t[]){3, 4}, sc);
+    CHECK(isnan(tg_accuracy(s, y2)), "different row counts refused");
+    tg_tensor *yoh2 = tg_tensor_from(TG_F32, 2, (int64_t[]){4, 2}, oh);
+    CHECK(isnan(tg_accuracy(s, yoh2)) && tg_last_status() == TG_ESHAPE, "3 vs 2 classes refused");
+    tg_tensor *all[] = {p, yf, yc, pv, s, yg, yb, yn, yfl, yfr, yoh, y2, s2, yoh2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        tg_tensor_free(&all[i]);
+}
+
 int main(void)
 {
     test_status_kept();
     test_roc_auc_nan();
+    test_accuracy_checks();
     return check_summary();
 }
