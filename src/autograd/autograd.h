@@ -128,6 +128,8 @@ TG_API tg_tensor *tg_sum(tg_tape *t, tg_tensor *x, int naxes, const int *axes, b
 TG_API tg_tensor *tg_mean(tg_tape *t, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 /* max over one axis; the gradient goes to the first maximum of each row */
 TG_API tg_tensor *tg_max(tg_tape *t, tg_tensor *x, int axis, bool keepdim);
+/* softmax / log-softmax along one axis (row max subtracted), x's shape; over an empty
+ * axis the output is empty too (as in PyTorch), and so is the gradient */
 TG_API tg_tensor *tg_softmax(tg_tape *t, tg_tensor *x, int axis);
 TG_API tg_tensor *tg_log_softmax(tg_tape *t, tg_tensor *x, int axis);
 

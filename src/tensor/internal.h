@@ -110,7 +110,8 @@ void tg__k_sum(tg_tensor *out, const tg_tensor *x, uint32_t mask);
 /* max over one axis: out (keepdim layout) gets the maxima; if mask != NULL it gets a
  * 0/1 tensor of x's shape marking the first maximum of each row */
 void tg__k_max(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis);
-/* softmax / log-softmax over one axis (row max subtracted); out contiguous, x's shape */
+/* softmax / log-softmax over one axis (row max subtracted); out contiguous, x's shape;
+ * an empty axis gives an empty output (nothing is read or written) */
 void tg__k_softmax(tg_tensor *out, const tg_tensor *x, int axis, bool log);
 /* Inverted dropout in place on a contiguous float tensor: element i is kept (and
  * scaled by 1/(1-rate)) iff its 16-bit draw u_i satisfies u_i >= rate * 65536, where

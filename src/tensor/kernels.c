@@ -604,6 +604,8 @@ void tg__k_max(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis)
 
 void tg__k_softmax(tg_tensor *out, const tg_tensor *x, int axis, bool lg)
 {
+    if (x->shape[axis] == 0)
+        return; /* rows of no elements: the output is empty too (and xp[0] absent) */
     tg__iter it;
     axis_iter(&it, x, x, out, axis);
     int64_t len = x->shape[axis], sa = x->stride[axis], osa = out->stride[axis];
