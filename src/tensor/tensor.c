@@ -505,6 +505,56 @@ tg_status tg_tensor_set_flat(tg_tensor *t, int64_t i, double value)
     return TG_OK;
 }
 
+/* the bytes [*lo, *hi) that t's elements occupy (lo == hi for an empty tensor) */
+static void byte_span(const tg_tensor *t, uintptr_t *lo, uintptr_t *hi)
+{
+    int64_t first = t->offset, last = t->offset;
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->shape[d] == 0) {
+            *lo = *hi = (uintptr_t)t->data;
+            return;
+        }
+        int64_t reach = (t->shape[d] - 1) * t->stride[d];
+        if (reach < 0)
+            first += reach;
+        else
+            last += reach;
+    }
+    size_t es = tg_dtype_size(t->dtype);
+    *lo = (uintptr_t)t->data + (uintptr_t)first * es;
+    *hi = (uintptr_t)t->data + (uintptr_t)(last + 1) * es;
+}
+
+/* whether writing a's elements may change b's (their bytes overlap) */
+static bool overlap(const tg_tensor *a, const tg_tensor *b)
+{
+    uintptr_t alo, ahi, blo, bhi;
+    byte_span(a, &alo, &ahi);
+    byte_span(b, &blo, &bhi);
+    return alo < ahi && blo < bhi && alo < bhi && blo < ahi;
+}
+
+/* dst = src elementwise (converted); through a contiguous copy of src when their
+ * memory overlaps, so every element is read before any is overwritten */
+static tg_status copy_elements(tg_tensor *dst, const tg_tensor *src, const char *fn)
+{
+    if (!overlap(dst, src)) {
+        tg__k_unary(dst, src, TG_U_COPY, 0);
+        return TG_OK;
+    }
+    tg_tensor tmp;
+    tg__init_header(&tmp, src->dtype, src->ndim, src->shape);
+    size_t bytes = (size_t)tg_tensor_numel(src) * tg_dtype_size(src->dtype);
+    tmp.data = tg__malloc(bytes);
+    if (!tmp.data)
+        return tg__error_status(TG_ENOMEM, "%s: out of memory (%zu bytes for an overlapping "
+                                           "source)", fn, bytes);
+    tg__k_unary(&tmp, src, TG_U_COPY, 0);
+    tg__k_unary(dst, &tmp, TG_U_COPY, 0);
+    tg__mfree(tmp.data);
+    return TG_OK;
+}
+
 tg_status tg_tensor_copy_out(const tg_tensor *t, tg_dtype dt, void *dst)
 {
     if (!t || !dst)
@@ -512,8 +562,7 @@ tg_status tg_tensor_copy_out(const tg_tensor *t, tg_dtype dt, void *dst)
     tg_tensor d;
     tg__init_header(&d, dt, t->ndim, t->shape);
     d.data = dst;
-    tg__k_unary(&d, t, TG_U_COPY, 0);
-    return TG_OK;
+    return copy_elements(&d, t, "tg_tensor_copy_out");
 }
 
 tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src)
@@ -523,8 +572,7 @@ tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src)
     if (!tg_tensor_same_shape(dst, src))
         return tg__error_status(TG_ESHAPE, "tg_tensor_copy: shapes differ: %s vs %s",
                                 tg__shape_str(dst).s, tg__shape_str(src).s);
-    tg__k_unary(dst, src, TG_U_COPY, 0);
-    return TG_OK;
+    return copy_elements(dst, src, "tg_tensor_copy");
 }
 
 tg_status tg_tensor_fill(tg_tensor *t, double value)

@@ -147,7 +147,10 @@ TG_API double tg_tensor_get_flat(const tg_tensor *t, int64_t i);
 TG_API tg_status tg_tensor_set_flat(tg_tensor *t, int64_t i, double value);
 /* Copies all elements (row-major, converted to dt) into dst, which holds numel. */
 TG_API tg_status tg_tensor_copy_out(const tg_tensor *t, tg_dtype dt, void *dst);
-/* Copies src's elements into dst (same shape; dtype converted; dst may be a view). */
+/* Copies src's elements into dst (same shape; dtype converted; dst may be a view). src
+ * and dst may share memory (a from its own transpose, shifted slices of one storage):
+ * the result is as if src were copied to a temporary first (it is, when they overlap;
+ * TG_ENOMEM if that fails). */
 TG_API tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src);
 /* Fills every element of t with value. */
 TG_API tg_status tg_tensor_fill(tg_tensor *t, double value);
