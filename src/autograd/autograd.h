@@ -8,7 +8,12 @@
  * (the first error wins; its message names the op and the shapes). An op given a NULL
  * input, or called on a failed tape, returns NULL without a new error, so an expression
  * can be written naturally and checked once: tg_backward returns the status and
- * tg_tape_error the message. tg_tape_reset clears the error. */
+ * tg_tape_error the message. tg_tape_reset clears the error.
+ *
+ * Accumulation: every reduction (sum, mean, the losses, penalties and norms)
+ * accumulates in double for F32 as for F64, whatever the layout, and rounds once to
+ * the output (an F32 sum of 2^24 + 1 ones is 2^24 + 1). Matrix products and
+ * convolutions accumulate in the tensor's dtype, as BLAS does. */
 #ifndef TG_AUTOGRAD_H
 #define TG_AUTOGRAD_H
 
@@ -123,7 +128,8 @@ TG_API tg_tensor *tg_contiguous(tg_tape *t, tg_tensor *x);
 /* n tensors joined along axis (other dims equal). */
 TG_API tg_tensor *tg_concat(tg_tape *t, int n, tg_tensor *const *xs, int axis);
 /* Reductions over the axes listed (naxes == 0: all axes); negative axes count from the
- * end; keepdim keeps reduced axes with size 1. */
+ * end; keepdim keeps reduced axes with size 1. Accumulated in double (see the top);
+ * the mean of an empty axis is NaN, the sum 0. */
 TG_API tg_tensor *tg_sum(tg_tape *t, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 TG_API tg_tensor *tg_mean(tg_tape *t, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 /* max over one axis; the gradient goes to the first maximum of each row */
