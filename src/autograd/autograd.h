@@ -24,7 +24,12 @@
  * tg_backward adds into the shared ->grad under a per-tensor lock, so concurrent
  * backwards lose nothing, but the order of the additions (and so the last bits of a
  * sum of 3 or more terms) follows the threads' timing: for bit-reproducible
- * data-parallel steps, take tg_grad on each thread and add the results in a fixed order. */
+ * data-parallel steps, take tg_grad on each thread and add the results in a fixed order.
+ *
+ * Accumulation: every reduction (sum, mean, the losses, penalties and norms)
+ * accumulates in double for F32 as for F64, whatever the layout, and rounds once to
+ * the output (an F32 sum of 2^24 + 1 ones is 2^24 + 1). Matrix products and
+ * convolutions accumulate in the tensor's dtype, as BLAS does. */
 #ifndef TG_AUTOGRAD_H
 #define TG_AUTOGRAD_H
 
@@ -139,11 +144,14 @@ TG_API tg_tensor *tg_contiguous(tg_tape *t, tg_tensor *x);
 /* n tensors joined along axis (other dims equal). */
 TG_API tg_tensor *tg_concat(tg_tape *t, int n, tg_tensor *const *xs, int axis);
 /* Reductions over the axes listed (naxes == 0: all axes); negative axes count from the
- * end; keepdim keeps reduced axes with size 1. */
+ * end; keepdim keeps reduced axes with size 1. Accumulated in double (see the top);
+ * the mean of an empty axis is NaN, the sum 0. */
 TG_API tg_tensor *tg_sum(tg_tape *t, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 TG_API tg_tensor *tg_mean(tg_tape *t, tg_tensor *x, int naxes, const int *axes, bool keepdim);
 /* max over one axis; the gradient goes to the first maximum of each row */
 TG_API tg_tensor *tg_max(tg_tape *t, tg_tensor *x, int axis, bool keepdim);
+/* softmax / log-softmax along one axis (row max subtracted), x's shape; over an empty
+ * axis the output is empty too (as in PyTorch), and so is the gradient */
 TG_API tg_tensor *tg_softmax(tg_tape *t, tg_tensor *x, int axis);
 TG_API tg_tensor *tg_log_softmax(tg_tape *t, tg_tensor *x, int axis);
 

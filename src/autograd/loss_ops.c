@@ -215,21 +215,21 @@ static bool sce_plain_f32(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
         float m = row[0];
         for (int64_t k = 1; k < C; k++)
             m = row[k] > m ? row[k] : m;
-        float sum = 0;
+        double sum = 0; /* sums accumulate in double (tensor.h) */
         if (gp) {
             float *g = gp + i * C;
             for (int64_t k = 0; k < C; k++) {
                 g[k] = expf(row[k] - m);
                 sum += g[k];
             }
-            float r = sc / sum;
+            float r = (float)(sc / sum);
             for (int64_t k = 0; k < C; k++)
                 g[k] *= r;
             g[c] -= sc;
         } else {
             for (int64_t k = 0; k < C; k++)
                 sum += expf(row[k] - m);
-            total += (double)m + (double)logf(sum) - (double)row[c];
+            total += (double)m + log(sum) - (double)row[c];
         }
     }
     *loss = N ? total / (double)N : NAN;

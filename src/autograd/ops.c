@@ -695,7 +695,6 @@ static tg_tensor *sum_mean(tg_tape *t, tg_tensor *x, int naxes, const int *axes,
     tg_tensor *out = reduce_out(t, x, mask, keep, &kd);
     if (!out)
         return NULL;
-    tg__k_sum(&kd, x, mask);
     tg__args a = {.mask = mask, .keep = keep};
     if (mean) {
         int64_t cnt = 1;
@@ -703,8 +702,9 @@ static tg_tensor *sum_mean(tg_tape *t, tg_tensor *x, int naxes, const int *axes,
             if ((mask >> d) & 1)
                 cnt *= x->shape[d];
         a.s = 1.0 / (double)cnt; /* inf for an empty reduction: mean of nothing is NaN */
-        tg__k_unary(out, out, TG_U_MUL_SCALAR, cnt ? a.s : NAN);
     }
+    /* the mean's division is applied to the double sum, before rounding to the dtype */
+    tg__k_sum(&kd, x, mask, !mean ? 1.0 : a.s != INFINITY ? a.s : NAN);
     return tg__record(t, mean ? TG_OP_MEAN : TG_OP_SUM, 1, &x, out, &a);
 }
 

@@ -33,13 +33,51 @@ static bool rows_ok(const tg_tensor *a, const tg_tensor *b, const char *fn)
     return true;
 }
 
+/* whether x is one column of values ([N] floats or [N, 1]) rather than classes */
+static bool one_column(const tg_tensor *x)
+{
+    return (x->ndim == 1 && x->dtype != TG_I32) || (x->ndim == 2 && x->shape[1] == 1);
+}
+
 double tg_accuracy(const tg_tensor *scores, const tg_tensor *target)
 {
     if (!rows_ok(scores, target, "tg_accuracy"))
         return NAN;
+    if (one_column(scores)) {
+        tg__error(TG_ESHAPE, "tg_accuracy: scores %s are one column, not [N, C >= 2] class "
+                             "scores or I32 [N] classes (for one sigmoid output use "
+                             "tg_binary_accuracy)", tg__shape_str(scores).s);
+        return NAN;
+    }
+    if (target->ndim == 2 && target->shape[1] == 1) {
+        tg__error(TG_ESHAPE, "tg_accuracy: targets %s are one column, not [N] labels or "
+                             "[N, C >= 2] rows (for 0/1 targets use tg_binary_accuracy)",
+                  tg__shape_str(target).s);
+        return NAN;
+    }
+    /* the number of classes, where known: the columns of either operand */
+    int64_t C = scores->ndim == 2 ? scores->shape[1] : target->ndim == 2 ? target->shape[1] : -1;
+    if (scores->ndim == 2 && target->ndim == 2 && target->shape[1] != C) {
+        tg__error(TG_ESHAPE, "tg_accuracy: scores %s and targets %s have different classes",
+                  tg__shape_str(scores).s, tg__shape_str(target).s);
+        return NAN;
+    }
     int64_t n = scores->shape[0], hit = 0;
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = 0; i < n; i++) {
+        for (int k = 0; k < 2; k++) { /* class indices given as values must be valid */
+            const tg_tensor *x = k ? target : scores;
+            if (x->ndim != 1)
+                continue;
+            double v = tg_tensor_get_flat(x, i);
+            if (!(v >= 0 && (C < 0 || v < (double)C) && v == floor(v))) {
+                tg__error(TG_ERANGE, "tg_accuracy: %s %g at row %lld is not a class index in "
+                          "[0, %lld)", k ? "label" : "predicted class", v, (long long)i,
+                          (long long)(C < 0 ? INT32_MAX : C));
+                return NAN;
+            }
+        }
         hit += class_of(scores, i) == class_of(target, i);
+    }
     return n ? (double)hit / (double)n : NAN;
 }
 
@@ -124,9 +162,13 @@ typedef struct {
     int pos;
 } scored;
 
+/* ascending scores; a total order even for NaN (placed last), which tg_roc_auc rejects
+ * before sorting anyway: qsort with an inconsistent comparator is undefined */
 static int by_score(const void *a, const void *b)
 {
     double x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    if (isnan(x) || isnan(y))
+        return isnan(x) - isnan(y);
     return (x > y) - (x < y);
 }
 
@@ -143,8 +185,15 @@ double tg_roc_auc(const tg_tensor *scores, const tg_tensor *labels)
         return NAN;
     }
     for (int64_t i = 0; i < n; i++) {
-        v[i].s = tg_tensor_get_flat(scores, i);
-        v[i].pos = tg_tensor_get_flat(labels, i) >= 0.5;
+        double s = tg_tensor_get_flat(scores, i), y = tg_tensor_get_flat(labels, i);
+        if (isnan(s) || isnan(y)) {
+            tg__mfree(v);
+            tg__error(TG_EINVAL, "tg_roc_auc: %s %lld is NaN", isnan(s) ? "score" : "label",
+                      (long long)i);
+            return NAN;
+        }
+        v[i].s = s;
+        v[i].pos = y >= 0.5;
     }
     qsort(v, (size_t)n, sizeof *v, by_score);
     /* Mann-Whitney: sum of positive ranks (ties get their average rank) */

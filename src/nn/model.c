@@ -186,12 +186,16 @@ static int add_buffer(tg_model *m, tg_tensor *p, const char *suffix)
     return i;
 }
 
-/* frees n tensors; returns TG_ENOMEM with a message naming fn */
-static tg_status free_all(const char *fn, int n, tg_tensor **ts)
+/* frees n tensors after one of their creations failed; keeps that failure's status
+ * and message (an oversized shape is TG_EINVAL, not out of memory), prefixed with fn
+ * and the layer */
+static tg_status free_all(const char *fn, int li, int n, tg_tensor **ts)
 {
+    tg_status s = tg_last_status();
     for (int i = 0; i < n; i++)
         tg_tensor_free(&ts[i]);
-    return tg__error_status(TG_ENOMEM, "%s: out of memory", fn);
+    return tg__error_status(s != TG_OK ? s : TG_ENOMEM, "%s: layer %d: %s", fn, li,
+                            tg_last_error());
 }
 
 tg_status tg_model_add_dense(tg_model *m, int64_t in, int64_t out, const tg_dense_opts *o)
@@ -205,13 +209,12 @@ tg_status tg_model_add_dense(tg_model *m, int64_t in, int64_t out, const tg_dens
                                 (long long)in, (long long)out);
     if (!(d.l1_weight >= 0 && d.l2_weight >= 0 && d.l1_bias >= 0 && d.l2_bias >= 0))
         return tg__error_status(TG_EINVAL, "tg_model_add_dense: penalties must be >= 0");
-    tg_tensor *w = tg_zeros(m->dtype, 2, (int64_t[]){in, out});
-    tg_tensor *b = d.bias ? tg_zeros(m->dtype, 1, &out) : NULL;
-    if (!w || (d.bias && !b)) {
-        tg_tensor_free(&w);
-        tg_tensor_free(&b);
-        return TG_ENOMEM;
-    }
+    tg_tensor *ts[2] = {tg_zeros(m->dtype, 2, (int64_t[]){in, out}), NULL};
+    if (ts[0] && d.bias)
+        ts[1] = tg_zeros(m->dtype, 1, &out);
+    if (!ts[0] || (d.bias && !ts[1]))
+        return free_all("tg_model_add_dense", m->nlayers, 2, ts);
+    tg_tensor *w = ts[0], *b = ts[1];
     tg_status s = tg_init_fill(w, d.init, m->seed, (uint64_t)m->nlayers);
     if (s != TG_OK) {
         tg_tensor_free(&w);
@@ -258,12 +261,15 @@ tg_status tg_model_add_conv2d(tg_model *m, int64_t in_channels, int64_t out_chan
                                     (long long)c.stride[0], (long long)c.stride[1],
                                     (long long)c.dilation[0], (long long)c.dilation[1],
                                     (long long)c.padding[0], (long long)c.padding[1]);
+    /* created in turn, stopping at the first failure (whose message is the one kept) */
     tg_tensor *ts[2] = {
         tg_zeros(m->dtype, 4,
                  (int64_t[]){out_channels, in_channels / c.groups, kernel[0], kernel[1]}),
-        c.bias ? tg_zeros(m->dtype, 1, &out_channels) : NULL};
+        NULL};
+    if (ts[0] && c.bias)
+        ts[1] = tg_zeros(m->dtype, 1, &out_channels);
     if (!ts[0] || (c.bias && !ts[1]))
-        return free_all(fn, 2, ts);
+        return free_all(fn, li, 2, ts);
     tg_status s = tg_init_fill(ts[0], c.init, m->seed, (uint64_t)li);
     if (s != TG_OK) {
         tg_tensor_free(&ts[0]);
@@ -340,11 +346,15 @@ tg_status tg_model_add_batch_norm(tg_model *m, int64_t channels, const tg_batch_
                                 "%s: layer %d: channels %lld must be >= 1, eps %g > 0 and "
                                 "momentum %g in [0, 1]", fn, li, (long long)channels, b.eps,
                                 b.momentum);
-    tg_tensor *ts[4] = {tg_zeros(m->dtype, 1, &channels), tg_ones(m->dtype, 1, &channels),
-                        b.affine ? tg_ones(m->dtype, 1, &channels) : NULL,
-                        b.affine ? tg_zeros(m->dtype, 1, &channels) : NULL};
+    tg_tensor *ts[4] = {tg_zeros(m->dtype, 1, &channels), NULL, NULL, NULL};
+    if (ts[0])
+        ts[1] = tg_ones(m->dtype, 1, &channels);
+    if (ts[1] && b.affine)
+        ts[2] = tg_ones(m->dtype, 1, &channels);
+    if (ts[2])
+        ts[3] = tg_zeros(m->dtype, 1, &channels);
     if (!ts[0] || !ts[1] || (b.affine && (!ts[2] || !ts[3])))
-        return free_all(fn, 4, ts);
+        return free_all(fn, li, 4, ts);
     l->in = channels;
     l->bn = b;
     if (b.affine) {
@@ -375,10 +385,11 @@ tg_status tg_model_add_layer_norm(tg_model *m, int ndim, const int64_t *shape,
                                     tg__dims_str(ndim, shape).s);
     if (!(n.eps > 0))
         return tg__error_status(TG_EINVAL, "%s: layer %d: eps %g must be > 0", fn, li, n.eps);
-    tg_tensor *ts[2] = {n.affine ? tg_ones(m->dtype, ndim, shape) : NULL,
-                        n.affine ? tg_zeros(m->dtype, ndim, shape) : NULL};
+    tg_tensor *ts[2] = {n.affine ? tg_ones(m->dtype, ndim, shape) : NULL, NULL};
+    if (ts[0])
+        ts[1] = tg_zeros(m->dtype, ndim, shape);
     if (n.affine && (!ts[0] || !ts[1]))
-        return free_all(fn, 2, ts);
+        return free_all(fn, li, 2, ts);
     l->nd = ndim;
     memcpy(l->shape, shape, sizeof(int64_t) * (size_t)ndim);
     l->eps = n.eps;

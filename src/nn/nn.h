@@ -182,7 +182,11 @@ TG_API const char *tg_model_buffer_name(const tg_model *m, int i);
 TG_API uint64_t tg_model_hash(const tg_model *m);
 
 /* ---- metrics (read tensors; no tape, no gradients) ----
- * scores [N, C]; targets I32 [N] or one-hot/probability rows [N, C]. */
+ * Fraction of rows whose predicted class equals the target class. scores: [N, C >= 2]
+ * (argmax) or I32 [N] classes; targets: [N] class indices (I32, or whole floats) in
+ * [0, C) or one-hot/probability rows [N, C] (argmax). NaN with tg_last_error() set for
+ * one column of scores or targets ([N] floats, [N, 1]: a sigmoid output; use
+ * tg_binary_accuracy), TG_ESHAPE, or a label outside [0, C), TG_ERANGE. */
 TG_API double tg_accuracy(const tg_tensor *scores, const tg_tensor *target);
 /* fraction of (p >= 0.5) == (y >= 0.5) over all elements; p and y same numel */
 TG_API double tg_binary_accuracy(const tg_tensor *p, const tg_tensor *y);
@@ -196,7 +200,9 @@ TG_API tg_status tg_confusion_matrix(const tg_tensor *pred, const tg_tensor *tar
 TG_API void tg_precision_recall_f1(const int64_t *counts, int64_t C, int64_t c, double *precision,
                                    double *recall, double *f1);
 /* Area under the ROC curve of scores for binary labels (>= 0.5 is positive); ties get
- * half credit. NaN if one class is absent. */
+ * half credit; +-inf are ordinary (extreme) scores. NaN if one class is absent; NaN with
+ * tg_last_error() set (TG_EINVAL) if a score or a label is NaN, (TG_ESHAPE) if the
+ * sizes differ or are zero. */
 TG_API double tg_roc_auc(const tg_tensor *scores, const tg_tensor *labels);
 
 #ifdef __cplusplus

@@ -111,13 +111,15 @@ void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop op, double p0);
 void tg__k_binary(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, tg__bop op, double p0);
 /* out += x (same shape, same float dtype; out may be any layout without overlap) */
 void tg__k_accumulate(tg_tensor *out, const tg_tensor *x);
-/* sum of x over the axes in `mask` (bit k = axis k) into out, which has x's rank with
- * size 1 on reduced axes (keepdim layout, contiguous); out is overwritten */
-void tg__k_sum(tg_tensor *out, const tg_tensor *x, uint32_t mask);
+/* sum of x over the axes in `mask` (bit k = axis k), times scale, into out, which has
+ * x's rank with size 1 on reduced axes (keepdim layout, any strides); out is
+ * overwritten. Accumulated in double for every dtype and layout, rounded once. */
+void tg__k_sum(tg_tensor *out, const tg_tensor *x, uint32_t mask, double scale);
 /* max over one axis: out (keepdim layout) gets the maxima; if mask != NULL it gets a
  * 0/1 tensor of x's shape marking the first maximum of each row */
 void tg__k_max(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis);
-/* softmax / log-softmax over one axis (row max subtracted); out contiguous, x's shape */
+/* softmax / log-softmax over one axis (row max subtracted); out contiguous, x's shape;
+ * an empty axis gives an empty output (nothing is read or written) */
 void tg__k_softmax(tg_tensor *out, const tg_tensor *x, int axis, bool log);
 /* Inverted dropout in place on a contiguous float tensor: element i is kept (and
  * scaled by 1/(1-rate)) iff its 16-bit draw u_i satisfies u_i >= rate * 65536, where

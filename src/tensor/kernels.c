@@ -445,80 +445,114 @@ void tg__k_dropout_mask(tg_tensor *t, double rate, uint64_t seed, uint64_t strea
 
 /* -------------------------------------------------------------- reductions */
 
-#define SUM_ROWS(T)                                                                    \
-    static void sum_rows_##T(tg__iter *it, T *o, const T *x)                           \
+/* Every sum accumulates in double, whatever the dtype and the layout (one rule: an F32
+ * sum of 2^24 + 1 ones is 2^24 + 1, not 2^24), and rounds once to the output. The
+ * order of the additions depends on the shapes and strides only. */
+
+/* number of outputs summed side by side when the reduction is not innermost */
+#define SUM_BLOCK 256
+
+#define SUM_KERNELS(T)                                                                 \
+    /* sum of n elements at stride sx */                                               \
+    static double sum_run_##T(const T *xp, int64_t n, int64_t sx)                      \
     {                                                                                  \
-        while (tg__iter_next(it)) {                                                    \
-            T *op = o + it->off[0];                                                    \
-            const T *xp = x + it->off[1];                                              \
-            int64_t n = it->inner, so = it->ist[0], sx = it->ist[1];                   \
-            if (so == 0 && sx == 1) {                                                  \
-                /* four independent chains (one would wait on the add latency per  \
-                 * element), combined in a fixed order */                              \
-                double a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                 \
-                int64_t i = 0;                                                         \
-                for (; i + 4 <= n; i += 4) {                                           \
-                    a0 += xp[i];                                                       \
-                    a1 += xp[i + 1];                                                   \
-                    a2 += xp[i + 2];                                                   \
-                    a3 += xp[i + 3];                                                   \
+        if (sx != 1) {                                                                 \
+            double acc = 0;                                                            \
+            for (int64_t i = 0; i < n; i++)                                            \
+                acc += xp[i * sx];                                                     \
+            return acc;                                                                \
+        }                                                                              \
+        /* four independent chains (one would wait on the add latency per element),    \
+         * combined in a fixed order */                                                \
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                         \
+        int64_t i = 0;                                                                 \
+        for (; i + 4 <= n; i += 4) {                                                   \
+            a0 += xp[i];                                                               \
+            a1 += xp[i + 1];                                                           \
+            a2 += xp[i + 2];                                                           \
+            a3 += xp[i + 3];                                                           \
+        }                                                                              \
+        for (; i < n; i++)                                                             \
+            a0 += xp[i];                                                               \
+        return (a0 + a1) + (a2 + a3);                                                  \
+    }                                                                                  \
+    /* oit walks the outputs (operand 0: out, 1: x at the first reduced position);     \
+     * rtpl walks the reduced positions relative to that (x's strides, offset 0) */    \
+    static void sum_##T(T *o, const T *x, tg__iter *oit, const tg__iter *rtpl, double scale) \
+    {                                                                                  \
+        bool one_run = rtpl->count == 1 && rtpl->nd == 0;                              \
+        while (tg__iter_next(oit)) {                                                   \
+            int64_t n = oit->inner, so = oit->ist[0], sx = oit->ist[1];                \
+            T *op = o + oit->off[0];                                                   \
+            const T *xp = x + oit->off[1];                                             \
+            if (rtpl->ist[0] == 1 || n == 1) {                                         \
+                /* the reduced run is contiguous: one output at a time */              \
+                for (int64_t i = 0; i < n; i++) {                                      \
+                    double acc = 0;                                                    \
+                    if (one_run) {                                                     \
+                        acc = sum_run_##T(xp + i * sx, rtpl->inner, rtpl->ist[0]);     \
+                    } else {                                                           \
+                        tg__iter r = *rtpl;                                            \
+                        while (tg__iter_next(&r))                                      \
+                            acc += sum_run_##T(xp + i * sx + r.off[0], r.inner, r.ist[0]); \
+                    }                                                                  \
+                    op[i * so] = (T)(acc * scale);                                     \
                 }                                                                      \
-                for (; i < n; i++)                                                     \
-                    a0 += xp[i];                                                       \
-                op[0] += (T)((a0 + a1) + (a2 + a3));                                   \
-            } else if (so == 0) {                                                      \
-                double acc = 0;                                                        \
-                for (int64_t i = 0; i < n; i++)                                        \
-                    acc += xp[i * sx];                                                 \
-                op[0] += (T)acc;                                                       \
-            } else if (so == 1 && sx == 1) {                                           \
-                for (int64_t i = 0; i < n; i++)                                        \
-                    op[i] += xp[i];                                                    \
-            } else {                                                                   \
-                for (int64_t i = 0; i < n; i++)                                        \
-                    op[i * so] += xp[i * sx];                                          \
+                continue;                                                              \
+            }                                                                          \
+            /* the outputs are innermost (a sum over leading axes, like a bias         \
+             * gradient): SUM_BLOCK of them at once, walking the reduced positions     \
+             * with contiguous reads */                                                \
+            for (int64_t j0 = 0; j0 < n; j0 += SUM_BLOCK) {                            \
+                int64_t m = n - j0 < SUM_BLOCK ? n - j0 : SUM_BLOCK;                   \
+                double acc[SUM_BLOCK];                                                 \
+                for (int64_t i = 0; i < m; i++)                                        \
+                    acc[i] = 0;                                                        \
+                const T *xb = xp + j0 * sx;                                            \
+                tg__iter r = *rtpl;                                                    \
+                while (tg__iter_next(&r)) {                                            \
+                    int64_t k = 0, rs = r.ist[0];                                      \
+                    if (sx == 1) /* four rows per pass over acc, added pairwise */     \
+                        for (; k + 4 <= r.inner; k += 4) {                             \
+                            const T *x0 = xb + r.off[0] + k * rs, *x1 = x0 + rs;       \
+                            const T *x2 = x1 + rs, *x3 = x2 + rs;                      \
+                            for (int64_t i = 0; i < m; i++)                            \
+                                acc[i] += ((double)x0[i] + (double)x1[i]) +            \
+                                          ((double)x2[i] + (double)x3[i]);             \
+                        }                                                              \
+                    for (; k < r.inner; k++) {                                         \
+                        const T *xk = xb + r.off[0] + k * rs;                          \
+                        for (int64_t i = 0; i < m; i++)                                \
+                            acc[i] += xk[i * sx];                                      \
+                    }                                                                  \
+                }                                                                      \
+                for (int64_t i = 0; i < m; i++)                                        \
+                    op[(j0 + i) * so] = (T)(acc[i] * scale);                           \
             }                                                                          \
         }                                                                              \
     }
-SUM_ROWS(float)
-SUM_ROWS(double)
+SUM_KERNELS(float)
+SUM_KERNELS(double)
 
-/* the bias gradient of a dense layer: a contiguous [N, C] summed over axis 0 */
-#define SUM_AXIS0(T)                                                                   \
-    static void sum_axis0_##T(T *restrict o, const T *restrict x, int64_t N, int64_t C)  \
-    {                                                                                  \
-        for (int64_t j = 0; j < C; j++)                                                \
-            o[j] = 0;                                                                  \
-        for (int64_t i = 0; i < N; i++)                                                \
-            for (int64_t j = 0; j < C; j++)                                            \
-                o[j] += x[i * C + j];                                                  \
-    }
-SUM_AXIS0(float)
-SUM_AXIS0(double)
-
-void tg__k_sum(tg_tensor *out, const tg_tensor *x, uint32_t mask)
+void tg__k_sum(tg_tensor *out, const tg_tensor *x, uint32_t mask, double scale)
 {
-    if (x->ndim == 2 && mask == 1u && tg_tensor_is_contiguous(x) && tg_tensor_is_contiguous(out)) {
-        if (x->dtype == TG_F32)
-            sum_axis0_float((float *)out->data + out->offset, (const float *)x->data + x->offset,
-                            x->shape[0], x->shape[1]);
-        else
-            sum_axis0_double((double *)out->data + out->offset,
-                             (const double *)x->data + x->offset, x->shape[0], x->shape[1]);
-        return;
+    /* the outputs: x's shape with the reduced axes cut to 1; the reduced positions:
+     * x's shape with the kept axes cut to 1 */
+    int64_t oshape[TG_MAX_DIMS], rshape[TG_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++) {
+        bool red = (mask >> d) & 1;
+        oshape[d] = red ? 1 : x->shape[d];
+        rshape[d] = red ? x->shape[d] : 1;
     }
-    int64_t so[TG_MAX_DIMS];
-    for (int d = 0; d < x->ndim; d++)
-        so[d] = (mask >> d) & 1 ? 0 : out->stride[d];
-    tg__k_fill(out, 0);
-    const int64_t *sts[2] = {so, x->stride};
-    int64_t offs[2] = {out->offset, x->offset};
-    tg__iter it;
-    tg__iter_init(&it, x->ndim, x->shape, 2, sts, offs);
+    const int64_t *osts[2] = {out->stride, x->stride}, *rsts[1] = {x->stride};
+    int64_t ooffs[2] = {out->offset, x->offset}, roffs[1] = {0};
+    tg__iter oit, rtpl;
+    tg__iter_init(&oit, x->ndim, oshape, 2, osts, ooffs);
+    tg__iter_init(&rtpl, x->ndim, rshape, 1, rsts, roffs);
     if (x->dtype == TG_F32)
-        sum_rows_float(&it, out->data, x->data);
+        sum_float(out->data, x->data, &oit, &rtpl, scale);
     else
-        sum_rows_double(&it, out->data, x->data);
+        sum_double(out->data, x->data, &oit, &rtpl, scale);
 }
 
 /* iteration over every position of x except along `axis`; operand 0 is x, 1 is out
@@ -604,6 +638,8 @@ void tg__k_max(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis)
 
 void tg__k_softmax(tg_tensor *out, const tg_tensor *x, int axis, bool lg)
 {
+    if (x->shape[axis] == 0)
+        return; /* rows of no elements: the output is empty too (and xp[0] absent) */
     tg__iter it;
     axis_iter(&it, x, x, out, axis);
     int64_t len = x->shape[axis], sa = x->stride[axis], osa = out->stride[axis];

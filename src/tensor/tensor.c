@@ -47,18 +47,28 @@ void tg__mfree(void *p)
 
 /* -------------------------------------------------------------------- errors */
 
+/* the message and status of the thread's last failed call, set together */
 static _Thread_local char tl_err[TG_ERRMSG];
+static _Thread_local tg_status tl_status;
 
 const char *tg_last_error(void) { return tl_err; }
 
-static void set_error_v(const char *fmt, va_list ap) { vsnprintf(tl_err, sizeof tl_err, fmt, ap); }
+tg_status tg_last_status(void) { return tl_status; }
+
+static void set_error_v(tg_status s, const char *fmt, va_list ap)
+{
+    /* the arguments may point into tl_err itself (a message wrapped with context) */
+    char msg[TG_ERRMSG];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    memcpy(tl_err, msg, sizeof msg);
+    tl_status = s;
+}
 
 void *tg__error(tg_status s, const char *fmt, ...)
 {
-    (void)s;
     va_list ap;
     va_start(ap, fmt);
-    set_error_v(fmt, ap);
+    set_error_v(s, fmt, ap);
     va_end(ap);
     return NULL;
 }
@@ -67,7 +77,7 @@ tg_status tg__error_status(tg_status s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    set_error_v(fmt, ap);
+    set_error_v(s, fmt, ap);
     va_end(ap);
     return s;
 }
@@ -204,8 +214,14 @@ static bool check_shape(int ndim, const int64_t *shape, int64_t *n, const char *
         tg__error(TG_EINVAL, "%s: shape is NULL", fn);
         return false;
     }
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0) {
+            tg__error(TG_EINVAL, "%s: negative extent in shape %s", fn,
+                      tg__dims_str(ndim, shape).s);
+            return false;
+        }
     if (!tg__numel(ndim, shape, n) || *n > INT64_MAX / 8) {
-        tg__error(TG_EINVAL, "%s: invalid or too large shape %s", fn,
+        tg__error(TG_EINVAL, "%s: shape %s is too large (its byte count overflows)", fn,
                   tg__dims_str(ndim, shape).s);
         return false;
     }
@@ -497,6 +513,56 @@ tg_status tg_tensor_set_flat(tg_tensor *t, int64_t i, double value)
     return TG_OK;
 }
 
+/* the bytes [*lo, *hi) that t's elements occupy (lo == hi for an empty tensor) */
+static void byte_span(const tg_tensor *t, uintptr_t *lo, uintptr_t *hi)
+{
+    int64_t first = t->offset, last = t->offset;
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->shape[d] == 0) {
+            *lo = *hi = (uintptr_t)t->data;
+            return;
+        }
+        int64_t reach = (t->shape[d] - 1) * t->stride[d];
+        if (reach < 0)
+            first += reach;
+        else
+            last += reach;
+    }
+    size_t es = tg_dtype_size(t->dtype);
+    *lo = (uintptr_t)t->data + (uintptr_t)first * es;
+    *hi = (uintptr_t)t->data + (uintptr_t)(last + 1) * es;
+}
+
+/* whether writing a's elements may change b's (their bytes overlap) */
+static bool overlap(const tg_tensor *a, const tg_tensor *b)
+{
+    uintptr_t alo, ahi, blo, bhi;
+    byte_span(a, &alo, &ahi);
+    byte_span(b, &blo, &bhi);
+    return alo < ahi && blo < bhi && alo < bhi && blo < ahi;
+}
+
+/* dst = src elementwise (converted); through a contiguous copy of src when their
+ * memory overlaps, so every element is read before any is overwritten */
+static tg_status copy_elements(tg_tensor *dst, const tg_tensor *src, const char *fn)
+{
+    if (!overlap(dst, src)) {
+        tg__k_unary(dst, src, TG_U_COPY, 0);
+        return TG_OK;
+    }
+    tg_tensor tmp;
+    tg__init_header(&tmp, src->dtype, src->ndim, src->shape);
+    size_t bytes = (size_t)tg_tensor_numel(src) * tg_dtype_size(src->dtype);
+    tmp.data = tg__malloc(bytes);
+    if (!tmp.data)
+        return tg__error_status(TG_ENOMEM, "%s: out of memory (%zu bytes for an overlapping "
+                                           "source)", fn, bytes);
+    tg__k_unary(&tmp, src, TG_U_COPY, 0);
+    tg__k_unary(dst, &tmp, TG_U_COPY, 0);
+    tg__mfree(tmp.data);
+    return TG_OK;
+}
+
 tg_status tg_tensor_copy_out(const tg_tensor *t, tg_dtype dt, void *dst)
 {
     if (!t || !dst)
@@ -504,8 +570,7 @@ tg_status tg_tensor_copy_out(const tg_tensor *t, tg_dtype dt, void *dst)
     tg_tensor d;
     tg__init_header(&d, dt, t->ndim, t->shape);
     d.data = dst;
-    tg__k_unary(&d, t, TG_U_COPY, 0);
-    return TG_OK;
+    return copy_elements(&d, t, "tg_tensor_copy_out");
 }
 
 tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src)
@@ -515,8 +580,7 @@ tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src)
     if (!tg_tensor_same_shape(dst, src))
         return tg__error_status(TG_ESHAPE, "tg_tensor_copy: shapes differ: %s vs %s",
                                 tg__shape_str(dst).s, tg__shape_str(src).s);
-    tg__k_unary(dst, src, TG_U_COPY, 0);
-    return TG_OK;
+    return copy_elements(dst, src, "tg_tensor_copy");
 }
 
 tg_status tg_tensor_fill(tg_tensor *t, double value)

@@ -73,6 +73,9 @@ typedef struct tg_tensor {
 /* Message of the last failed call made by this thread outside a tape ("" if none).
  * Valid until the thread's next failing call. */
 TG_API const char *tg_last_error(void);
+/* Status of that same call (the one tg_last_error describes; TG_OK if none failed yet).
+ * Thread-local, set together with the message. */
+TG_API tg_status tg_last_status(void);
 /* Short name of a status ("TG_ESHAPE"). Static string. */
 TG_API const char *tg_status_name(tg_status s);
 /* Name of a dtype ("f32", "f64", "i32"); size of one element in bytes. */
@@ -142,7 +145,10 @@ TG_API double tg_tensor_get_flat(const tg_tensor *t, int64_t i);
 TG_API tg_status tg_tensor_set_flat(tg_tensor *t, int64_t i, double value);
 /* Copies all elements (row-major, converted to dt) into dst, which holds numel. */
 TG_API tg_status tg_tensor_copy_out(const tg_tensor *t, tg_dtype dt, void *dst);
-/* Copies src's elements into dst (same shape; dtype converted; dst may be a view). */
+/* Copies src's elements into dst (same shape; dtype converted; dst may be a view). src
+ * and dst may share memory (a from its own transpose, shifted slices of one storage):
+ * the result is as if src were copied to a temporary first (it is, when they overlap;
+ * TG_ENOMEM if that fails). */
 TG_API tg_status tg_tensor_copy(tg_tensor *dst, const tg_tensor *src);
 /* Fills every element of t with value. */
 TG_API tg_status tg_tensor_fill(tg_tensor *t, double value);
