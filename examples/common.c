@@ -36,6 +36,8 @@ static void describe_flags(const ex_args *a, unsigned mask, const ex_flag *extra
     if (mask & EX_BATCH)
         fprintf(f, "  --batch B         mini-batch size, 1..1000000 (default %lld)\n",
                 (long long)a->batch);
+    if (mask & EX_LOG)
+        fprintf(f, "  --log FILE        append one CSV row per epoch (plot: scripts/plot_log.sh)\n");
     if (mask & EX_DATA)
         fprintf(f, "  --data DIR        directory of MNIST-format IDX files (default %s)\n",
                 a->data ? a->data : "none");
@@ -116,6 +118,10 @@ void ex_parse(int argc, char **argv, ex_args *a, unsigned mask, const ex_flag *e
             if (!v || !*v)
                 bad(prog, "%s needs a directory%s%s", o, "", "");
             a->data = v;
+        } else if ((mask & EX_LOG) && !strcmp(o, "--log")) {
+            if (!v || !*v)
+                bad(prog, "%s needs a file%s%s", o, "", "");
+            a->log = v;
         } else if (e && e->name && e->kind == EX_FLAG_INT)
             *(int64_t *)e->p = (int64_t)number(prog, o, v, e->lo, e->hi, true, e->range);
         else if (e && e->name && e->kind == EX_FLAG_DOUBLE)
@@ -179,6 +185,19 @@ void ex_maybe_save(const ex_args *a, const tg_model *m, const tg_optim *opt, int
         fprintf(stderr, "%s\n", tg_last_error());
         exit(1);
     }
+}
+
+tg_fit_opts ex_fit_opts(const ex_args *a, tg_model *m, tg_optim *opt)
+{
+    tg_fit_opts o = tg_fit_defaults();
+    o.epochs = a->epochs;
+    o.first_epoch = ex_resume(a, m, opt);
+    o.seed = a->seed;
+    o.checkpoint = a->save;
+    o.checkpoint_every = a->save_every;
+    o.log_csv = a->log;
+    o.progress = stderr;
+    return o;
 }
 
 void ex_print_hash(const ex_args *a, const tg_model *m)

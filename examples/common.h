@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tapegrad.h"
+
 typedef struct {
     int epochs;
     uint64_t seed;
@@ -15,6 +17,7 @@ typedef struct {
     int save_every;            /* --save-every N epochs (with --save) */
     double dropout;
     const char *data;
+    const char *log;   /* --log FILE: per-epoch CSV (examples that train with tg_fit) */
     int64_t batch;
     double lr;
 } ex_args;
@@ -23,7 +26,7 @@ typedef struct {
 #define EX_MAX_THREADS 1024
 
 /* optional flags an example opts into (ex_parse's mask) */
-enum { EX_LR = 1, EX_DROPOUT = 2, EX_BATCH = 4, EX_DATA = 8 };
+enum { EX_LR = 1, EX_DROPOUT = 2, EX_BATCH = 4, EX_DATA = 8, EX_LOG = 16 };
 
 /* an example's own flag: a bool switch, or an int64_t / double value in [lo, hi] */
 typedef enum { EX_FLAG_BOOL, EX_FLAG_INT, EX_FLAG_DOUBLE } ex_flag_kind;
@@ -47,6 +50,9 @@ void ex_parse(int argc, char **argv, ex_args *a, unsigned mask, const ex_flag *e
               const char *about);
 /* exits 2 unless a checkpoint can be created at path (its directory is writable) */
 void ex_check_writable(const char *prog, const char *path);
+/* tg_fit's options from the common flags: epochs, seed, --resume (loads m and opt and
+ * starts after the saved epoch), --save/--save-every, --log, progress on stderr */
+tg_fit_opts ex_fit_opts(const ex_args *a, tg_model *m, tg_optim *opt);
 /* with --print-hash, prints the model's fingerprint as the last line of stdout */
 struct tg_model;
 void ex_print_hash(const ex_args *a, const struct tg_model *m);

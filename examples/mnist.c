@@ -25,7 +25,7 @@ int main(int argc, char **argv)
         {0}};
     ex_args a = {.epochs = 10, .seed = 1, .threads = 1, .lr = 1e-3, .batch = 128,
                  .data = DEFAULT_DIR};
-    ex_parse(argc, argv, &a, EX_LR | EX_BATCH | EX_DATA, extra,
+    ex_parse(argc, argv, &a, EX_LR | EX_DROPOUT | EX_BATCH | EX_DATA | EX_LOG, extra,
              "mnist: a 784-256-10 classifier of MNIST-format images (default Fashion-MNIST)");
     if (access(a.data, R_OK) != 0) {
         fprintf(stderr,
@@ -61,16 +61,21 @@ int main(int argc, char **argv)
     ao.decay = 1e-4;
     tg_optim *opt = tg_adam_new(tg_model_param_count(m), tg_model_params(m), &ao);
     tg_tape *t = tg_tape_new();
-    int64_t B = a.batch > 0 ? a.batch : 128;
-    tg_tensor *xb = tg_zeros(TG_F32, 2, (int64_t[]){B, features});
-    tg_tensor *yb = tg_zeros(TG_I32, 1, &B);
-    if (!opt || !t || !xb || !yb) {
+    if (!opt || !t) {
         fprintf(stderr, "mnist: %s\n", tg_last_error());
         return 1;
     }
+    /* the training loop: mini-batches reshuffled every epoch, validation after each,
+     * checkpoints, the CSV log and progress lines on stderr */
+    tg_fit_opts fo = ex_fit_opts(&a, m, opt);
+    fo.batch = a.batch;
+    fo.x_val = xv;
+    fo.y_val = yv;
     double t0 = ex_now();
-    if (ex_train_classifier(&a, "mnist", m, opt, t, x, y, xb, yb) != 0)
+    if (tg_fit(m, opt, x, y, &fo, NULL) != TG_OK) {
+        fprintf(stderr, "mnist: %s\n", tg_last_error());
         return 1;
+    }
     double secs = ex_now() - t0;
     ex_eval_result tr = ex_evaluate("mnist", m, t, x, y, 1000, 0, NULL);
     ex_eval_result va = ex_evaluate("mnist", m, t, xv, yv, 1000, 0, NULL);
@@ -87,7 +92,7 @@ int main(int argc, char **argv)
     tg_optim_free(&opt);
     ex_print_hash(&a, m);
     tg_model_free(&m);
-    tg_tensor *all[] = {xall, yall, xtest_all, ytest_all, x, y, xv, yv, xt, yt, xb, yb};
+    tg_tensor *all[] = {xall, yall, xtest_all, ytest_all, x, y, xv, yv, xt, yt};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         tg_tensor_free(&all[i]);
     return 0;

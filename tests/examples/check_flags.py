@@ -17,7 +17,7 @@ import tempfile
 COMMON = ["--epochs", "--seed", "--threads", "--json", "--print-hash", "--save",
           "--save-every", "--resume", "--help"]
 OWN = {"spiral": ["--lr", "--dropout"], "xor": ["--lr"], "sine": ["--lr"],
-       "binary": ["--lr"], "mnist": ["--lr", "--batch", "--data", "--limit"],
+       "binary": ["--lr"], "mnist": ["--lr", "--dropout", "--batch", "--data", "--limit", "--log"],
        "cnn": ["--lr", "--batch", "--data", "--limit", "--decay", "--batch-norm"]}
 
 ro = tempfile.mkdtemp(prefix="tg-ro-")
@@ -38,8 +38,10 @@ BAD = [
     (["--bogus"], ["unknown option --bogus"], None),
     (["--lr", "0"], ["--lr", "> 0"], None),
     (["--lr", "nan"], ["--lr"], None),
-    (["--dropout", "1"], ["--dropout", "[0, 1)"], ["spiral"]),
-    (["--dropout", "0.1"], ["unknown option --dropout"], ["xor", "sine", "binary", "mnist", "cnn"]),
+    (["--dropout", "1"], ["--dropout", "[0, 1)"], ["spiral", "mnist"]),
+    (["--dropout", "0.1"], ["unknown option --dropout"], ["xor", "sine", "binary", "cnn"]),
+    (["--log"], ["--log", "needs a file"], ["mnist"]),
+    (["--log", "x.csv"], ["unknown option --log"], ["spiral", "xor", "sine", "binary", "cnn"]),
     (["--batch", "0"], ["--batch", "1..1000000"], ["mnist", "cnn"]),
     (["--limit", "abc"], ["--limit", "integer"], ["mnist", "cnn"]),
     (["--limit", "-5"], ["--limit"], ["mnist", "cnn"]),
