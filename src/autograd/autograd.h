@@ -167,13 +167,19 @@ TG_API tg_tensor *tg_in_range_mask(tg_tape *t, tg_tensor *x, double lo, double h
 
 typedef struct tg_ce_opts {
     double label_smoothing;     /* eps in [0,1): target (1-eps) y + eps/C */
-    const tg_tensor *weights;   /* per-class weights [C] (same dtype as logits) or NULL */
+    const tg_tensor *weights;   /* per-class weights [C] (same dtype as logits) or NULL;
+                                   constants like the targets */
 } tg_ce_opts;
 TG_API tg_ce_opts tg_ce_defaults(void);
-/* Fused softmax + cross-entropy on logits [N, C] (log-sum-exp, row max subtracted).
- * Sparse targets: mean over the batch weighted like PyTorch (sum of w[y_i] l_i divided
- * by the sum of w[y_i]); dense targets: mean over N. opts may be NULL. Backward is
- * (softmax(z) - y) g / N computed in one loop (op softmax_cross_entropy_backward). */
+/* Fused softmax + cross-entropy on logits [N, C] (log-sum-exp, row max subtracted),
+ * PyTorch's F.cross_entropy(logits, target, weight=w, label_smoothing=eps) with
+ * reduction 'mean'. With logp = log_softmax(logits) and w = 1 when absent:
+ *   sparse y:  sum_i [(1-eps) w[y_i] (-logp[i,y_i]) + eps/C sum_c w[c] (-logp[i,c])]
+ *              / sum_i w[y_i]
+ *   dense y:   sum_i sum_c w[c] ((1-eps) y[i,c] + eps/C) (-logp[i,c]) / N
+ *              (eps/C whatever a row of y sums to).
+ * opts may be NULL. Backward is (s_i softmax(z) - a) g / D in one loop, a being the
+ * coefficients above and s_i their row sums (op softmax_cross_entropy_backward). */
 TG_API tg_tensor *tg_softmax_cross_entropy(tg_tape *t, tg_tensor *logits,
                                            const tg_tensor *target, const tg_ce_opts *opts);
 /* the gradient of tg_softmax_cross_entropy w.r.t. the logits, times the scalar g */

@@ -155,16 +155,17 @@ static tg_tensor *ce_rows(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
                 return tg__fail(t, TG_ERANGE, "%s: target %lld at row %lld outside [0, %lld)", fn,
                                 (long long)c, (long long)i, (long long)C);
             wi = wd ? ld(wd, c) : 1;
-            for (int64_t k = 0; k < C; k++)
-                st(r, i * C + k, wi * ((k == c ? 1 - eps : 0) + eps / (double)C));
-            total += wi;
-        } else {
-            double rowsum = 0;
-            for (int64_t k = 0; k < C; k++)
-                rowsum += ld(yd, i * C + k);
+            /* PyTorch: the smoothing term of class k is weighted by w[k], the target
+             * term by w[c]; the mean divides by the sum of w[c] */
             for (int64_t k = 0; k < C; k++)
                 st(r, i * C + k,
-                   (wd ? ld(wd, k) : 1) * ((1 - eps) * ld(yd, i * C + k) + eps * rowsum / (double)C));
+                   (k == c ? (1 - eps) * wi : 0) + eps / (double)C * (wd ? ld(wd, k) : 1));
+            total += wi;
+        } else {
+            /* (1 - eps) y + eps / C, whatever the row sums to (PyTorch) */
+            for (int64_t k = 0; k < C; k++)
+                st(r, i * C + k,
+                   (wd ? ld(wd, k) : 1) * ((1 - eps) * ld(yd, i * C + k) + eps / (double)C));
         }
     }
     *D = sparse && wd ? total : (double)N;
