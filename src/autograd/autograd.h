@@ -156,7 +156,10 @@ TG_API tg_tensor *tg_argmax_mask(tg_tape *t, tg_tensor *x, int axis);
 /* ---- losses and fused ops ----
  * Every loss returns a scalar (0-d) tensor averaged the way PyTorch's default
  * reduction ('mean') does: over every element for elementwise losses, over the batch
- * for the cross-entropies. Targets are constants: no gradient flows into them.
+ * for the cross-entropies. Targets (and class weights) are constants at every order:
+ * no gradient flows into them, and a target that requires grad is detached inside the
+ * backward too, so a gradient recorded with create_graph does not depend on it
+ * (d/dy dL/dx = 0 = d/dx dL/dy). Use tg_detach to say so explicitly.
  * Target dtype: I32 class indices [N] ("sparse") or the input's float dtype and shape
  * ("dense": one-hot or probability rows). */
 

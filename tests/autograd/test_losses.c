@@ -220,8 +220,318 @@ static void test_softmax_ce(void)
     tg_tensor_free(&w);
 }
 
+/* ------------------------------------------------------- elementwise losses */
+
+typedef struct {
+    const tg_tensor *y;
+    int kind;
+    double delta;
+} ew_ctx;
+
+enum { K_BCE_LOGITS, K_BCE, K_MSE, K_MAE, K_HUBER, K_KL, K_CCE };
+
+static tg_tensor *f_ew(tg_tape *t, tg_tensor *x, void *ctx)
+{
+    ew_ctx *c = ctx;
+    switch (c->kind) {
+    case K_BCE_LOGITS: return tg_bce_with_logits(t, x, c->y);
+    case K_BCE: return tg_binary_cross_entropy(t, x, c->y);
+    case K_MSE: return tg_mse(t, x, c->y);
+    case K_MAE: return tg_mae(t, x, c->y);
+    case K_HUBER: return tg_huber(t, x, c->y, c->delta);
+    case K_KL: return tg_kl_div(t, x, c->y);
+    case K_CCE: return tg_categorical_cross_entropy(t, x, c->y);
+    }
+    return NULL;
+}
+
+static double sgn(double v) { return v > 0 ? 1.0 : v < 0 ? -1.0 : 0.0; }
+
+/* reference value and gradient of an elementwise loss (mean over the n elements),
+ * each written from its textbook formula */
+static double ew_ref(int kind, const double *x, const double *y, int64_t n, double delta,
+                     double *grad)
+{
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = 0, d = 0, xi = x[i], yi = y[i];
+        switch (kind) {
+        case K_BCE_LOGITS: { /* -(y log s + (1-y) log(1-s)), s = sigmoid(x); d = s - y */
+            double s = 1 / (1 + exp(-xi));
+            v = -(yi * log(s) + (1 - yi) * log(1 - s));
+            d = s - yi;
+            break;
+        }
+        case K_BCE: { /* p clipped to [1e-7, 1-1e-7]; d = (p - y) / (p (1-p)) inside */
+            double p = fmin(fmax(xi, 1e-7), 1 - 1e-7);
+            v = -(yi * log(p) + (1 - yi) * log(1 - p));
+            d = xi >= 1e-7 && xi <= 1 - 1e-7 ? -yi / p + (1 - yi) / (1 - p) : 0;
+            break;
+        }
+        case K_MSE: v = (xi - yi) * (xi - yi); d = 2 * (xi - yi); break;
+        case K_MAE: v = fabs(xi - yi); d = sgn(xi - yi); break;
+        case K_HUBER: { /* PyTorch: 0.5 r^2 if |r| < delta else delta (|r| - delta/2) */
+            double r = xi - yi;
+            v = fabs(r) < delta ? 0.5 * r * r : delta * (fabs(r) - 0.5 * delta);
+            d = fabs(r) < delta ? r : delta * sgn(r);
+            break;
+        }
+        case K_KL: /* y (log y - x), 0 where y = 0 */
+            v = yi > 0 ? yi * (log(yi) - xi) : 0;
+            d = -yi;
+            break;
+        }
+        sum += v;
+        grad[i] = d / (double)n;
+    }
+    return sum / (double)n;
+}
+
+static const double X[6] = {-1.7, 0.4, 2.3, -0.2, 1.1, -3.0};
+static const double YT[6] = {0.3, 1.0, 0.0, 0.8, 0.5, 0.25}; /* soft, in [0, 1] */
+/* regression targets: nonzero, one equal to its prediction (the kink of MAE), one near
+ * |p - y| = delta = 0.75 (the Huber switch), both Huber regions */
+static const double R[6] = {-2.1, 0.4, 1.55, 0.5, -0.6, -2.5};
+/* log-probabilities and a target with a 0 */
+static const double LQ[6] = {-1.2, -0.4, -2.3, -0.9, -1.6, -0.05};
+static const double KT[6] = {0.2, 0.5, 0.3, 0.0, 0.6, 0.4};
+
+static void test_elementwise(void)
+{
+    int64_t s[2] = {2, 3};
+    /* probabilities; the 0 and 1 are outside the clip range */
+    static const double P[6] = {0.2, 0.9, 0.0, 0.55, 1.0, 0.35};
+    struct {
+        const char *name;
+        int kind;
+        const double *x, *y;
+        double delta;
+    } cases[] = {
+        {"bce_with_logits", K_BCE_LOGITS, X, YT, 0},
+        {"binary_cross_entropy (clipped at 0 and 1)", K_BCE, P, YT, 0},
+        {"mse", K_MSE, X, R, 0},
+        {"mae (nonzero targets, one tie)", K_MAE, X, R, 0},
+        {"huber delta 0.75 (nonzero targets, both regions)", K_HUBER, X, R, 0.75},
+        {"huber delta 2", K_HUBER, X, R, 2.0},
+        {"kl_div (a zero target)", K_KL, LQ, KT, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        tg_tensor *x = mk(TG_F64, 2, s, cases[k].x), *y = mk(TG_F64, 2, s, cases[k].y);
+        ew_ctx c = {y, cases[k].kind, cases[k].delta};
+        double ref[6];
+        double want = ew_ref(cases[k].kind, cases[k].x, cases[k].y, 6, cases[k].delta, ref);
+        expect(cases[k].name, f_ew, x, &c, want, ref, 1e-12);
+        /* the same through a transposed view of the input (the general kernel path) */
+        tg_tensor *xt0 = tg_zeros(TG_F64, 2, (int64_t[]){3, 2}), *xt = NULL;
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 3; j++)
+                tg_tensor_set(xt0, (int64_t[]){j, i}, cases[k].x[i * 3 + j]);
+        xt = tg_view_transpose(xt0, 0, 1);
+        char what[96];
+        snprintf(what, sizeof what, "%s, transposed input", cases[k].name);
+        expect(what, f_ew, xt, &c, want, ref, 1e-12);
+        tg_tensor_free(&xt);
+        tg_tensor_free(&xt0);
+        tg_tensor_free(&x);
+        tg_tensor_free(&y);
+    }
+}
+
+/* The loss values of test_elementwise's inputs in PyTorch 1.13 (float64), computed once,
+ * a check of the references above: F.binary_cross_entropy_with_logits(X, YT),
+ * F.mse_loss(X, R), F.l1_loss(X, R), F.huber_loss(X, R, delta=0.75 and 2) and
+ * F.kl_div(LQ, KT) (reduction 'mean' everywhere) */
+static void test_elementwise_pytorch(void)
+{
+    int64_t s[2] = {2, 3};
+    tg_tensor *x = mk(TG_F64, 2, s, X), *yt = mk(TG_F64, 2, s, YT), *r = mk(TG_F64, 2, s, R);
+    tg_tensor *lq = mk(TG_F64, 2, s, LQ), *kt = mk(TG_F64, 2, s, KT);
+    struct {
+        const char *name;
+        tg_tensor *in;
+        ew_ctx c;
+        double torch;
+    } cases[] = {
+        {"bce_with_logits", x, {yt, K_BCE_LOGITS, 0}, 0.9967347154091577},
+        {"mse", x, {r, K_MSE, 0}, 0.7254166666666667},
+        {"mae", x, {r, K_MAE, 0}, 0.6750000000000002},
+        {"huber 0.75", x, {r, K_HUBER, 0.75}, 0.2875},
+        {"huber 2", x, {r, K_HUBER, 2.0}, 0.36270833333333335},
+        {"kl_div", lq, {kt, K_KL, 0}, 0.06788921982102833},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        tg_tape *t = tg_tape_new();
+        tg_tensor *l = f_ew(t, cases[k].in, &cases[k].c);
+        double v = l ? tg_tensor_get_flat(l, 0) : NAN;
+        CHECK(near(v, cases[k].torch, 1e-14), "%s: %.17g, PyTorch %.17g", cases[k].name, v,
+              cases[k].torch);
+        tg_tape_free(&t);
+    }
+    tg_tensor_free(&x);
+    tg_tensor_free(&yt);
+    tg_tensor_free(&r);
+    tg_tensor_free(&lq);
+    tg_tensor_free(&kt);
+}
+
+/* ------------------------------------------ categorical CE on probabilities */
+
+static void test_cce(void)
+{
+    int64_t s[2] = {3, 4};
+    static const double P[12] = {0.1, 0.2, 0.3, 0.4, 0.7, 0.1, 0.1, 0.1, 0.0, 0.5, 0.25, 0.25};
+    static const int Yc[3] = {3, 0, 0}; /* the last row's class has p = 0: clipped */
+    tg_tensor *p = mk(TG_F64, 2, s, P), *ys = labels_of(3, Yc), *yd = mk(TG_F64, 2, s, YD);
+    /* -sum_c y_ic log(clip(p_ic)) / N; d/dp_ic = -y_ic / p_ic / N inside the clip range */
+    double ref_s[12] = {0}, ref_d[12] = {0}, want_s = 0, want_d = 0;
+    for (int i = 0; i < 3; i++)
+        for (int c = 0; c < 4; c++) {
+            double pc = fmin(fmax(P[i * 4 + c], 1e-7), 1 - 1e-7);
+            bool inside = P[i * 4 + c] >= 1e-7 && P[i * 4 + c] <= 1 - 1e-7;
+            double ysp = c == Yc[i] ? 1.0 : 0.0, yde = YD[i * 4 + c];
+            want_s += -ysp * log(pc) / 3;
+            want_d += -yde * log(pc) / 3;
+            ref_s[i * 4 + c] = inside ? -ysp / pc / 3 : 0;
+            ref_d[i * 4 + c] = inside ? -yde / pc / 3 : 0;
+        }
+    ew_ctx cs = {ys, K_CCE, 0}, cd = {yd, K_CCE, 0};
+    expect("categorical_cross_entropy sparse", f_ew, p, &cs, want_s, ref_s, 1e-12);
+    expect("categorical_cross_entropy dense", f_ew, p, &cd, want_d, ref_d, 1e-12);
+    tg_tensor_free(&p);
+    tg_tensor_free(&ys);
+    tg_tensor_free(&yd);
+}
+
+/* -------------------------------------------------------------- penalties */
+
+typedef struct {
+    bool l1;
+    double lambda;
+} pen_ctx;
+
+static tg_tensor *f_pen(tg_tape *t, tg_tensor *x, void *ctx)
+{
+    pen_ctx *c = ctx;
+    return c->l1 ? tg_l1_penalty(t, x, c->lambda) : tg_l2_penalty(t, x, c->lambda);
+}
+
+static void test_penalties(void)
+{
+    static const double V[6] = {-1.5, 0.0, 0.25, 2.0, -0.75, 0.0};
+    tg_tensor *x = mk(TG_F64, 2, (int64_t[]){2, 3}, V);
+    double r1[6], r2[6], l1 = 0, l2 = 0, lam = 0.3;
+    for (int i = 0; i < 6; i++) {
+        l1 += lam * fabs(V[i]);
+        l2 += lam * V[i] * V[i];
+        r1[i] = lam * sgn(V[i]); /* 0 at 0 */
+        r2[i] = 2 * lam * V[i];
+    }
+    pen_ctx c1 = {true, lam}, c2 = {false, lam};
+    expect("l1_penalty (zeros included)", f_pen, x, &c1, l1, r1, 1e-12);
+    expect("l2_penalty", f_pen, x, &c2, l2, r2, 1e-12);
+    tg_tensor_free(&x);
+}
+
+/* ------------------------------------------------- targets are constants */
+
+typedef tg_tensor *(*loss2_fn)(tg_tape *t, tg_tensor *x, tg_tensor *y);
+
+static tg_tensor *l_mse(tg_tape *t, tg_tensor *x, tg_tensor *y) { return tg_mse(t, x, y); }
+static tg_tensor *l_mae(tg_tape *t, tg_tensor *x, tg_tensor *y) { return tg_mae(t, x, y); }
+static tg_tensor *l_huber(tg_tape *t, tg_tensor *x, tg_tensor *y) { return tg_huber(t, x, y, 0.5); }
+static tg_tensor *l_bcel(tg_tape *t, tg_tensor *x, tg_tensor *y) { return tg_bce_with_logits(t, x, y); }
+static tg_tensor *l_bce(tg_tape *t, tg_tensor *x, tg_tensor *y)
+{
+    return tg_binary_cross_entropy(t, tg_sigmoid(t, x), y);
+}
+static tg_tensor *l_kl(tg_tape *t, tg_tensor *x, tg_tensor *y) { return tg_kl_div(t, x, y); }
+static tg_tensor *l_cce(tg_tape *t, tg_tensor *x, tg_tensor *y)
+{
+    return tg_categorical_cross_entropy(t, tg_softmax(t, x, -1), y);
+}
+static tg_tensor *l_sce(tg_tape *t, tg_tensor *x, tg_tensor *y)
+{
+    return tg_softmax_cross_entropy(t, x, y, NULL);
+}
+static tg_tensor *l_sce_opts(tg_tape *t, tg_tensor *x, tg_tensor *y)
+{
+    /* y doubles as the class weights: [3,4] target rows, weights its first row */
+    tg_ce_opts o = tg_ce_defaults();
+    o.label_smoothing = 0.1;
+    o.weights = tg_reshape(t, tg_slice(t, y, (int64_t[]){0, 0}, (int64_t[]){1, 4},
+                                       (int64_t[]){1, 1}), 1, (int64_t[]){4});
+    return tg_softmax_cross_entropy(t, x, y, &o);
+}
+
+static bool all_zero(const tg_tensor *g)
+{
+    for (int64_t i = 0; g && i < tg_tensor_numel(g); i++)
+        if (tg_tensor_get_flat(g, i) != 0)
+            return false;
+    return g != NULL;
+}
+
+/* The header says targets are constants: no gradient flows into them. That must hold
+ * at every order: dL/dy = 0, and d/dy of the recorded dL/dx (create_graph) = 0 too;
+ * else the Hessian is asymmetric (d2L/dy dx != d2L/dx dy). */
+static void targets_constant(const char *name, loss2_fn f, const double *xv, const double *yv)
+{
+    int64_t s[2] = {3, 4};
+    tg_tensor *x = mk(TG_F64, 2, s, xv), *y = mk(TG_F64, 2, s, yv);
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor_set_requires_grad(y, true);
+    tg_tape *t = tg_tape_new();
+    tg_backward_opts o = tg_backward_defaults();
+    o.create_graph = true;
+    tg_tensor *xs[2] = {x, y}, *g[2] = {0}, *h[2] = {0};
+    tg_tensor *l = f(t, x, y);
+    bool ok = l && tg_grad(t, l, NULL, 2, xs, g, &o) == TG_OK;
+    CHECK(ok, "%s: first gradient: %s", name, tg_tape_error(t));
+    CHECK(ok && all_zero(g[1]), "%s: first order: the target got a gradient", name);
+    CHECK(ok && !all_zero(g[0]), "%s: first order: the input got no gradient", name);
+    /* second order: d/d(x, y) of <dL/dx, u> */
+    tg_tensor *u = ok ? tg_tape_zeros(t, TG_F64, 2, s) : NULL;
+    for (int64_t i = 0; u && i < 12; i++)
+        tg_tensor_set_flat(u, i, 0.5 + 0.125 * (double)i);
+    tg_tensor *gu = u ? tg_sum(t, tg_mul(t, g[0], u), 0, NULL, false) : NULL;
+    if (gu && tg_tensor_requires_grad(gu)) {
+        ok = tg_grad(t, gu, NULL, 2, xs, h, NULL) == TG_OK;
+        CHECK(ok, "%s: second gradient: %s", name, tg_tape_error(t));
+        CHECK(ok && all_zero(h[1]), "%s: second order: d/dy (dL/dx) is not 0 (asymmetric Hessian)",
+              name);
+    } else {
+        CHECK(gu != NULL, "%s: <dL/dx, u>: %s", name, tg_tape_error(t));
+    }
+    tg_tape_free(&t);
+    tg_tensor_free(&x);
+    tg_tensor_free(&y);
+}
+
+static void test_targets_constant(void)
+{
+    static const double XV[12] = {0.3, -1.2, 0.8, 1.9, -0.4, 0.1, -2.2, 0.6, 1.1, -0.7, 0.2, -0.3};
+    /* probability rows (also usable as regression and BCE targets) */
+    static const double YV[12] = {0.1, 0.2, 0.3, 0.4, 0.25, 0.25, 0.4, 0.1, 0.7, 0.1, 0.1, 0.1};
+    /* log-probabilities for kl_div */
+    static const double LV[12] = {-1.3, -0.9, -2.0, -0.4, -1.1, -1.6, -0.2, -3.0, -0.5, -0.8, -1.9, -1.2};
+    targets_constant("mse", l_mse, XV, YV);
+    targets_constant("mae", l_mae, XV, YV);
+    targets_constant("huber", l_huber, XV, YV);
+    targets_constant("bce_with_logits", l_bcel, XV, YV);
+    targets_constant("binary_cross_entropy", l_bce, XV, YV);
+    targets_constant("kl_div", l_kl, LV, YV);
+    targets_constant("categorical_cross_entropy", l_cce, XV, YV);
+    targets_constant("softmax_cross_entropy", l_sce, XV, YV);
+    targets_constant("softmax_cross_entropy, weights from the target", l_sce_opts, XV, YV);
+}
+
 int main(void)
 {
     test_softmax_ce();
+    test_elementwise();
+    test_elementwise_pytorch();
+    test_cce();
+    test_penalties();
+    test_targets_constant();
     return check_summary();
 }
