@@ -97,6 +97,7 @@ TG_API tg_tensor *tg_div(tg_tape *t, tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_neg(tg_tape *t, tg_tensor *x);
 TG_API tg_tensor *tg_add_scalar(tg_tape *t, tg_tensor *x, double s);
 TG_API tg_tensor *tg_mul_scalar(tg_tape *t, tg_tensor *x, double s);
+/* x^p; gradient p x^(p-1), 0 for p = 0 */
 TG_API tg_tensor *tg_pow_scalar(tg_tape *t, tg_tensor *x, double p);
 TG_API tg_tensor *tg_exp(tg_tape *t, tg_tensor *x);
 TG_API tg_tensor *tg_log(tg_tape *t, tg_tensor *x);
@@ -159,7 +160,7 @@ TG_API tg_tensor *tg_argmax_mask(tg_tape *t, tg_tensor *x, int axis);
  * for the cross-entropies. Targets (and class weights) are constants at every order:
  * no gradient flows into them, and a target that requires grad is detached inside the
  * backward too, so a gradient recorded with create_graph does not depend on it
- * (d/dy dL/dx = 0 = d/dx dL/dy). Use tg_detach to say so explicitly.
+ * (d/dy dL/dx = 0 = d/dx dL/dy).
  * Target dtype: I32 class indices [N] ("sparse") or the input's float dtype and shape
  * ("dense": one-hot or probability rows). */
 

@@ -76,8 +76,9 @@ static void expect(const char *what, loss_fn f, tg_tensor *x, void *ctx, double 
     int64_t n = tg_tensor_numel(x), bad = -1;
     bool ok = value_grad(f, x, ctx, &val, grad);
     CHECK(ok && near(val, want, tol), "%s: loss %.12g, reference %.12g", what, val, want);
-    CHECK(ok && all_near(grad, want_grad, n, tol, &bad), "%s: gradient element %lld: %.12g, reference %.12g",
-          what, (long long)bad, bad >= 0 ? grad[bad] : NAN, bad >= 0 ? want_grad[bad] : NAN);
+    CHECK(ok && all_near(grad, want_grad, n, tol, &bad),
+          "%s: gradient element %lld: %.12g, reference %.12g", what, (long long)bad,
+          bad >= 0 ? grad[bad] : NAN, bad >= 0 ? want_grad[bad] : NAN);
 }
 
 /* ------------------------------------------------------ softmax cross-entropy */
@@ -439,7 +440,10 @@ typedef tg_tensor *(*loss2_fn)(tg_tape *t, tg_tensor *x, tg_tensor *y);
 static tg_tensor *l_mse(tg_tape *t, tg_tensor *x, tg_tensor *y) { return tg_mse(t, x, y); }
 static tg_tensor *l_mae(tg_tape *t, tg_tensor *x, tg_tensor *y) { return tg_mae(t, x, y); }
 static tg_tensor *l_huber(tg_tape *t, tg_tensor *x, tg_tensor *y) { return tg_huber(t, x, y, 0.5); }
-static tg_tensor *l_bcel(tg_tape *t, tg_tensor *x, tg_tensor *y) { return tg_bce_with_logits(t, x, y); }
+static tg_tensor *l_bcel(tg_tape *t, tg_tensor *x, tg_tensor *y)
+{
+    return tg_bce_with_logits(t, x, y);
+}
 static tg_tensor *l_bce(tg_tape *t, tg_tensor *x, tg_tensor *y)
 {
     return tg_binary_cross_entropy(t, tg_sigmoid(t, x), y);
@@ -513,7 +517,8 @@ static void test_targets_constant(void)
     /* probability rows (also usable as regression and BCE targets) */
     static const double YV[12] = {0.1, 0.2, 0.3, 0.4, 0.25, 0.25, 0.4, 0.1, 0.7, 0.1, 0.1, 0.1};
     /* log-probabilities for kl_div */
-    static const double LV[12] = {-1.3, -0.9, -2.0, -0.4, -1.1, -1.6, -0.2, -3.0, -0.5, -0.8, -1.9, -1.2};
+    static const double LV[12] = {-1.3, -0.9, -2.0, -0.4, -1.1, -1.6,
+                                  -0.2, -3.0, -0.5, -0.8, -1.9, -1.2};
     targets_constant("mse", l_mse, XV, YV);
     targets_constant("mae", l_mae, XV, YV);
     targets_constant("huber", l_huber, XV, YV);
