@@ -118,6 +118,7 @@ TG_API tg_tensor *tg_div(tg_tape *t, tg_tensor *a, tg_tensor *b);
 TG_API tg_tensor *tg_neg(tg_tape *t, tg_tensor *x);
 TG_API tg_tensor *tg_add_scalar(tg_tape *t, tg_tensor *x, double s);
 TG_API tg_tensor *tg_mul_scalar(tg_tape *t, tg_tensor *x, double s);
+/* x^p; gradient p x^(p-1), 0 for p = 0 */
 TG_API tg_tensor *tg_pow_scalar(tg_tape *t, tg_tensor *x, double p);
 TG_API tg_tensor *tg_exp(tg_tape *t, tg_tensor *x);
 TG_API tg_tensor *tg_log(tg_tape *t, tg_tensor *x);
@@ -180,7 +181,10 @@ TG_API tg_tensor *tg_argmax_mask(tg_tape *t, tg_tensor *x, int axis);
 /* ---- losses and fused ops ----
  * Every loss returns a scalar (0-d) tensor averaged the way PyTorch's default
  * reduction ('mean') does: over every element for elementwise losses, over the batch
- * for the cross-entropies. Targets are constants: no gradient flows into them.
+ * for the cross-entropies. Targets (and class weights) are constants at every order:
+ * no gradient flows into them, and a target that requires grad is detached inside the
+ * backward too, so a gradient recorded with create_graph does not depend on it
+ * (d/dy dL/dx = 0 = d/dx dL/dy).
  * Target dtype: I32 class indices [N] ("sparse") or the input's float dtype and shape
  * ("dense": one-hot or probability rows). */
 
@@ -191,13 +195,19 @@ TG_API tg_tensor *tg_in_range_mask(tg_tape *t, tg_tensor *x, double lo, double h
 
 typedef struct tg_ce_opts {
     double label_smoothing;     /* eps in [0,1): target (1-eps) y + eps/C */
-    const tg_tensor *weights;   /* per-class weights [C] (same dtype as logits) or NULL */
+    const tg_tensor *weights;   /* per-class weights [C] (same dtype as logits) or NULL;
+                                   constants like the targets */
 } tg_ce_opts;
 TG_API tg_ce_opts tg_ce_defaults(void);
-/* Fused softmax + cross-entropy on logits [N, C] (log-sum-exp, row max subtracted).
- * Sparse targets: mean over the batch weighted like PyTorch (sum of w[y_i] l_i divided
- * by the sum of w[y_i]); dense targets: mean over N. opts may be NULL. Backward is
- * (softmax(z) - y) g / N computed in one loop (op softmax_cross_entropy_backward). */
+/* Fused softmax + cross-entropy on logits [N, C] (log-sum-exp, row max subtracted),
+ * PyTorch's F.cross_entropy(logits, target, weight=w, label_smoothing=eps) with
+ * reduction 'mean'. With logp = log_softmax(logits) and w = 1 when absent:
+ *   sparse y:  sum_i [(1-eps) w[y_i] (-logp[i,y_i]) + eps/C sum_c w[c] (-logp[i,c])]
+ *              / sum_i w[y_i]
+ *   dense y:   sum_i sum_c w[c] ((1-eps) y[i,c] + eps/C) (-logp[i,c]) / N
+ *              (eps/C whatever a row of y sums to).
+ * opts may be NULL. Backward is (s_i softmax(z) - a) g / D in one loop, a being the
+ * coefficients above and s_i their row sums (op softmax_cross_entropy_backward). */
 TG_API tg_tensor *tg_softmax_cross_entropy(tg_tape *t, tg_tensor *logits,
                                            const tg_tensor *target, const tg_ce_opts *opts);
 /* the gradient of tg_softmax_cross_entropy w.r.t. the logits, times the scalar g */

@@ -54,6 +54,14 @@ static bool same_target(tg_tape *t, const tg_tensor *p, const tg_tensor *y, cons
     return true;
 }
 
+/* a target (or class weights) as backwards see it: a constant at every order. A target
+ * that requires grad is detached, so that with create_graph the recorded gradient of
+ * the input does not depend on it either (d/dy dL/dx = 0 = d/dx dL/dy). */
+static tg_tensor *target_const(tg_tape *t, tg_tensor *y)
+{
+    return y->requires_grad ? tg_detach(t, y) : y;
+}
+
 static tg_tensor *record2(tg_tape *t, int op, tg_tensor *x, const tg_tensor *y, tg_tensor *out,
                           const tg__args *a)
 {
@@ -154,16 +162,17 @@ static tg_tensor *ce_rows(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
                 return tg__fail(t, TG_ERANGE, "%s: target %lld at row %lld outside [0, %lld)", fn,
                                 (long long)c, (long long)i, (long long)C);
             wi = wd ? ld(wd, c) : 1;
-            for (int64_t k = 0; k < C; k++)
-                st(r, i * C + k, wi * ((k == c ? 1 - eps : 0) + eps / (double)C));
-            total += wi;
-        } else {
-            double rowsum = 0;
-            for (int64_t k = 0; k < C; k++)
-                rowsum += ld(yd, i * C + k);
+            /* PyTorch: the smoothing term of class k is weighted by w[k], the target
+             * term by w[c]; the mean divides by the sum of w[c] */
             for (int64_t k = 0; k < C; k++)
                 st(r, i * C + k,
-                   (wd ? ld(wd, k) : 1) * ((1 - eps) * ld(yd, i * C + k) + eps * rowsum / (double)C));
+                   (k == c ? (1 - eps) * wi : 0) + eps / (double)C * (wd ? ld(wd, k) : 1));
+            total += wi;
+        } else {
+            /* (1 - eps) y + eps / C, whatever the row sums to (PyTorch) */
+            for (int64_t k = 0; k < C; k++)
+                st(r, i * C + k,
+                   (wd ? ld(wd, k) : 1) * ((1 - eps) * ld(yd, i * C + k) + eps / (double)C));
         }
     }
     *D = sparse && wd ? total : (double)N;
@@ -445,14 +454,14 @@ static tg_tensor *scaled(tg_tape *t, tg_tensor *g, const tg_tensor *x, double c)
 
 void tg__bwd_bce_logits(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
-    tg_tensor *x = n->in[0], *y = n->in[1];
+    tg_tensor *x = n->in[0], *y = target_const(t, n->in[1]);
     gi[0] = tg_mul(t, tg_sub(t, tg_sigmoid(t, x), y), scaled(t, g, x, 1.0));
 }
 
 void tg__bwd_bce(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
     /* d/dp = (pc - y) / (pc (1 - pc)) inside the clip range, 0 outside */
-    tg_tensor *p = n->in[0], *y = n->in[1];
+    tg_tensor *p = n->in[0], *y = target_const(t, n->in[1]);
     tg_tensor *pc = tg_clamp(t, p, PROB_LO, PROB_HI);
     tg_tensor *d = tg_div(t, tg_sub(t, pc, y), tg_mul(t, pc, tg_add_scalar(t, tg_neg(t, pc), 1.0)));
     gi[0] = tg_mul(t, tg_mul(t, d, tg_in_range_mask(t, p, PROB_LO, PROB_HI)), scaled(t, g, p, 1.0));
@@ -461,26 +470,27 @@ void tg__bwd_bce(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 void tg__bwd_mse(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
     tg_tensor *p = n->in[0];
-    gi[0] = tg_mul(t, tg_sub(t, p, n->in[1]), scaled(t, g, p, 2.0));
+    gi[0] = tg_mul(t, tg_sub(t, p, target_const(t, n->in[1])), scaled(t, g, p, 2.0));
 }
 
 void tg__bwd_mae(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
     tg_tensor *p = n->in[0];
-    gi[0] = tg_mul(t, tg_sign(t, tg_sub(t, p, n->in[1])), scaled(t, g, p, 1.0));
+    gi[0] = tg_mul(t, tg_sign(t, tg_sub(t, p, target_const(t, n->in[1]))), scaled(t, g, p, 1.0));
 }
 
 void tg__bwd_huber(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
     tg_tensor *p = n->in[0];
     double d = n->a.s;
-    gi[0] = tg_mul(t, tg_clamp(t, tg_sub(t, p, n->in[1]), -d, d), scaled(t, g, p, 1.0));
+    gi[0] = tg_mul(t, tg_clamp(t, tg_sub(t, p, target_const(t, n->in[1])), -d, d),
+                   scaled(t, g, p, 1.0));
 }
 
 void tg__bwd_kl_div(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
     tg_tensor *lq = n->in[0];
-    gi[0] = tg_mul(t, n->in[1], scaled(t, g, lq, -1.0));
+    gi[0] = tg_mul(t, target_const(t, n->in[1]), scaled(t, g, lq, -1.0));
 }
 
 /* ------------------------------------------- categorical CE on probabilities */
@@ -540,7 +550,7 @@ void tg__bwd_cce(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
     /* d/dp = -y / pc / N inside the clip range */
     tg_tensor *p = n->in[0];
-    tg_tensor *y = dense_target(t, p, n->in[1], "categorical_cross_entropy");
+    tg_tensor *y = dense_target(t, p, target_const(t, n->in[1]), "categorical_cross_entropy");
     tg_tensor *d = tg_div(t, y, tg_clamp(t, p, PROB_LO, PROB_HI));
     tg_tensor *scale = tg_mul_scalar(t, g, -1.0 / (double)p->shape[0]);
     gi[0] = tg_mul(t, tg_mul(t, d, tg_in_range_mask(t, p, PROB_LO, PROB_HI)), scale);

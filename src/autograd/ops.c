@@ -261,8 +261,11 @@ void tg__bwd_mul_scalar(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor *
 
 void tg__bwd_pow_scalar(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
-    /* d x^p = p x^(p-1) */
+    /* d x^p = p x^(p-1), and 0 for p = 0 (x^0 is the constant 1; p x^-1 would give
+     * 0 * inf = NaN at x = 0). PyTorch likewise. */
     double p = n->a.s;
+    if (p == 0)
+        return;
     gi[0] = tg_mul(t, g, tg_mul_scalar(t, tg_pow_scalar(t, n->in[0], p - 1), p));
 }
 

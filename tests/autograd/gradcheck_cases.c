@@ -13,6 +13,13 @@
 #define AWAY(nd, lo_, hi_, ...) {.ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_, .away = true}
 #define T(nd, lo_, hi_, ...) {.ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_, .kind = IN_TRANSPOSED}
 #define ST(nd, lo_, hi_, ...) {.ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_, .kind = IN_STRIDED}
+/* constants (require no grad): plain, away from 0, transposed */
+#define K(nd, lo_, hi_, ...) \
+    {.ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_, .konst = true}
+#define KAWAY(nd, lo_, hi_, ...) \
+    {.ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_, .away = true, .konst = true}
+#define KT(nd, lo_, hi_, ...) \
+    {.ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_, .kind = IN_TRANSPOSED, .konst = true}
 
 #define FN1(name, expr)                                                            \
     static tg_tensor *name(tg_tape *t, tg_tensor *const *in, void *ctx)           \
@@ -55,6 +62,10 @@ FN1(f_transpose, tg_matmul(t, tg_transpose(t, a, 0, 1), a))
 FN1(f_reshape, tg_reshape(t, a, 2, S(2, -1)))
 FN1(f_reshape_view, tg_reshape(t, tg_transpose(t, a, 0, 1), 1, S(-1)))
 FN1(f_slice, tg_slice(t, a, S(1, -3), S(3, 5), S(1, 2)))
+/* stepped axes that pick more than one element: x[4,6][0:4, 1:6:2] and
+ * x[5,7][0:5:2, 1:7:3] */
+FN1(f_slice_step, tg_slice(t, a, S(0, 1), S(4, 6), S(1, 2)))
+FN1(f_slice_step2, tg_slice(t, a, S(0, 1), S(5, 7), S(2, 3)))
 FN1(f_slice_empty, tg_slice(t, a, S(0, 1), S(3, 1), S(1, 1)))
 FN1(f_expand, tg_mul(t, tg_expand(t, a, 3, S(2, 3, 4)), tg_expand(t, a, 3, S(2, 3, 4))))
 FN1(f_contiguous, tg_contiguous(t, tg_transpose(t, a, 0, 1)))
@@ -133,8 +144,18 @@ FN1(f_bce, tg_binary_cross_entropy(t, a, soft_rows(t, a->dtype, a->shape[0], a->
 FN1(f_cce_sparse, tg_categorical_cross_entropy(t, a, labels(t, a->shape[0], a->shape[1])))
 FN1(f_cce_dense, tg_categorical_cross_entropy(t, a, soft_rows(t, a->dtype, a->shape[0], a->shape[1], true)))
 FN1(f_mse, tg_mse(t, a, soft_rows(t, a->dtype, a->shape[0], a->shape[1], false)))
-FN1(f_mae, tg_mae(t, a, tg_tape_zeros(t, a->dtype, a->ndim, a->shape)))
-FN1(f_huber, tg_huber(t, a, tg_tape_zeros(t, a->dtype, a->ndim, a->shape), 0.5))
+/* a constant of x's shape with values spread over [-1.5, 1.5] (none 0) */
+static tg_tensor *spread_target(tg_tape *t, const tg_tensor *x)
+{
+    tg_tensor *y = tg_tape_zeros(t, x->dtype, x->ndim, x->shape);
+    int64_t n = y ? tg_tensor_numel(y) : 0;
+    for (int64_t i = 0; i < n; i++)
+        tg_tensor_set_flat(y, i, -1.5 + 3.0 * (double)((i * 5 + 2) % 11) / 10.0 + 0.05);
+    return y;
+}
+/* nonzero targets (a zero target cannot tell sign(p - y) from sign(p), nor p - y from p) */
+FN1(f_mae, tg_mae(t, a, spread_target(t, a)))
+FN1(f_huber, tg_huber(t, a, spread_target(t, a), 0.5))
 FN1(f_kl, tg_kl_div(t, a, soft_rows(t, a->dtype, a->shape[0], a->shape[1], true)))
 FN1(f_dropout, tg_dropout(t, a, 0.3, 1234, 7, true))
 FN1(f_l1, tg_l1_penalty(t, a, 0.01))
@@ -249,6 +270,73 @@ const gc_case gc_cases[] = {
     {"l2_penalty", "strided", f_l2, 1, {ST(2, -1, 1, 3, 4)}},
     {"dense", "x W + b", f_dense, 3, {P(2, -1, 1, 3, 4), P(2, -1, 1, 4, 5), P(1, -1, 1, 5)}},
     {"dense", "transposed x, no bias", f_dense_nobias, 2, {T(2, -1, 1, 3, 4), P(2, -1, 1, 4, 2)}},
+
+    /* ---- stepped slices */
+    {"slice", "x[4,6][0:4, 1:6:2]", f_slice_step, 1, {P(2, -1, 1, 4, 6)}},
+    {"slice", "x[5,7][0:5:2, 1:7:3], transposed x", f_slice_step2, 1, {T(2, -1, 1, 5, 7)}},
+
+    /* ---- constants mixed with parameters, for every multi-input op: the gradients of
+     * the parameters must not depend on which inputs require grad */
+    {"add", "constant a [3,4] + b [4]", f_add, 2, {K(2, -1, 1, 3, 4), P(1, -1, 1, 4)}},
+    {"add", "a [2,3] + constant b [2,3]", f_add, 2, {P(2, -1, 1, 2, 3), K(2, -1, 1, 2, 3)}},
+    {"add", "a*(a+b), b constant", f_mul_self, 2, {P(2, -1, 1, 2, 3), K(2, -1, 1, 2, 3)}},
+    {"sub", "constant a [2,3] - b [2,1]", f_sub, 2, {K(2, -1, 1, 2, 3), P(2, -1, 1, 2, 1)}},
+    {"sub", "a [2,3] - constant b [3]", f_sub, 2, {P(2, -1, 1, 2, 3), K(1, -1, 1, 3)}},
+    {"mul", "constant a [2,3,4] * b [3,1]", f_mul, 2, {K(3, -1, 1, 2, 3, 4), P(2, -1, 1, 3, 1)}},
+    {"mul", "a [3,4] * constant transposed b", f_mul, 2, {P(2, -1, 1, 3, 4), KT(2, -1, 1, 3, 4)}},
+    {"div", "constant a [3,4] / b [4]", f_div, 2, {K(2, -1, 1, 3, 4), AWAY(1, 0.5, 2, 4)}},
+    {"div", "a [3,4] / constant b [3,1]", f_div, 2, {P(2, -1, 1, 3, 4), KAWAY(2, 0.5, 2, 3, 1)}},
+    {"matmul", "constant A [3,4] x B [4,5]", f_matmul, 2, {K(2, -1, 1, 3, 4), P(2, -1, 1, 4, 5)}},
+    {"matmul", "A [2,3,4] x constant B [4,5]", f_matmul, 2,
+     {P(3, -1, 1, 2, 3, 4), K(2, -1, 1, 4, 5)}},
+    {"matmul", "small MLP, constant x", f_matmul_chain, 3,
+     {K(2, -1, 1, 5, 3), P(2, -1, 1, 3, 4), P(2, -1, 1, 4, 2)}},
+    {"matmul", "small MLP, constant W1", f_matmul_chain, 3,
+     {P(2, -1, 1, 5, 3), K(2, -1, 1, 3, 4), P(2, -1, 1, 4, 2)}},
+    {"concat", "constant first of 3 on axis 1", f_concat, 3,
+     {K(2, -1, 1, 2, 3), T(2, -1, 1, 2, 1), P(2, -1, 1, 2, 2)}},
+    {"concat", "constant middle of 3 on axis 1", f_concat, 3,
+     {P(2, -1, 1, 2, 3), KT(2, -1, 1, 2, 1), P(2, -1, 1, 2, 2)}},
+    {"concat", "axis 0, constant first", f_concat0, 2, {K(2, -1, 1, 2, 3), P(2, -1, 1, 3, 3)}},
+    {"dense", "constant x, W and b", f_dense, 3,
+     {K(2, -1, 1, 3, 4), P(2, -1, 1, 4, 5), P(1, -1, 1, 5)}},
+    {"dense", "x, constant W and b", f_dense, 3,
+     {P(2, -1, 1, 3, 4), K(2, -1, 1, 4, 5), K(1, -1, 1, 5)}},
+    {"dense", "constant x and W, b", f_dense, 3,
+     {K(2, -1, 1, 3, 4), KT(2, -1, 1, 4, 5), P(1, -1, 1, 5)}},
+    {"dense", "constant x, W, no bias", f_dense_nobias, 2, {KT(2, -1, 1, 3, 4), P(2, -1, 1, 4, 2)}},
+    {"relu_backward", "constant g, x", f_relu_bwd, 2, {K(2, -1, 1, 3, 4), AWAY(2, 0.1, 1, 3, 4)}},
+    {"relu_backward", "g, constant x", f_relu_bwd, 2, {P(2, -1, 1, 3, 4), KAWAY(2, 0.1, 1, 3, 4)}},
+    {"leaky_relu_backward", "g, constant x", f_leaky_bwd, 2,
+     {P(2, -1, 1, 3, 4), KAWAY(2, 0.1, 1, 3, 4)}},
+    {"sigmoid_backward", "constant g, y", f_sigmoid_bwd, 2,
+     {K(2, -1, 1, 3, 4), P(2, 0.05, 0.95, 3, 4)}},
+    {"sigmoid_backward", "g, constant y", f_sigmoid_bwd, 2,
+     {P(2, -1, 1, 3, 4), K(2, 0.05, 0.95, 3, 4)}},
+    {"tanh_backward", "constant g, y", f_tanh_bwd, 2, {K(2, -1, 1, 3, 4), P(2, -0.9, 0.9, 3, 4)}},
+    {"tanh_backward", "g, constant y", f_tanh_bwd, 2, {P(2, -1, 1, 3, 4), K(2, -0.9, 0.9, 3, 4)}},
+    {"gelu_backward", "constant g, x", f_gelu_bwd, 2, {K(2, -1, 1, 3, 4), P(2, -3, 3, 3, 4)}},
+    {"gelu_backward", "g, constant x", f_gelu_bwd, 2, {P(2, -1, 1, 3, 4), K(2, -3, 3, 3, 4)}},
+    {"softmax_cross_entropy_backward", "constant logits, g", f_sce_bwd, 2,
+     {K(2, -3, 3, 4, 3), P(0, 0.5, 1.5, 0)}},
+    {"softmax_cross_entropy_backward", "logits, constant g", f_sce_bwd, 2,
+     {P(2, -3, 3, 4, 3), K(0, 0.5, 1.5, 0)}},
+
+    /* ---- the *_backward helper ops with a broadcast g (or x) */
+    {"relu_backward", "g [4] broadcast over x [3,4]", f_relu_bwd, 2,
+     {P(1, -1, 1, 4), AWAY(2, 0.1, 1, 3, 4)}},
+    {"relu_backward", "g [3,1] broadcast, x transposed", f_relu_bwd, 2,
+     {P(2, -1, 1, 3, 1), T(2, -1, 1, 3, 4)}},
+    {"leaky_relu_backward", "g [1,4] broadcast over x [3,4]", f_leaky_bwd, 2,
+     {P(2, -1, 1, 1, 4), AWAY(2, 0.1, 1, 3, 4)}},
+    {"sigmoid_backward", "g [3,1] broadcast over y [3,4]", f_sigmoid_bwd, 2,
+     {P(2, -1, 1, 3, 1), P(2, 0.05, 0.95, 3, 4)}},
+    {"sigmoid_backward", "g [3,4], y [4] broadcast", f_sigmoid_bwd, 2,
+     {P(2, -1, 1, 3, 4), P(1, 0.05, 0.95, 4)}},
+    {"tanh_backward", "scalar g broadcast over y [3,4]", f_tanh_bwd, 2,
+     {P(0, -1, 1, 0), P(2, -0.9, 0.9, 3, 4)}},
+    {"gelu_backward", "g [4] broadcast over x [2,3,4]", f_gelu_bwd, 2,
+     {P(1, -1, 1, 4), P(3, -3, 3, 2, 3, 4)}},
 };
 const int gc_ncases = (int)(sizeof gc_cases / sizeof gc_cases[0]);
 
@@ -310,4 +398,30 @@ void gc_free_inputs(const gc_case *c, tg_tensor **in)
 {
     for (int i = 0; i < c->n; i++)
         tg_tensor_free(&in[i]);
+}
+
+int gc_bind(gc_bound *b, const gc_case *c, tg_tensor **in, tg_tensor **params)
+{
+    b->c = c;
+    b->np = 0;
+    for (int i = 0; i < c->n; i++) {
+        b->all[i] = in[i];
+        tg_tensor_set_requires_grad(in[i], !c->in[i].konst);
+        if (!c->in[i].konst) {
+            b->pos[b->np] = i;
+            params[b->np++] = in[i];
+        }
+    }
+    return b->np;
+}
+
+tg_tensor *gc_call(tg_tape *t, tg_tensor *const *params, void *bound)
+{
+    gc_bound *b = bound;
+    tg_tensor *in[4];
+    for (int i = 0; i < b->c->n; i++)
+        in[i] = b->all[i];
+    for (int k = 0; k < b->np; k++)
+        in[b->pos[k]] = params[k];
+    return b->c->fn(t, in, NULL);
 }

@@ -17,6 +17,8 @@ typedef struct {
     double lo, hi;   /* uniform range */
     bool away;       /* random sign, magnitude in [lo, hi]: keeps off kinks at 0 */
     in_kind kind;
+    bool konst;      /* a constant: requires no grad, so it is not checked, but the op
+                        must still handle it (its gradient skipped, the others right) */
 } in_spec;
 
 typedef struct gc_case {
@@ -37,5 +39,19 @@ const gc_case *gc_get(int i);
 /* builds the inputs of a case in dtype dt (persistent; free each with tg_tensor_free) */
 bool gc_make_inputs(const gc_case *c, tg_dtype dt, uint64_t seed, tg_tensor **in);
 void gc_free_inputs(const gc_case *c, tg_tensor **in);
+
+/* A case bound to its inputs for tg_gradcheck and tg_grad, which see only the inputs
+ * that require grad (the parameters); gc_call, a tg_gradcheck_fn, puts them back among
+ * the constants and calls the case. */
+typedef struct gc_bound {
+    const gc_case *c;
+    tg_tensor *all[4];
+    int np;          /* number of parameters */
+    int pos[4];      /* position of parameter k among the case's inputs */
+} gc_bound;
+/* fills b and params[0..b->np) from in[] (gc_make_inputs); marks the parameters as
+ * requiring grad and the constants as not; returns b->np */
+int gc_bind(gc_bound *b, const gc_case *c, tg_tensor **in, tg_tensor **params);
+tg_tensor *gc_call(tg_tape *t, tg_tensor *const *params, void *bound);
 
 #endif

@@ -11,6 +11,11 @@
 #define AWAY(nd, lo_, hi_, ...) {.ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_, .away = true}
 #define T(nd, lo_, hi_, ...) {.ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_, .kind = IN_TRANSPOSED}
 #define ST(nd, lo_, hi_, ...) {.ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_, .kind = IN_STRIDED}
+/* constants (require no grad), plain and transposed */
+#define K(nd, lo_, hi_, ...) \
+    {.ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_, .konst = true}
+#define KT(nd, lo_, hi_, ...) \
+    {.ndim = nd, .shape = {__VA_ARGS__}, .lo = lo_, .hi = hi_, .kind = IN_TRANSPOSED, .konst = true}
 
 #define FN(name, body)                                                             \
     static tg_tensor *name(tg_tape *t, tg_tensor *const *in, void *ctx)           \
@@ -215,5 +220,25 @@ const gc_case gc_cases_cnn[] = {
      {P(3, -1, 1, 3, 2, 4), P(2, 0.5, 1.5, 2, 4), P(2, -1, 1, 2, 4)}},
     {"mean", "layer_norm over the last dim, no affine", f_ln1, 1, {ST(2, -1, 1, 3, 5)}},
     {"reshape", "flatten from axis 1", f_flatten, 1, {T(4, -1, 1, 2, 2, 3, 2)}},
+
+    /* ---- constants mixed with parameters */
+    {"conv2d", "constant x, weight and bias", f_conv_stride_pad, 3,
+     {K(4, -1, 1, 2, 3, 5, 6), P(4, -1, 1, 4, 3, 3, 2), P(1, -1, 1, 4)}},
+    {"conv2d", "x, constant weight and bias", f_conv_stride_pad, 3,
+     {P(4, -1, 1, 2, 3, 5, 6), K(4, -1, 1, 4, 3, 3, 2), K(1, -1, 1, 4)}},
+    {"conv2d", "constant x and weight, bias (groups 2, views)", f_conv_all, 3,
+     {KT(4, -1, 1, 1, 4, 6, 5), K(4, -1, 1, 4, 2, 3, 2), P(1, -1, 1, 4)}},
+    {"conv2d", "stacked convs, constant first weight", f_conv_stack, 3,
+     {P(4, -1, 1, 1, 2, 5, 5), K(4, -1, 1, 3, 2, 3, 3), P(4, -1, 1, 2, 3, 2, 2)}},
+    {"conv2d_weight", "constant x, g", f_convw_plain, 2,
+     {K(4, -1, 1, 2, 3, 5, 4), P(4, -1, 1, 2, 2, 3, 3)}},
+    {"conv2d_weight", "x, constant g (groups 2, views)", f_convw_all, 2,
+     {T(4, -1, 1, 1, 4, 5, 7), K(4, -1, 1, 1, 4, 3, 2)}},
+    {"mul", "batch_norm training, constant x (affine only)", f_bn_train, 3,
+     {K(4, -1, 1, 3, 3, 2, 3), P(1, 0.5, 1.5, 3), P(1, -1, 1, 3)}},
+    {"mul", "layer_norm, constant x (affine only)", f_ln2, 3,
+     {K(3, -1, 1, 3, 2, 4), P(2, 0.5, 1.5, 2, 4), P(2, -1, 1, 2, 4)}},
+    {"mean", "layer_norm, x, constant gamma", f_ln2, 3,
+     {P(3, -1, 1, 3, 2, 4), K(2, 0.5, 1.5, 2, 4), P(2, -1, 1, 2, 4)}},
 };
 const int gc_ncases_cnn = (int)(sizeof gc_cases_cnn / sizeof gc_cases_cnn[0]);
