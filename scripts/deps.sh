@@ -7,6 +7,7 @@ set -euo pipefail
 pkgs=(gcc pkg-config meson ninja-build libxxhash-dev libopenblas-dev zlib1g-dev
       libjansson-dev dataset-fashion-mnist
       xxhash # xxhsum, for tests/io/golden/make_golden.py
+      gnuplot-nox # scripts/plot_log.sh (learning curves)
       clang libclang-rt-dev libomp-dev)
 missing=()
 for p in "${pkgs[@]}"; do
