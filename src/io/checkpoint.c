@@ -55,6 +55,11 @@ static int io_rename(const char *a, const char *b)
 {
     return tl_hooks && tl_hooks->rename ? tl_hooks->rename(a, b) : rename(a, b);
 }
+static void io_stage(tg__io_stage s)
+{
+    if (tl_hooks && tl_hooks->stage)
+        tl_hooks->stage(s);
+}
 
 /* ------------------------------------------- jansson through tg's allocator */
 
@@ -270,6 +275,7 @@ static tg_status st_write(const char *fn, const char *path, int n, const char *c
         st = tg__error_status(TG_EINVAL, "%s: path too long", fn);
         goto done;
     }
+    io_stage(TG__IO_BEFORE_CREATE);
     fd = mkstemp(tmp);
     if (fd < 0) {
         st = tg__error_status(TG_EIO, "%s: cannot create a temporary file beside %s: %s", fn, path,
@@ -277,7 +283,10 @@ static tg_status st_write(const char *fn, const char *path, int n, const char *c
         tmp[0] = 0;
         goto done;
     }
+    io_stage(TG__IO_CREATED);
     bool ok = write_all(fd, head, 8 + padded);
+    if (ok)
+        io_stage(TG__IO_MID_WRITE);
     for (int i = 0; ok && i < n; i++)
         ok = write_all(fd, bytes_of(ts[i]), nbytes(ts[i]));
     if (!ok) {
@@ -294,11 +303,13 @@ static tg_status st_write(const char *fn, const char *path, int n, const char *c
         st = tg__error_status(TG_EIO, "%s: closing %s failed: %s", fn, tmp, strerror(errno));
         goto done;
     }
+    io_stage(TG__IO_SYNCED);
     if (io_rename(tmp, path) != 0) {
         st = tg__error_status(TG_EIO, "%s: renaming to %s failed: %s", fn, path, strerror(errno));
         goto done;
     }
     tmp[0] = 0;
+    io_stage(TG__IO_RENAMED);
     char dirbuf[4096];
     snprintf(dirbuf, sizeof dirbuf, "%s", path);
     int dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY);
