@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -219,6 +220,50 @@ static bool reserved_meta_key(const char *k)
     return !strcmp(k, "header_xxh3") || !strncmp(k, "xxh3.", 5);
 }
 
+/* 6 characters from [A-Za-z0-9] for a temporary file's name: unpredictable enough that
+ * O_EXCL rarely finds the name taken (the pid, the time, this thread's call count and an
+ * address of this thread, hashed) */
+static void temp_suffix(char *six)
+{
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static _Thread_local uint64_t calls;
+    struct timespec now = {0, 0};
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t in[5] = {(uint64_t)getpid(), ++calls, (uint64_t)now.tv_sec, (uint64_t)now.tv_nsec,
+                      (uint64_t)(uintptr_t)&calls};
+    uint64_t h = XXH3_64bits(in, sizeof in);
+    for (int i = 0; i < 6; i++, h /= 62)
+        six[i] = alnum[h % 62];
+}
+
+/* Creates the temporary file tmp (its last 6 characters replaced by temp_suffix) with
+ * O_EXCL and mode 0666, so the kernel applies the umask (or the directory's default ACL)
+ * exactly as open(path, O_CREAT, 0666) would; when path is an existing regular file, its
+ * permission bits are copied instead, as open would keep them. Returns the descriptor,
+ * or -1 with errno set and no file left. */
+static int create_temp(char *tmp, const char *path)
+{
+    size_t len = strlen(tmp);
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
+        temp_suffix(tmp + len - 6);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            return -1;
+    }
+    if (fd < 0)
+        return -1;
+    struct stat old;
+    if (stat(path, &old) == 0 && S_ISREG(old.st_mode) && fchmod(fd, old.st_mode & 0777) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 static tg_status st_write(const char *fn, const char *path, int n, const char *const *names,
                           const tg_tensor *const *ts, int nmeta, const char *const *kv)
 {
@@ -276,7 +321,7 @@ static tg_status st_write(const char *fn, const char *path, int n, const char *c
         goto done;
     }
     io_stage(TG__IO_BEFORE_CREATE);
-    fd = mkstemp(tmp);
+    fd = create_temp(tmp, path);
     if (fd < 0) {
         st = tg__error_status(TG_EIO, "%s: cannot create a temporary file beside %s: %s", fn, path,
                               strerror(errno));

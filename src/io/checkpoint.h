@@ -48,7 +48,10 @@ extern "C" {
  * system's reason (short writes are continued and EINTR retried; a failed write,
  * fsync, close or rename is never retried). If only the final fsync of the directory
  * fails, the new file is in place but TG_EIO says the rename may not survive a crash.
- * TG_EINVAL for a negative epoch. */
+ * TG_EINVAL for a negative epoch.
+ * Mode: a new file gets what open(path, O_CREAT, 0666) would give it (0666 minus the
+ * umask, or the directory's default ACL); a file replaced keeps its permission bits (the
+ * owner becomes the saving user, as with any replace by rename). */
 TG_API tg_status tg_checkpoint_save(const char *path, const tg_model *m, const tg_optim *opt,
                                     int64_t epoch);
 
