@@ -1,4 +1,5 @@
 /* Checkpoints and generic safetensors files (little-endian hosts). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -6,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -236,32 +238,82 @@ static void temp_suffix(char *six)
         six[i] = alnum[h % 62];
 }
 
+/* Removes the temporaries that killed saves of path left (see checkpoint.h): files in
+ * path's directory named exactly <basename>.tmp.<6 letters or digits>, regular files (a
+ * symbolic link is not followed), whose flock can be taken (a live save holds its
+ * temporary's lock until after its rename) and whose name still refers to the file
+ * locked. Best effort: a file that cannot be opened, locked or removed is left. */
+static void remove_stale_temps(const char *path)
+{
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    size_t bl = strlen(base);
+    char dirp[4096], full[4096];
+    if (!bl || (size_t)snprintf(dirp, sizeof dirp, "%.*s", slash ? (int)(slash - path) : 1,
+                                slash ? path : ".") >= sizeof dirp)
+        return;
+    DIR *d = opendir(slash == path ? "/" : dirp);
+    if (!d)
+        return;
+    for (struct dirent *de; (de = readdir(d));) {
+        const char *nm = de->d_name;
+        bool match = strlen(nm) == bl + 11 && !memcmp(nm, base, bl) && !memcmp(nm + bl, ".tmp.", 5);
+        for (size_t i = bl + 5; match && i < bl + 11; i++)
+            match = (nm[i] >= 'A' && nm[i] <= 'Z') || (nm[i] >= 'a' && nm[i] <= 'z') ||
+                    (nm[i] >= '0' && nm[i] <= '9');
+        if (!match || (size_t)snprintf(full, sizeof full, "%s%s", path, nm + bl) >= sizeof full)
+            continue;
+        int fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct stat held, now;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &held) == 0 && S_ISREG(held.st_mode) &&
+            held.st_nlink > 0 && lstat(full, &now) == 0 && now.st_ino == held.st_ino &&
+            now.st_dev == held.st_dev)
+            unlink(full);
+        close(fd);
+    }
+    closedir(d);
+}
+
 /* Creates the temporary file tmp (its last 6 characters replaced by temp_suffix) with
  * O_EXCL and mode 0666, so the kernel applies the umask (or the directory's default ACL)
  * exactly as open(path, O_CREAT, 0666) would; when path is an existing regular file, its
- * permission bits are copied instead, as open would keep them. Returns the descriptor,
- * or -1 with errno set and no file left. */
-static int create_temp(char *tmp, const char *path)
+ * permission bits are copied instead, as open would keep them. The file is flocked, the
+ * lock held by *lockfd (a duplicate, to be closed after the rename) so that
+ * remove_stale_temps of a concurrent save leaves it alone; where flock is not supported
+ * it is unlocked (and no save can lock, hence remove, it). Returns the descriptor, or -1
+ * with errno set and no file left. */
+static int create_temp(char *tmp, const char *path, int *lockfd)
 {
     size_t len = strlen(tmp);
-    int fd = -1;
-    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
+    for (int attempt = 0; attempt < 100; attempt++) {
         temp_suffix(tmp + len - 6);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno == EEXIST)
+            continue;
+        if (fd < 0)
             return -1;
+        /* between the open and the flock another save's remove_stale_temps may have locked
+         * the file: it removes it, and this save takes another name */
+        struct stat sb;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0 ? errno == EWOULDBLOCK
+                                              : fstat(fd, &sb) == 0 && sb.st_nlink == 0) {
+            close(fd);
+            continue;
+        }
+        struct stat old;
+        if ((stat(path, &old) == 0 && S_ISREG(old.st_mode) && fchmod(fd, old.st_mode & 0777) != 0) ||
+            (*lockfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            errno = e;
+            return -1;
+        }
+        return fd;
     }
-    if (fd < 0)
-        return -1;
-    struct stat old;
-    if (stat(path, &old) == 0 && S_ISREG(old.st_mode) && fchmod(fd, old.st_mode & 0777) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    return fd;
+    errno = EEXIST;
+    return -1;
 }
 
 static tg_status st_write(const char *fn, const char *path, int n, const char *const *names,
@@ -294,7 +346,7 @@ static tg_status st_write(const char *fn, const char *path, int n, const char *c
     char *head = hl ? tg__malloc(8 + padded) : NULL;
     tg_status st = TG_OK;
     char tmp[4096] = "";
-    int fd = -1;
+    int fd = -1, lockfd = -1;
     if (!head || json_dumpb(hdr, head + 8, hl, JSON_COMPACT | JSON_SORT_KEYS) != hl || tl_json.oom) {
         st = oom(fn);
         goto done;
@@ -320,8 +372,9 @@ static tg_status st_write(const char *fn, const char *path, int n, const char *c
         st = tg__error_status(TG_EINVAL, "%s: path too long", fn);
         goto done;
     }
+    remove_stale_temps(path);
     io_stage(TG__IO_BEFORE_CREATE);
-    fd = create_temp(tmp, path);
+    fd = create_temp(tmp, path, &lockfd);
     if (fd < 0) {
         st = tg__error_status(TG_EIO, "%s: cannot create a temporary file beside %s: %s", fn, path,
                               strerror(errno));
@@ -370,6 +423,8 @@ done:
         close(fd);
     if (tmp[0])
         unlink(tmp);
+    if (lockfd >= 0) /* after the rename or the unlink */
+        close(lockfd);
     tg__mfree(head);
     json_decref(hdr);
     return st;

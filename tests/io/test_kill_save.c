@@ -9,7 +9,9 @@
  *    creation and the rename; the partial ones do not load.
  *  - Random kills: the child reports every completed save on the pipe; the parent reads
  *    r of them (r random), then kills the child wherever it is. The checkpoint must hold
- *    a state >= r, intact. */
+ *    a state >= r, intact.
+ * Before each round the parent saves state 0; that save must remove the temporary file a
+ * kill left. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -155,14 +157,14 @@ static bool kill_child(pid_t pid, int rd)
     return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 }
 
-/* the parent's save of state 0 before each round; removes what earlier kills left */
+/* the parent's save of state 0 before each round, which must remove the temporary the
+ * last kill left (the killed save's lock died with it) */
 static void reset(tg_model *m)
 {
     set_state(m, 0);
     CHECK(tg_checkpoint_save(path, m, NULL, 0) == TG_OK, "save of state 0: %s", tg_last_error());
-    char t[512];
-    while (temps(t, sizeof t) > 0)
-        unlink(t);
+    int nt = temps(NULL, 0);
+    CHECK(nt == 0, "the next save removed the temporaries killed saves left (%d left)", nt);
 }
 
 static const char *const stage_names[] = {"before the temporary file", "temporary file created",
@@ -225,10 +227,8 @@ int main(void)
               "%lld", round, r, (long long)st);
     }
 
+    reset(m);
     tg_model_free(&m);
-    char t[512];
-    while (temps(t, sizeof t) > 0)
-        unlink(t);
     unlink(path);
     rmdir(dir);
     return check_summary();
