@@ -1,4 +1,6 @@
-/* Checkpoints and generic safetensors files (little-endian hosts). */
+/* Checkpoints and generic safetensors files. Little-endian hosts only: tensors are
+ * written and read as the host's bytes (meson.build rejects other hosts, this guard
+ * builds without it). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,11 @@
 #include "../tensor/internal.h"
 #include "checkpoint.h"
 #include "internal.h"
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "tapegrad supports little-endian hosts only: checkpoints are written without byte swapping"
+#endif
 
 #define FORMAT "tapegrad-checkpoint-2"
 #define MAX_ENTRIES 1024

@@ -1,6 +1,9 @@
 /* tapegrad — checkpoints as safetensors files: an 8-byte little-endian header length, a
  * JSON header ({"name": {"dtype", "shape", "data_offsets"}, ..., "__metadata__": {...}}),
  * then the raw little-endian data. PyTorch and the safetensors tools read the files.
+ * Little-endian hosts only: tensors are written and read as the host's bytes, without
+ * byte swapping, and the build refuses a big-endian host (meson.build, and a guard in
+ * checkpoint.c for other builds).
  *
  * Integrity. Every single-bit flip anywhere in a file we write is detected on load, and
  * the file stays plain safetensors (nothing after the data, no extra fields):
