@@ -1,6 +1,9 @@
 /* tapegrad — checkpoints as safetensors files: an 8-byte little-endian header length, a
  * JSON header ({"name": {"dtype", "shape", "data_offsets"}, ..., "__metadata__": {...}}),
  * then the raw little-endian data. PyTorch and the safetensors tools read the files.
+ * Little-endian hosts only: tensors are written and read as the host's bytes, without
+ * byte swapping, and the build refuses a big-endian host (meson.build, and a guard in
+ * checkpoint.c for other builds).
  *
  * Integrity. Every single-bit flip anywhere in a file we write is detected on load, and
  * the file stays plain safetensors (nothing after the data, no extra fields):
@@ -17,6 +20,22 @@
  * digits as __metadata__'s header_xxh3. The header checksum covers the length prefix,
  * the JSON (hence every tensor checksum, offset, shape and dtype) and the padding; the
  * tensor checksums plus "the tensors tile the data exactly" cover every data byte.
+ *
+ * Temporary files. A save writes <path>.tmp.XXXXXX (6 random letters or digits) beside
+ * path and renames it over path; a save killed before the rename leaves that file. Each
+ * save of path first removes such leftovers: files in path's directory named exactly
+ * <basename of path>.tmp. plus 6 letters or digits, regular files (symbolic links and
+ * directories are left), that are not a live save's. A save holds an exclusive flock(2)
+ * on its temporary from its creation until after the rename (a killed process's locks
+ * die with it), and a leftover is removed only if its lock can be taken at once, so a
+ * concurrent save of the same path, by another thread or process, keeps its temporary.
+ * A save that created its temporary just before another save locked it for removal sees
+ * that (the lock taken, or the file unlinked) and takes another name. Where flock is not
+ * supported nothing is locked and nothing is removed. On NFS, Linux emulates flock with
+ * per-process fcntl locks: two threads of one process saving the same path at once may
+ * then remove each other's temporary, and that save fails with TG_EIO (the checkpoint
+ * stays one of the two, intact). The removal is best effort and never fails a save; it
+ * reads the directory, so a save costs one scan of it.
  *
  * Memory. jansson's allocator is set, process-wide and once (json_set_alloc_funcs on the
  * first call of a function below), to the allocator of tg_set_allocator; a program using
@@ -48,7 +67,11 @@ extern "C" {
  * system's reason (short writes are continued and EINTR retried; a failed write,
  * fsync, close or rename is never retried). If only the final fsync of the directory
  * fails, the new file is in place but TG_EIO says the rename may not survive a crash.
- * TG_EINVAL for a negative epoch. */
+ * TG_EINVAL for a negative epoch.
+ * Mode: a new file gets what open(path, O_CREAT, 0666) would give it (0666 minus the
+ * umask, or the directory's default ACL); a file replaced keeps its permission bits (the
+ * owner becomes the saving user, as with any replace by rename). Temporaries that killed
+ * saves of path left are removed first (see Temporary files above). */
 TG_API tg_status tg_checkpoint_save(const char *path, const tg_model *m, const tg_optim *opt,
                                     int64_t epoch);
 

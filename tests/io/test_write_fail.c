@@ -61,7 +61,8 @@ static int h_close(int fd)
     return fail_now(W_CLOSE) ? -1 : r;
 }
 static int h_rename(const char *a, const char *b) { return fail_now(W_RENAME) ? -1 : rename(a, b); }
-static const tg__io_hooks hooks = {h_write, h_fsync, h_close, h_rename};
+static const tg__io_hooks hooks = {.write = h_write, .fsync = h_fsync, .close = h_close,
+                                      .rename = h_rename};
 
 static char dir[] = "/tmp/tg-wfail-XXXXXX", path[256], path2[256];
 
