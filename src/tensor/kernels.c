@@ -11,9 +11,6 @@
 #ifdef TG_HAVE_OPENMP
 #include <omp.h>
 #endif
-#ifdef TG_HAVE_BLAS
-void openblas_set_num_threads(int n); /* OpenBLAS's own pool */
-#endif
 
 static int g_threads = 1; /* process-wide configuration, see tg_set_num_threads */
 
@@ -24,7 +21,7 @@ void tg_set_num_threads(int n)
     omp_set_num_threads(g_threads);
 #endif
 #ifdef TG_HAVE_BLAS
-    openblas_set_num_threads(1); /* products are split across our threads (gemm.c) */
+    tg__blas_single_thread(); /* products are split across our threads (gemm.c) */
 #endif
 }
 
