@@ -48,8 +48,15 @@ void ex_parse(int argc, char **argv, ex_args *a, const char *extra)
             a->epochs = (int)number(argv[0], o, v, extra);
         else if (!strcmp(o, "--seed"))
             a->seed = (uint64_t)number(argv[0], o, v, extra);
-        else if (!strcmp(o, "--threads"))
-            a->threads = (int)number(argv[0], o, v, extra);
+        else if (!strcmp(o, "--threads")) {
+            double n = number(argv[0], o, v, extra);
+            if (!(n >= 1 && n <= tg_max_threads() && n == (int)n)) {
+                fprintf(stderr, "%s: --threads %s: need a whole number in [1, %d] (4 per "
+                                "processor)\n", argv[0], v, tg_max_threads());
+                exit(2);
+            }
+            a->threads = (int)n;
+        }
         else if (!strcmp(o, "--dropout"))
             a->dropout = number(argv[0], o, v, extra);
         else if (!strcmp(o, "--batch"))
@@ -74,7 +81,10 @@ void ex_parse(int argc, char **argv, ex_args *a, const char *extra)
         fprintf(stderr, "%s: invalid option value\n", argv[0]);
         usage(argv[0], extra);
     }
-    tg_set_num_threads(a->threads);
+    if (tg_set_num_threads(a->threads) != TG_OK) {
+        fprintf(stderr, "%s: %s\n", argv[0], tg_last_error());
+        exit(2);
+    }
 }
 
 int ex_resume(const ex_args *a, tg_model *m, tg_optim *opt)

@@ -2,6 +2,7 @@
  * dispatch. They know nothing about tapes; callers have checked shapes and dtypes. */
 #include <string.h>
 #include <tgmath.h>
+#include <unistd.h>
 
 #include "gemm.h"
 #include "internal.h"
@@ -14,15 +15,30 @@
 
 static int g_threads = 1; /* process-wide configuration, see tg_set_num_threads */
 
-void tg_set_num_threads(int n)
+int tg_max_threads(void)
 {
-    g_threads = n < 1 ? 1 : n;
+    long procs = sysconf(_SC_NPROCESSORS_ONLN);
+    if (procs < 1)
+        procs = 1;
+    if (procs > 1024)
+        procs = 1024;
+    return 4 * (int)procs;
+}
+
+tg_status tg_set_num_threads(int n)
+{
+    int max = tg_max_threads();
+    if (n < 1 || n > max)
+        return tg__error_status(TG_EINVAL, "tg_set_num_threads: %d threads outside [1, %d] "
+                                           "(4 per processor); the setting is unchanged", n, max);
+    g_threads = n;
 #ifdef TG_HAVE_OPENMP
     omp_set_num_threads(g_threads);
 #endif
 #ifdef TG_HAVE_BLAS
     tg__blas_single_thread(); /* products are split across our threads (gemm.c) */
 #endif
+    return TG_OK;
 }
 
 int tg_num_threads(void) { return g_threads; }

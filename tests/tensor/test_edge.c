@@ -44,8 +44,34 @@ static void test_copy_overlap(void)
         tg_tensor_free(&all[i]);
 }
 
+/* tg_set_num_threads refuses counts outside [1, tg_max_threads()] (100000 crashed the
+ * thread runtime) and keeps the previous setting */
+static void test_thread_count_limits(void)
+{
+    int max = tg_max_threads();
+    CHECK(max >= 4 && max % 4 == 0, "tg_max_threads %d: 4 per processor", max);
+    CHECK(tg_set_num_threads(2) == TG_OK && tg_num_threads() == 2, "2 threads accepted");
+    int bad[] = {0, -1, max + 1, 100000, INT32_MIN};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tg_status s = tg_set_num_threads(bad[i]);
+        CHECK(s == TG_EINVAL && tg_num_threads() == 2 && strstr(tg_last_error(), "tg_set_num_threads"),
+              "%d threads: %s, now %d, '%s'", bad[i], tg_status_name(s), tg_num_threads(),
+              tg_last_error());
+    }
+    CHECK(tg_set_num_threads(max) == TG_OK && tg_num_threads() == max, "the maximum is accepted");
+    /* work still runs at the maximum (a large elementwise op splits over the threads) */
+    tg_tensor *x = tg_ones(TG_F32, 1, (int64_t[]){1 << 16});
+    tg_tape *t = tg_tape_new();
+    tg_tensor *y = tg_exp(t, x);
+    CHECK(y && fabs(tg_tensor_get_flat(y, 65535) - exp(1.0)) < 1e-6, "exp at %d threads", max);
+    tg_tape_free(&t);
+    tg_tensor_free(&x);
+    CHECK(tg_set_num_threads(1) == TG_OK && tg_num_threads() == 1, "back to 1");
+}
+
 int main(void)
 {
     test_copy_overlap();
+    test_thread_count_limits();
     return check_summary();
 }
