@@ -67,9 +67,11 @@ TG_API void tg_batcher_free(tg_batcher **b);
  * / test: with p = tg_permutation(rows, seed, 0), n_val = floor(val_frac rows) and
  * n_test = floor(test_frac rows) (val_frac, test_frac >= 0, sum < 1), train gets the
  * first rows of p, then validation, then test: disjoint and complete. Outputs are new
- * tensors the caller frees; y may be NULL (then the y outputs are set to NULL; they may
- * be NULL pointers too). Returns TG_OK, TG_EINVAL or TG_ENOMEM; on failure every
- * output is NULL. */
+ * tensors the caller frees. Any output pointer may be NULL: that part is discarded (not
+ * built), and the others are the same as if it had been asked for (e.g. x_val = y_val =
+ * NULL with val_frac 0.2 leaves those rows out). y may be NULL: the y outputs are then
+ * set to NULL. Returns TG_OK, TG_EINVAL (x NULL, not contiguous or of rank 0; y not
+ * matching x's rows; fractions) or TG_ENOMEM; on failure every output is NULL. */
 TG_API tg_status tg_split(const tg_tensor *x, const tg_tensor *y, double val_frac,
                           double test_frac, uint64_t seed, tg_tensor **x_train,
                           tg_tensor **y_train, tg_tensor **x_val, tg_tensor **y_val,
