@@ -1,7 +1,7 @@
 /* GEMM dispatch: the reference loop (always built, the tests' oracle), BLAS or the
  * blocked kernel, and the split of large products across threads. */
 #include "gemm.h"
-#include "tensor.h"
+#include "internal.h"
 
 #ifdef TG_HAVE_BLAS
 #include <cblas.h>
@@ -84,7 +84,7 @@ const tg__gemm_variant tg__gemm_variants[] = {
 
 bool tg__gemm_splits(int64_t M, int64_t N, int64_t K)
 {
-    return M * N * K >= TG__PAR_MIN_FLOPS && (M >= 32 || N >= 32);
+    return tg__mul_sat(tg__mul_sat(M, N), K) >= TG__PAR_MIN_FLOPS && (M >= 32 || N >= 32);
 }
 
 #ifdef TG_HAVE_OPENMP

@@ -39,6 +39,31 @@ typedef struct { char s[112]; } tg__shapebuf;
 tg__shapebuf tg__shape_str(const tg_tensor *t);
 tg__shapebuf tg__dims_str(int ndim, const int64_t *shape);
 
+/* checked int64 arithmetic: *r = a * b (or a + b); false, *r untouched, on overflow */
+static inline bool tg__mul_ok(int64_t a, int64_t b, int64_t *r)
+{
+    if (a && b) {
+        if (a > 0 ? (b > 0 ? a > INT64_MAX / b : b < INT64_MIN / a)
+                  : (b > 0 ? a < INT64_MIN / b : a < INT64_MAX / b))
+            return false;
+    }
+    *r = a * b;
+    return true;
+}
+static inline bool tg__add_ok(int64_t a, int64_t b, int64_t *r)
+{
+    if (b > 0 ? a > INT64_MAX - b : a < INT64_MIN - b)
+        return false;
+    *r = a + b;
+    return true;
+}
+/* a * b for a, b >= 0, saturating at INT64_MAX (for size thresholds) */
+static inline int64_t tg__mul_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    return tg__mul_ok(a, b, &r) ? r : INT64_MAX;
+}
+
 /* element count of a shape with overflow check; false (and *n untouched) on overflow
  * or a negative extent */
 bool tg__numel(int ndim, const int64_t *shape, int64_t *n);

@@ -775,7 +775,7 @@ bool tg__k_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const 
     /* (with one thread no region at all: an inactive one around a GEMM that splits
      * would make its region nested, whose threads libgomp creates afresh each time) */
     if (g_threads > 1 && batch > 1 && !tg__gemm_splits(M, N, K) &&
-        batch * M * N * K >= TG__PAR_MIN_FLOPS) {
+        tg__mul_sat(tg__mul_sat(batch, M * N), K) >= TG__PAR_MIN_FLOPS) {
         int nt = (int)(batch < g_threads ? batch : g_threads);
 #pragma omp parallel for num_threads(nt)
         for (int64_t e = 0; e < batch; e++)

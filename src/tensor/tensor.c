@@ -732,10 +732,23 @@ tg_status tg__view_slice(tg_tensor *out, const tg_tensor *x, const int64_t *star
                      (long long)start[i], (long long)stop[i], i, tg__shape_str(x).s);
             return TG_ERANGE;
         }
-        int64_t len = e > b ? (e - b + step[i] - 1) / step[i] : 0;
-        out->offset += b * v.stride[i];
+        /* ceil((e - b) / step) without forming e - b + step - 1 (step may be huge) */
+        int64_t len = e > b ? 1 + (e - b - 1) / step[i] : 0;
+        int64_t off, st = v.stride[i];
+        if (len > 1 && !tg__mul_ok(st, step[i], &st)) {
+            snprintf(err, errsz, "step %lld on axis %d of %s overflows the stride",
+                     (long long)step[i], i, tg__shape_str(x).s);
+            return TG_ERANGE;
+        }
+        /* b <= n and b * stride stays inside the storage for a valid x; checked anyway */
+        if (!tg__mul_ok(b, v.stride[i], &off) || !tg__add_ok(out->offset, off, &off)) {
+            snprintf(err, errsz, "start %lld on axis %d of %s overflows the offset",
+                     (long long)start[i], i, tg__shape_str(x).s);
+            return TG_ERANGE;
+        }
+        out->offset = off;
         out->shape[i] = len;
-        out->stride[i] = v.stride[i] * step[i];
+        out->stride[i] = st; /* one element or none: any stride, keep the axis's own */
     }
     return TG_OK;
 }
@@ -760,6 +773,12 @@ tg_status tg__view_expand(tg_tensor *out, const tg_tensor *x, int ndim, const in
         }
         out->shape[i] = shape[i];
         out->stride[i] = (k >= 0 && have == shape[i]) ? v.stride[k] : 0;
+    }
+    int64_t n;
+    if (!tg__numel(ndim, out->shape, &n)) {
+        snprintf(err, errsz, "cannot expand %s to %s: the element count overflows",
+                 tg__shape_str(x).s, tg__dims_str(ndim, shape).s);
+        return TG_ESHAPE;
     }
     return TG_OK;
 }

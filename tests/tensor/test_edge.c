@@ -69,9 +69,49 @@ static void test_thread_count_limits(void)
     CHECK(tg_set_num_threads(1) == TG_OK && tg_num_threads() == 1, "back to 1");
 }
 
+/* shapes and strides whose arithmetic overflows int64 are refused; a huge slice step
+ * takes one element */
+static void test_view_overflow(void)
+{
+    tg_tensor *one = tg_ones(TG_F32, 2, (int64_t[]){1, 1});
+    int64_t big = (int64_t)1 << 40;
+    tg_tensor *e = tg_view_expand(one, 2, (int64_t[]){big, big});
+    CHECK(!e && tg_last_status() == TG_ESHAPE && strstr(tg_last_error(), "overflow"),
+          "expand [1,1] to [2^40,2^40]: '%s'", tg_last_error());
+    tg_tensor_free(&e);
+    e = tg_view_expand(one, 3, (int64_t[]){(int64_t)1 << 31, (int64_t)1 << 31, 2});
+    CHECK(!e && tg_last_status() == TG_ESHAPE, "expand to 2^63 elements refused");
+    tg_tensor_free(&e);
+    e = tg_view_expand(one, 2, (int64_t[]){(int64_t)1 << 31, (int64_t)1 << 31});
+    CHECK(e && tg_tensor_numel(e) == (int64_t)1 << 62, "expand to 2^62 elements still fits");
+    tg_tensor_free(&e);
+
+    float v[24];
+    for (int i = 0; i < 24; i++)
+        v[i] = (float)i;
+    tg_tensor *x = tg_tensor_from(TG_F32, 2, (int64_t[]){4, 6}, v);
+    tg_tensor *s = tg_view_slice(x, (int64_t[]){1, 1}, (int64_t[]){4, 6},
+                                 (int64_t[]){INT64_MAX, 2});
+    CHECK(s && s->shape[0] == 1 && s->shape[1] == 3 && tg_tensor_get_flat(s, 0) == 7 &&
+              tg_tensor_get_flat(s, 2) == 11,
+          "slice step (2^63-1, 2) of [4,6] from (1,1): %s", s ? "wrong values" : tg_last_error());
+    tg_tensor_free(&s);
+    s = tg_view_slice(x, (int64_t[]){INT64_MIN, 0}, (int64_t[]){INT64_MAX, 6},
+                      (int64_t[]){1, INT64_MAX});
+    CHECK(!s && tg_last_status() == TG_ERANGE, "start -2^63: refused, '%s'", tg_last_error());
+    s = tg_view_slice(x, (int64_t[]){-4, 0}, (int64_t[]){INT64_MAX, INT64_MAX},
+                      (int64_t[]){INT64_MAX - 1, INT64_MAX});
+    CHECK(s && s->shape[0] == 1 && s->shape[1] == 1 && tg_tensor_get_flat(s, 0) == 0,
+          "huge stop and step: one element");
+    tg_tensor_free(&s);
+    tg_tensor_free(&x);
+    tg_tensor_free(&one);
+}
+
 int main(void)
 {
     test_copy_overlap();
     test_thread_count_limits();
+    test_view_overflow();
     return check_summary();
 }
