@@ -202,8 +202,11 @@ tg_status tg_csv_load(const char *path, const tg_csv_opts *opts, tg_tensor **x,
 
 /* ------------------------------------------------------------ row selection */
 
-void tg_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *perm)
+tg_status tg_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *perm)
 {
+    if (n < 0 || (n > 0 && !perm))
+        return tg__error_status(TG_EINVAL, "tg_permutation: need n >= 0 (got %lld) and a perm "
+                                           "array of n entries", (long long)n);
     for (int64_t i = 0; i < n; i++)
         perm[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
@@ -212,6 +215,7 @@ void tg_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *perm)
         perm[i] = perm[j];
         perm[j] = tmp;
     }
+    return TG_OK;
 }
 
 /* elements per row (the product of the extents after the first) */

@@ -37,8 +37,9 @@ TG_API tg_status tg_csv_load(const char *path, const tg_csv_opts *o, tg_tensor *
  * index outside [0, rows) (TG_ERANGE) or out of memory. Caller frees. */
 TG_API tg_tensor *tg_take_rows(const tg_tensor *t, int64_t n, const int64_t *idx);
 /* A permutation of 0..n-1 into perm (n entries; Fisher-Yates where step i swaps i with
- * tg_rng_u64(seed, stream, i) mod (i + 1)): reproducible, independent of threads. */
-TG_API void tg_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *perm);
+ * tg_rng_u64(seed, stream, i) mod (i + 1)): reproducible, independent of threads.
+ * TG_EINVAL for n < 0 or a NULL perm with n > 0 (n == 0 writes nothing). */
+TG_API tg_status tg_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *perm);
 
 /* ---- mini-batches ---- */
 typedef struct tg_batcher tg_batcher;

@@ -64,6 +64,24 @@ static inline int64_t tg__mul_sat(int64_t a, int64_t b)
     return tg__mul_ok(a, b, &r) ? r : INT64_MAX;
 }
 
+/* double -> i32 as every bulk conversion does it: toward zero, saturating at the int32
+ * bounds, NaN -> 0 (a plain cast is undefined for those) */
+static inline int32_t tg__to_i32(double v)
+{
+    if (!(v == v))
+        return 0;
+    if (v >= 2147483647.0)
+        return INT32_MAX;
+    if (v <= -2147483648.0)
+        return INT32_MIN;
+    return (int32_t)v;
+}
+/* whether v is stored exactly in an i32 tensor's element (whole, in range) */
+static inline bool tg__is_i32(double v)
+{
+    return v >= -2147483648.0 && v <= 2147483647.0 && v == (double)(int64_t)v;
+}
+
 /* element count of a shape with overflow check; false (and *n untouched) on overflow
  * or a negative extent */
 bool tg__numel(int ndim, const int64_t *shape, int64_t *n);

@@ -211,7 +211,7 @@ static void copy_convert(tg_tensor *out, const tg_tensor *x)
             else if (out->dtype == TG_F64)
                 *(double *)dst = v;
             else
-                *(int32_t *)dst = (int32_t)v;
+                *(int32_t *)dst = tg__to_i32(v);
         }
     }
 }
@@ -412,7 +412,7 @@ void tg__k_fill(tg_tensor *t, double v)
             else if (t->dtype == TG_F64)
                 ((double *)t->data)[o] = v;
             else
-                ((int32_t *)t->data)[o] = (int32_t)v;
+                ((int32_t *)t->data)[o] = tg__to_i32(v);
         }
     }
 }

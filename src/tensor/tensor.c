@@ -178,6 +178,9 @@ bool tg_tensor_is_contiguous(const tg_tensor *t)
 {
     if (!t)
         return false;
+    for (int i = 0; i < t->ndim; i++)
+        if (t->shape[i] == 0)
+            return true; /* no elements: any strides describe the one (empty) layout */
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->shape[i] != 1 && t->stride[i] != s)
@@ -300,6 +303,8 @@ tg_tensor *tg_zeros(tg_dtype dt, int ndim, const int64_t *shape)
 
 tg_tensor *tg_full(tg_dtype dt, int ndim, const int64_t *shape, double value)
 {
+    if (dt == TG_I32 && !tg__is_i32(value))
+        return tg__error(TG_ERANGE, "tg_full: %g is not a whole number in the i32 range", value);
     tg_tensor *t = new_tensor(dt, ndim, shape, NULL, false, "tg_full");
     if (t)
         tg__k_fill(t, value);
@@ -328,6 +333,9 @@ tg_tensor *tg_tensor_wrap(tg_dtype dt, int ndim, const int64_t *shape, void *mem
 {
     if (!mem)
         return tg__error(TG_EINVAL, "tg_tensor_wrap: memory is NULL");
+    if ((unsigned)dt <= TG_I32 && (uintptr_t)mem % tg_dtype_size(dt))
+        return tg__error(TG_EINVAL, "tg_tensor_wrap: memory %p is not aligned to %zu bytes for %s",
+                         mem, tg_dtype_size(dt), tg_dtype_name(dt));
     return new_tensor(dt, ndim, shape, mem, false, "tg_tensor_wrap");
 }
 
@@ -340,6 +348,10 @@ tg_tensor *tg_arange(tg_dtype dt, double start, double stop, double step)
         cnt = 0;
     if (cnt > 1e15)
         return tg__error(TG_EINVAL, "tg_arange: too many elements");
+    if (dt == TG_I32 && cnt > 0 &&
+        !(tg__is_i32(start) && tg__is_i32(step) && tg__is_i32(start + (cnt - 1) * step)))
+        return tg__error(TG_ERANGE, "tg_arange: i32 range (%g, %g, %g) needs whole numbers in "
+                                    "the i32 range", start, stop, step);
     int64_t n = (int64_t)cnt;
     tg_tensor *t = new_tensor(dt, 1, &n, NULL, false, "tg_arange");
     for (int64_t i = 0; t && i < n; i++)
@@ -461,8 +473,18 @@ static void store(tg_tensor *t, int64_t off, double v)
     switch (t->dtype) {
     case TG_F32: ((float *)t->data)[off] = (float)v; break;
     case TG_F64: ((double *)t->data)[off] = v; break;
-    case TG_I32: ((int32_t *)t->data)[off] = (int32_t)v; break;
+    case TG_I32: ((int32_t *)t->data)[off] = tg__to_i32(v); break;
     }
+}
+
+/* an i32 element takes whole numbers in the int32 range only (values given one by one:
+ * refused; bulk conversions saturate instead, see tg__to_i32) */
+static bool value_fits(const tg_tensor *t, double v, const char *fn)
+{
+    if (t->dtype != TG_I32 || tg__is_i32(v))
+        return true;
+    tg__error(TG_ERANGE, "%s: %g is not a whole number in the i32 range", fn, v);
+    return false;
 }
 
 static bool index_offset(const tg_tensor *t, const int64_t *idx, int64_t *off, const char *fn)
@@ -499,6 +521,8 @@ tg_status tg_tensor_set(tg_tensor *t, const int64_t *index, double value)
     int64_t off;
     if (!index_offset(t, index, &off, "tg_tensor_set"))
         return t ? TG_ERANGE : TG_EINVAL;
+    if (!value_fits(t, value, "tg_tensor_set"))
+        return TG_ERANGE;
     store(t, off, value);
     return TG_OK;
 }
@@ -517,6 +541,8 @@ tg_status tg_tensor_set_flat(tg_tensor *t, int64_t i, double value)
     if (!t || i < 0 || i >= tg_tensor_numel(t))
         return tg__error_status(TG_ERANGE, "tg_tensor_set_flat: index %lld out of range",
                                 (long long)i);
+    if (!value_fits(t, value, "tg_tensor_set_flat"))
+        return TG_ERANGE;
     store(t, offset_of_flat(t, i), value);
     return TG_OK;
 }
@@ -575,6 +601,12 @@ tg_status tg_tensor_copy_out(const tg_tensor *t, tg_dtype dt, void *dst)
 {
     if (!t || !dst)
         return tg__error_status(TG_EINVAL, "tg_tensor_copy_out: NULL argument");
+    if ((unsigned)dt > TG_I32)
+        return tg__error_status(TG_EDTYPE, "tg_tensor_copy_out: unknown dtype %d", (int)dt);
+    if ((uintptr_t)dst % tg_dtype_size(dt))
+        return tg__error_status(TG_EINVAL, "tg_tensor_copy_out: dst %p is not aligned to %zu "
+                                           "bytes for %s", dst, tg_dtype_size(dt),
+                                tg_dtype_name(dt));
     tg_tensor d;
     tg__init_header(&d, dt, t->ndim, t->shape);
     d.data = dst;
@@ -595,6 +627,8 @@ tg_status tg_tensor_fill(tg_tensor *t, double value)
 {
     if (!t)
         return tg__error_status(TG_EINVAL, "tg_tensor_fill: NULL tensor");
+    if (!value_fits(t, value, "tg_tensor_fill"))
+        return TG_ERANGE;
     tg__k_fill(t, value);
     return TG_OK;
 }
