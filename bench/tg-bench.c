@@ -263,7 +263,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "tg-bench: unknown workload %s (--list names them)\n", name ? name : "(none)");
         return 2;
     }
-    tg_set_num_threads(threads);
+    if (tg_set_num_threads(threads) != TG_OK) {
+        fprintf(stderr, "tg-bench: %s\n", tg_last_error());
+        return 2;
+    }
     if (!w->setup(w)) {
         fprintf(stderr, "tg-bench %s: setup failed: %s\n", w->name, tg_last_error());
         return 1;

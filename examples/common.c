@@ -21,7 +21,8 @@ static void describe_flags(const ex_args *a, unsigned mask, const ex_flag *extra
             a->epochs);
     fprintf(f, "  --seed S          seed of the data, initialisation and dropout, 0..2^53 (default %llu)\n",
             (unsigned long long)a->seed);
-    fprintf(f, "  --threads T       threads, 1..%d (default %d)\n", EX_MAX_THREADS, a->threads);
+    fprintf(f, "  --threads T       threads, 1..%d (4 per processor; default %d)\n", tg_max_threads(),
+            a->threads);
     fprintf(f, "  --json            print the final results as one JSON object on stdout\n");
     fprintf(f, "  --print-hash      print the model's XXH3 fingerprint as the last line\n");
     fprintf(f, "  --save PATH       save a checkpoint at the end (and every --save-every epochs)\n");
@@ -97,8 +98,8 @@ void ex_parse(int argc, char **argv, ex_args *a, unsigned mask, const ex_flag *e
             a->seed = (uint64_t)number(prog, o, v, 0, 9007199254740992.0, true,
                                        "an integer in 0..2^53");
         else if (!strcmp(o, "--threads"))
-            a->threads = (int)number(prog, o, v, 1, EX_MAX_THREADS, true,
-                                     "an integer in 1..1024");
+            a->threads = (int)number(prog, o, v, 1, tg_max_threads(), true,
+                                     "an integer from 1 to 4 per processor (see --help)");
         else if (!strcmp(o, "--save-every"))
             a->save_every = (int)number(prog, o, v, 1, EX_MAX_EPOCHS, true,
                                         "an integer in 1..1000000");
@@ -133,7 +134,10 @@ void ex_parse(int argc, char **argv, ex_args *a, unsigned mask, const ex_flag *e
         bad(prog, "%s needs --save PATH%s%s", "--save-every", "", "");
     if (a->save)
         ex_check_writable(prog, a->save);
-    tg_set_num_threads(a->threads);
+    if (tg_set_num_threads(a->threads) != TG_OK) {
+        fprintf(stderr, "%s: --threads %d: %s\n", prog, a->threads, tg_last_error());
+        exit(2);
+    }
 }
 
 void ex_check_writable(const char *prog, const char *path)

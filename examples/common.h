@@ -23,7 +23,6 @@ typedef struct {
 } ex_args;
 
 #define EX_MAX_EPOCHS 1000000
-#define EX_MAX_THREADS 1024
 
 /* optional flags an example opts into (ex_parse's mask) */
 enum { EX_LR = 1, EX_DROPOUT = 2, EX_BATCH = 4, EX_DATA = 8, EX_LOG = 16 };

@@ -515,7 +515,9 @@ tg_tensor *tg_slice(tg_tape *t, tg_tensor *x, const int64_t *start, const int64_
     for (int i = 0; i < x->ndim; i++) {
         int64_t b = start[i] < 0 ? start[i] + x->shape[i] : start[i];
         a.v[i] = b;
-        a.v[TG_MAX_DIMS + i] = b + v.shape[i] * step[i]; /* normalised stop */
+        /* normalised stop: one past the last element taken (b + len * step overflows
+         * for a huge step) */
+        a.v[TG_MAX_DIMS + i] = v.shape[i] ? b + (v.shape[i] - 1) * step[i] + 1 : b;
         a.v[2 * TG_MAX_DIMS + i] = step[i];
     }
     return view_out(t, x, &v, TG_OP_SLICE, &a);
@@ -553,7 +555,7 @@ tg_tensor *tg_slice_backward(tg_tape *t, tg_tensor *g, const tg_tensor *like,
     for (int i = 0; i < like->ndim; i++) {
         int64_t b = start[i] < 0 ? start[i] + like->shape[i] : start[i];
         a.v[i] = b;
-        a.v[TG_MAX_DIMS + i] = b + g->shape[i] * step[i];
+        a.v[TG_MAX_DIMS + i] = g->shape[i] ? b + (g->shape[i] - 1) * step[i] + 1 : b;
         a.v[2 * TG_MAX_DIMS + i] = step[i];
     }
     return tg__record(t, TG_OP_SLICE_BWD, 1, &g, out, &a);
@@ -604,7 +606,9 @@ tg_tensor *tg_concat(tg_tape *t, int n, tg_tensor *const *xs, int axis)
             return tg__fail(t, TG_ESHAPE, "tg_concat: tensor %d %s %s does not match %s %s on axis %d",
                             i, tg__shape_str(x).s, tg_dtype_name(x->dtype), tg__shape_str(x0).s,
                             tg_dtype_name(x0->dtype), axis);
-        shape[axis] += x->shape[axis];
+        if (!tg__add_ok(shape[axis], x->shape[axis], &shape[axis]))
+            return tg__fail(t, TG_ESHAPE, "tg_concat: the sizes on axis %d overflow at tensor %d "
+                            "%s", axis, i, tg__shape_str(x).s);
     }
     tg_tensor *out = tg__new(t, x0->dtype, x0->ndim, shape);
     if (!out)

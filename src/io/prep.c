@@ -202,8 +202,11 @@ tg_status tg_csv_load(const char *path, const tg_csv_opts *opts, tg_tensor **x,
 
 /* ------------------------------------------------------------ row selection */
 
-void tg_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *perm)
+tg_status tg_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *perm)
 {
+    if (n < 0 || (n > 0 && !perm))
+        return tg__error_status(TG_EINVAL, "tg_permutation: need n >= 0 (got %lld) and a perm "
+                                           "array of n entries", (long long)n);
     for (int64_t i = 0; i < n; i++)
         perm[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
@@ -212,6 +215,7 @@ void tg_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *perm)
         perm[i] = perm[j];
         perm[j] = tmp;
     }
+    return TG_OK;
 }
 
 /* elements per row (the product of the extents after the first) */
@@ -352,27 +356,35 @@ void tg_batcher_free(tg_batcher **pb)
 
 /* --------------------------------------------------------------- splits */
 
-/* rows perm[lo..hi) of x and y into new tensors; the arguments are valid, so the only
- * failure is TG_ENOMEM (message set by tg_take_rows) */
+/* rows perm[lo..hi) of x and y into new tensors, for each output pointer that is not
+ * NULL (a NULL one discards its part); the arguments are valid, so the only failure is
+ * TG_ENOMEM (status and message set by tg_take_rows) */
 static tg_status take_part(const tg_tensor *x, const tg_tensor *y, const int64_t *perm, int64_t lo,
                            int64_t hi, tg_tensor **xo, tg_tensor **yo)
 {
-    *xo = tg_take_rows(x, hi - lo, perm + lo);
-    if (yo && y)
-        *yo = tg_take_rows(y, hi - lo, perm + lo);
-    if (!*xo || (y && yo && !*yo)) {
-        tg_tensor_free(xo);
-        if (yo)
-            tg_tensor_free(yo);
-        return TG_ENOMEM;
+    if (xo && !(*xo = tg_take_rows(x, hi - lo, perm + lo)))
+        return tg_last_status();
+    if (yo && y && !(*yo = tg_take_rows(y, hi - lo, perm + lo))) {
+        if (xo)
+            tg_tensor_free(xo);
+        return tg_last_status();
     }
     return TG_OK;
 }
 
-static bool rows_match(const tg_tensor *x, const tg_tensor *y)
+/* x: contiguous, rank >= 1; y: NULL or contiguous, rank >= 1, as many rows */
+static tg_status check_rows(const tg_tensor *x, const tg_tensor *y, const char *fn)
 {
-    return x && x->ndim >= 1 && tg_tensor_is_contiguous(x) &&
-           (!y || (y->ndim >= 1 && y->shape[0] == x->shape[0] && tg_tensor_is_contiguous(y)));
+    if (!x)
+        return tg__error_status(TG_EINVAL, "%s: x is NULL", fn);
+    if (x->ndim < 1 || !tg_tensor_is_contiguous(x))
+        return tg__error_status(TG_EINVAL, "%s: x %s must be contiguous with rank >= 1", fn,
+                                tg__shape_str(x).s);
+    if (y && (y->ndim < 1 || y->shape[0] != x->shape[0] || !tg_tensor_is_contiguous(y)))
+        return tg__error_status(TG_EINVAL, "%s: y %s must be contiguous with rank >= 1 and "
+                                           "as many rows as x %s", fn, tg__shape_str(y).s,
+                                tg__shape_str(x).s);
+    return TG_OK;
 }
 
 /* sets every non-NULL output to NULL, so a failure never leaves garbage behind */
@@ -389,9 +401,9 @@ tg_status tg_split(const tg_tensor *x, const tg_tensor *y, double val_frac, doub
 {
     tg_tensor **all[] = {x_train, y_train, x_val, y_val, x_test, y_test};
     clear_outputs(all, 6);
-    if (!rows_match(x, y) || !x_train || !x_val || !x_test)
-        return tg__error_status(TG_EINVAL, "tg_split: need a contiguous x (and y with as many "
-                                           "rows) and outputs");
+    tg_status bad = check_rows(x, y, "tg_split");
+    if (bad != TG_OK)
+        return bad;
     if (!(val_frac >= 0 && test_frac >= 0 && val_frac + test_frac < 1))
         return tg__error_status(TG_EINVAL, "tg_split: fractions %g + %g must be in [0, 1)",
                                 val_frac, test_frac);
@@ -421,9 +433,9 @@ tg_status tg_kfold(const tg_tensor *x, const tg_tensor *y, int k, int fold, uint
 {
     tg_tensor **all[] = {x_train, y_train, x_val, y_val};
     clear_outputs(all, 4);
-    if (!rows_match(x, y) || !x_train || !x_val)
-        return tg__error_status(TG_EINVAL, "tg_kfold: need a contiguous x (and y with as many "
-                                           "rows) and outputs");
+    tg_status bad = check_rows(x, y, "tg_kfold");
+    if (bad != TG_OK)
+        return bad;
     int64_t n = x->shape[0];
     if (k < 2 || k > n || fold < 0 || fold >= k)
         return tg__error_status(TG_EINVAL, "tg_kfold: need 2 <= k <= rows (%lld) and 0 <= fold < k",

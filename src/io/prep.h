@@ -37,8 +37,9 @@ TG_API tg_status tg_csv_load(const char *path, const tg_csv_opts *o, tg_tensor *
  * index outside [0, rows) (TG_ERANGE) or out of memory. Caller frees. */
 TG_API tg_tensor *tg_take_rows(const tg_tensor *t, int64_t n, const int64_t *idx);
 /* A permutation of 0..n-1 into perm (n entries; Fisher-Yates where step i swaps i with
- * tg_rng_u64(seed, stream, i) mod (i + 1)): reproducible, independent of threads. */
-TG_API void tg_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *perm);
+ * tg_rng_u64(seed, stream, i) mod (i + 1)): reproducible, independent of threads.
+ * TG_EINVAL for n < 0 or a NULL perm with n > 0 (n == 0 writes nothing). */
+TG_API tg_status tg_permutation(int64_t n, uint64_t seed, uint64_t stream, int64_t *perm);
 
 /* ---- mini-batches ---- */
 typedef struct tg_batcher tg_batcher;
@@ -67,9 +68,11 @@ TG_API void tg_batcher_free(tg_batcher **b);
  * / test: with p = tg_permutation(rows, seed, 0), n_val = floor(val_frac rows) and
  * n_test = floor(test_frac rows) (val_frac, test_frac >= 0, sum < 1), train gets the
  * first rows of p, then validation, then test: disjoint and complete. Outputs are new
- * tensors the caller frees; y may be NULL (then the y outputs are set to NULL; they may
- * be NULL pointers too). Returns TG_OK, TG_EINVAL or TG_ENOMEM; on failure every
- * output is NULL. */
+ * tensors the caller frees. Any output pointer may be NULL: that part is discarded (not
+ * built), and the others are the same as if it had been asked for (e.g. x_val = y_val =
+ * NULL with val_frac 0.2 leaves those rows out). y may be NULL: the y outputs are then
+ * set to NULL. Returns TG_OK, TG_EINVAL (x NULL, not contiguous or of rank 0; y not
+ * matching x's rows; fractions) or TG_ENOMEM; on failure every output is NULL. */
 TG_API tg_status tg_split(const tg_tensor *x, const tg_tensor *y, double val_frac,
                           double test_frac, uint64_t seed, tg_tensor **x_train,
                           tg_tensor **y_train, tg_tensor **x_val, tg_tensor **y_val,

@@ -54,7 +54,9 @@ tg_tensor *tg_activate(tg_tape *t, tg_tensor *x, tg_activation act, double param
     case TG_ACT_SOFTPLUS: return tg_softplus(t, x);
     case TG_ACT_SOFTMAX: return tg_softmax(t, x, -1);
     }
-    return NULL;
+    if (!t || t->status != TG_OK || !x)
+        return NULL;
+    return tg__fail(t, TG_EINVAL, "tg_activate: unknown activation %d", (int)act);
 }
 
 /* ------------------------------------------------------------------ model */

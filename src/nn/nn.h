@@ -39,7 +39,8 @@ typedef enum tg_activation {
     TG_ACT_SOFTPLUS,
     TG_ACT_SOFTMAX      /* over the last axis */
 } tg_activation;
-/* The activation as an op on the tape. */
+/* The activation as an op on the tape (TG_ACT_LINEAR returns x itself). An unknown
+ * activation fails the tape (TG_EINVAL naming it) and returns NULL. */
 TG_API tg_tensor *tg_activate(tg_tape *t, tg_tensor *x, tg_activation act, double param);
 
 /* ---- sequential model ---- */

@@ -1,10 +1,11 @@
 /* GEMM dispatch: the reference loop (always built, the tests' oracle), BLAS or the
  * blocked kernel, and the split of large products across threads. */
 #include "gemm.h"
-#include "tensor.h"
+#include "internal.h"
 
 #ifdef TG_HAVE_BLAS
 #include <cblas.h>
+#include <pthread.h>
 #endif
 
 #define REF_GEMM(T, NAME)                                                              \
@@ -24,9 +25,18 @@ REF_GEMM(float, tg__gemm_f32_ref)
 REF_GEMM(double, tg__gemm_f64_ref)
 
 #ifdef TG_HAVE_BLAS
+void openblas_set_num_threads(int n); /* OpenBLAS's own pool (not in every cblas.h) */
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+static void blas_pin(void) { openblas_set_num_threads(1); }
+
+void tg__blas_single_thread(void) { pthread_once(&blas_once, blas_pin); }
+
 static void blas_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                      int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
+    tg__blas_single_thread();
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
@@ -34,6 +44,7 @@ static void blas_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double a
                      const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
                      double *C, int64_t ldc)
 {
+    tg__blas_single_thread();
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
@@ -56,8 +67,9 @@ const tg__gemm_variant tg__gemm_variants[] = {
     {NULL, NULL, NULL},
 };
 
-/* Threading: one pool for everything. BLAS runs single-threaded (tg_set_num_threads
- * pins it) and a large product is split here into GEMM_PARTS blocks of rows (or
+/* Threading: one pool for everything. BLAS runs single-threaded (pinned before its
+ * first call, whether or not tg_set_num_threads is ever called: OpenBLAS's default of
+ * one thread per core would make results depend on the machine) and a large product is split here into GEMM_PARTS blocks of rows (or
  * columns, whichever is longer), shared out over tapegrad's OpenMP threads, so BLAS and
  * the elementwise kernels never run two thread pools that spin against each other.
  *
@@ -72,7 +84,7 @@ const tg__gemm_variant tg__gemm_variants[] = {
 
 bool tg__gemm_splits(int64_t M, int64_t N, int64_t K)
 {
-    return M * N * K >= TG__PAR_MIN_FLOPS && (M >= 32 || N >= 32);
+    return tg__mul_sat(tg__mul_sat(M, N), K) >= TG__PAR_MIN_FLOPS && (M >= 32 || N >= 32);
 }
 
 #ifdef TG_HAVE_OPENMP

@@ -55,6 +55,9 @@ void tg__gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 void tg__gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
                   const double *A, int64_t lda, const double *B, int64_t ldb, double beta,
                   double *C, int64_t ldc);
+/* BLAS builds: pins OpenBLAS to one thread, once per process (every BLAS call goes
+ * through it first); tapegrad splits products across its own threads instead */
+void tg__blas_single_thread(void);
 /* whether tg__gemm_* cuts an M x N x K product into parts (by its shape alone; the parts
  * are shared out over the threads, or run in turn on one) */
 bool tg__gemm_splits(int64_t M, int64_t N, int64_t K);

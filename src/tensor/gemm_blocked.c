@@ -2,11 +2,18 @@
  * into MR x KC row panels (transposes are absorbed by the packing), and an MR x NR
  * register block accumulates each panel product. The micro-kernel is plain C that the
  * compiler vectorizes; on x86-64 copies compiled for AVX-512 (6x32 floats) and
- * AVX2+FMA (6x16) are chosen at run time when the CPU has them. Packing buffers live on the stack: no allocation, no
- * shared state, so threads may call it concurrently. */
+ * AVX2+FMA (6x16) are chosen at run time when the CPU has them.
+ *
+ * The packing buffers (400 KiB for f64) are a per-thread workspace on the heap,
+ * allocated on the thread's first product and freed when the thread exits: no shared
+ * state, so threads may call it concurrently; no allocation in steady state; and no
+ * large stack frame (they lived on the stack, which overflowed a 256 KiB thread stack).
+ * If the workspace cannot be allocated the product runs the unpacked reference loop. */
+#include <pthread.h>
 #include <string.h>
 
 #include "gemm.h"
+#include "internal.h"
 
 #define KC 256
 #define MC 72
@@ -25,6 +32,54 @@
 #else
 #define HAVE_X86_CLONE 0
 #endif
+
+/* the workspace holds Bp (KC x NC) and Ap (KC x MC) of any build: NC and MC are
+ * already multiples of every NR (8, 16, 32) and MR (6) */
+#define WS_ELEMS ((size_t)KC * (NC + MC))
+_Static_assert(NC % 32 == 0 && MC % 6 == 0, "panel sizes must divide the blocks");
+
+/* a workspace block: this header, then the 64-byte aligned buffer */
+typedef struct {
+    tg_allocator used; /* the allocator it came from, to free it with */
+} ws_head;
+#define WS_BYTES (sizeof(ws_head) + 64 + WS_ELEMS * sizeof(double))
+
+static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
+static pthread_key_t ws_key; /* for the destructor at thread exit */
+static bool ws_key_ok;
+static _Thread_local void *tl_ws; /* this thread's buffer (also keeps it reachable) */
+
+static void ws_release(void *p)
+{
+    ws_head *h = p;
+    tg_allocator used = h->used;
+    tg__mfree_with(h, &used);
+}
+
+static void ws_init(void) { ws_key_ok = pthread_key_create(&ws_key, ws_release) == 0; }
+
+/* this thread's workspace of WS_ELEMS doubles, allocated on first use; NULL if that
+ * fails (the caller then runs without packing) */
+static void *ws_get(void)
+{
+    if (tl_ws)
+        return tl_ws;
+    pthread_once(&ws_once, ws_init);
+    if (!ws_key_ok)
+        return NULL;
+    tg_allocator used;
+    ws_head *h = tg__malloc_keep(WS_BYTES, &used);
+    if (!h)
+        return NULL;
+    h->used = used;
+    if (pthread_setspecific(ws_key, h) != 0) {
+        tg__mfree_with(h, &used);
+        return NULL;
+    }
+    uintptr_t data = ((uintptr_t)(h + 1) + 63) & ~(uintptr_t)63;
+    tl_ws = (void *)data;
+    return tl_ws;
+}
 
 /* packs op(B)[p0:p0+kc, j0:j0+nc] as panels of NR columns, zero-padded */
 #define PACK_B(T, NR)                                                                  \
@@ -88,8 +143,12 @@
                                       T alpha, const T *A, int64_t lda, const T *B,     \
                                       int64_t ldb, T beta, T *C, int64_t ldc)           \
     {                                                                                  \
-        T Bp[KC * ((NC + NR - 1) / NR * NR)];                                          \
-        T Ap[KC * ((MC + MR - 1) / MR * MR)];                                          \
+        T *Bp = ws_get();                                                              \
+        if (!Bp) {                                                                     \
+            REF_##T(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);             \
+            return;                                                                    \
+        }                                                                              \
+        T *Ap = Bp + KC * NC;                                                          \
         for (int64_t j0 = 0; j0 < N; j0 += NC) {                                       \
             int64_t nc = N - j0 < NC ? N - j0 : NC;                                    \
             for (int64_t p0 = 0; p0 < K; p0 += KC) {                                   \
@@ -110,6 +169,8 @@
         }                                                                              \
     }
 
+#define REF_float tg__gemm_f32_ref
+#define REF_double tg__gemm_f64_ref
 PACK_B(float, 16)
 PACK_A(float, 6)
 PACK_B(double, 8)

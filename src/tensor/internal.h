@@ -32,6 +32,10 @@ void tg__set_requires_grad(tg_tensor *x, bool on);
 void *tg__malloc(size_t n);
 void *tg__calloc(size_t n);
 void tg__mfree(void *p);
+/* for memory that may outlive the allocator's configuration (per-thread workspaces):
+ * allocates through the current hook and records it in *used; frees through *used */
+void *tg__malloc_keep(size_t n, tg_allocator *used);
+void tg__mfree_with(void *p, const tg_allocator *used);
 
 /* thread-local error for calls outside a tape; returns NULL for convenience */
 void *tg__error(tg_status s, const char *fmt, ...) TG_PRINTF(2, 3);
@@ -41,6 +45,49 @@ tg_status tg__error_status(tg_status s, const char *fmt, ...) TG_PRINTF(2, 3);
 typedef struct { char s[112]; } tg__shapebuf;
 tg__shapebuf tg__shape_str(const tg_tensor *t);
 tg__shapebuf tg__dims_str(int ndim, const int64_t *shape);
+
+/* checked int64 arithmetic: *r = a * b (or a + b); false, *r untouched, on overflow */
+static inline bool tg__mul_ok(int64_t a, int64_t b, int64_t *r)
+{
+    if (a && b) {
+        if (a > 0 ? (b > 0 ? a > INT64_MAX / b : b < INT64_MIN / a)
+                  : (b > 0 ? a < INT64_MIN / b : a < INT64_MAX / b))
+            return false;
+    }
+    *r = a * b;
+    return true;
+}
+static inline bool tg__add_ok(int64_t a, int64_t b, int64_t *r)
+{
+    if (b > 0 ? a > INT64_MAX - b : a < INT64_MIN - b)
+        return false;
+    *r = a + b;
+    return true;
+}
+/* a * b for a, b >= 0, saturating at INT64_MAX (for size thresholds) */
+static inline int64_t tg__mul_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    return tg__mul_ok(a, b, &r) ? r : INT64_MAX;
+}
+
+/* double -> i32 as every bulk conversion does it: toward zero, saturating at the int32
+ * bounds, NaN -> 0 (a plain cast is undefined for those) */
+static inline int32_t tg__to_i32(double v)
+{
+    if (!(v == v))
+        return 0;
+    if (v >= 2147483647.0)
+        return INT32_MAX;
+    if (v <= -2147483648.0)
+        return INT32_MIN;
+    return (int32_t)v;
+}
+/* whether v is stored exactly in an i32 tensor's element (whole, in range) */
+static inline bool tg__is_i32(double v)
+{
+    return v >= -2147483648.0 && v <= 2147483647.0 && v == (double)(int64_t)v;
+}
 
 /* element count of a shape with overflow check; false (and *n untouched) on overflow
  * or a negative extent */

@@ -2,6 +2,7 @@
  * dispatch. They know nothing about tapes; callers have checked shapes and dtypes. */
 #include <string.h>
 #include <tgmath.h>
+#include <unistd.h>
 
 #include "gemm.h"
 #include "internal.h"
@@ -11,21 +12,33 @@
 #ifdef TG_HAVE_OPENMP
 #include <omp.h>
 #endif
-#ifdef TG_HAVE_BLAS
-void openblas_set_num_threads(int n); /* OpenBLAS's own pool */
-#endif
 
 static int g_threads = 1; /* process-wide configuration, see tg_set_num_threads */
 
-void tg_set_num_threads(int n)
+int tg_max_threads(void)
 {
-    g_threads = n < 1 ? 1 : n;
+    long procs = sysconf(_SC_NPROCESSORS_ONLN);
+    if (procs < 1)
+        procs = 1;
+    if (procs > 1024)
+        procs = 1024;
+    return 4 * (int)procs;
+}
+
+tg_status tg_set_num_threads(int n)
+{
+    int max = tg_max_threads();
+    if (n < 1 || n > max)
+        return tg__error_status(TG_EINVAL, "tg_set_num_threads: %d threads outside [1, %d] "
+                                           "(4 per processor); the setting is unchanged", n, max);
+    g_threads = n;
 #ifdef TG_HAVE_OPENMP
     omp_set_num_threads(g_threads);
 #endif
 #ifdef TG_HAVE_BLAS
-    openblas_set_num_threads(1); /* products are split across our threads (gemm.c) */
+    tg__blas_single_thread(); /* products are split across our threads (gemm.c) */
 #endif
+    return TG_OK;
 }
 
 int tg_num_threads(void) { return g_threads; }
@@ -198,7 +211,7 @@ static void copy_convert(tg_tensor *out, const tg_tensor *x)
             else if (out->dtype == TG_F64)
                 *(double *)dst = v;
             else
-                *(int32_t *)dst = (int32_t)v;
+                *(int32_t *)dst = tg__to_i32(v);
         }
     }
 }
@@ -399,7 +412,7 @@ void tg__k_fill(tg_tensor *t, double v)
             else if (t->dtype == TG_F64)
                 ((double *)t->data)[o] = v;
             else
-                ((int32_t *)t->data)[o] = (int32_t)v;
+                ((int32_t *)t->data)[o] = tg__to_i32(v);
         }
     }
 }
@@ -762,7 +775,7 @@ bool tg__k_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const 
     /* (with one thread no region at all: an inactive one around a GEMM that splits
      * would make its region nested, whose threads libgomp creates afresh each time) */
     if (g_threads > 1 && batch > 1 && !tg__gemm_splits(M, N, K) &&
-        batch * M * N * K >= TG__PAR_MIN_FLOPS) {
+        tg__mul_sat(tg__mul_sat(batch, M * N), K) >= TG__PAR_MIN_FLOPS) {
         int nt = (int)(batch < g_threads ? batch : g_threads);
 #pragma omp parallel for num_threads(nt)
         for (int64_t e = 0; e < batch; e++)

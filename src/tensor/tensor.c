@@ -45,6 +45,22 @@ void tg__mfree(void *p)
         free(p);
 }
 
+void *tg__malloc_keep(size_t n, tg_allocator *used)
+{
+    *used = g_alloc;
+    return tg__malloc(n);
+}
+
+void tg__mfree_with(void *p, const tg_allocator *used)
+{
+    if (!p)
+        return;
+    if (used->free)
+        used->free(p, used->ctx);
+    else
+        free(p);
+}
+
 /* -------------------------------------------------------------------- errors */
 
 /* the message and status of the thread's last failed call, set together */
@@ -162,6 +178,9 @@ bool tg_tensor_is_contiguous(const tg_tensor *t)
 {
     if (!t)
         return false;
+    for (int i = 0; i < t->ndim; i++)
+        if (t->shape[i] == 0)
+            return true; /* no elements: any strides describe the one (empty) layout */
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->shape[i] != 1 && t->stride[i] != s)
@@ -284,6 +303,8 @@ tg_tensor *tg_zeros(tg_dtype dt, int ndim, const int64_t *shape)
 
 tg_tensor *tg_full(tg_dtype dt, int ndim, const int64_t *shape, double value)
 {
+    if (dt == TG_I32 && !tg__is_i32(value))
+        return tg__error(TG_ERANGE, "tg_full: %g is not a whole number in the i32 range", value);
     tg_tensor *t = new_tensor(dt, ndim, shape, NULL, false, "tg_full");
     if (t)
         tg__k_fill(t, value);
@@ -312,6 +333,9 @@ tg_tensor *tg_tensor_wrap(tg_dtype dt, int ndim, const int64_t *shape, void *mem
 {
     if (!mem)
         return tg__error(TG_EINVAL, "tg_tensor_wrap: memory is NULL");
+    if ((unsigned)dt <= TG_I32 && (uintptr_t)mem % tg_dtype_size(dt))
+        return tg__error(TG_EINVAL, "tg_tensor_wrap: memory %p is not aligned to %zu bytes for %s",
+                         mem, tg_dtype_size(dt), tg_dtype_name(dt));
     return new_tensor(dt, ndim, shape, mem, false, "tg_tensor_wrap");
 }
 
@@ -324,6 +348,10 @@ tg_tensor *tg_arange(tg_dtype dt, double start, double stop, double step)
         cnt = 0;
     if (cnt > 1e15)
         return tg__error(TG_EINVAL, "tg_arange: too many elements");
+    if (dt == TG_I32 && cnt > 0 &&
+        !(tg__is_i32(start) && tg__is_i32(step) && tg__is_i32(start + (cnt - 1) * step)))
+        return tg__error(TG_ERANGE, "tg_arange: i32 range (%g, %g, %g) needs whole numbers in "
+                                    "the i32 range", start, stop, step);
     int64_t n = (int64_t)cnt;
     tg_tensor *t = new_tensor(dt, 1, &n, NULL, false, "tg_arange");
     for (int64_t i = 0; t && i < n; i++)
@@ -453,8 +481,18 @@ static void store(tg_tensor *t, int64_t off, double v)
     switch (t->dtype) {
     case TG_F32: ((float *)t->data)[off] = (float)v; break;
     case TG_F64: ((double *)t->data)[off] = v; break;
-    case TG_I32: ((int32_t *)t->data)[off] = (int32_t)v; break;
+    case TG_I32: ((int32_t *)t->data)[off] = tg__to_i32(v); break;
     }
+}
+
+/* an i32 element takes whole numbers in the int32 range only (values given one by one:
+ * refused; bulk conversions saturate instead, see tg__to_i32) */
+static bool value_fits(const tg_tensor *t, double v, const char *fn)
+{
+    if (t->dtype != TG_I32 || tg__is_i32(v))
+        return true;
+    tg__error(TG_ERANGE, "%s: %g is not a whole number in the i32 range", fn, v);
+    return false;
 }
 
 static bool index_offset(const tg_tensor *t, const int64_t *idx, int64_t *off, const char *fn)
@@ -491,6 +529,8 @@ tg_status tg_tensor_set(tg_tensor *t, const int64_t *index, double value)
     int64_t off;
     if (!index_offset(t, index, &off, "tg_tensor_set"))
         return t ? TG_ERANGE : TG_EINVAL;
+    if (!value_fits(t, value, "tg_tensor_set"))
+        return TG_ERANGE;
     store(t, off, value);
     return TG_OK;
 }
@@ -509,6 +549,8 @@ tg_status tg_tensor_set_flat(tg_tensor *t, int64_t i, double value)
     if (!t || i < 0 || i >= tg_tensor_numel(t))
         return tg__error_status(TG_ERANGE, "tg_tensor_set_flat: index %lld out of range",
                                 (long long)i);
+    if (!value_fits(t, value, "tg_tensor_set_flat"))
+        return TG_ERANGE;
     store(t, offset_of_flat(t, i), value);
     return TG_OK;
 }
@@ -567,6 +609,12 @@ tg_status tg_tensor_copy_out(const tg_tensor *t, tg_dtype dt, void *dst)
 {
     if (!t || !dst)
         return tg__error_status(TG_EINVAL, "tg_tensor_copy_out: NULL argument");
+    if ((unsigned)dt > TG_I32)
+        return tg__error_status(TG_EDTYPE, "tg_tensor_copy_out: unknown dtype %d", (int)dt);
+    if ((uintptr_t)dst % tg_dtype_size(dt))
+        return tg__error_status(TG_EINVAL, "tg_tensor_copy_out: dst %p is not aligned to %zu "
+                                           "bytes for %s", dst, tg_dtype_size(dt),
+                                tg_dtype_name(dt));
     tg_tensor d;
     tg__init_header(&d, dt, t->ndim, t->shape);
     d.data = dst;
@@ -587,6 +635,8 @@ tg_status tg_tensor_fill(tg_tensor *t, double value)
 {
     if (!t)
         return tg__error_status(TG_EINVAL, "tg_tensor_fill: NULL tensor");
+    if (!value_fits(t, value, "tg_tensor_fill"))
+        return TG_ERANGE;
     tg__k_fill(t, value);
     return TG_OK;
 }
@@ -724,10 +774,23 @@ tg_status tg__view_slice(tg_tensor *out, const tg_tensor *x, const int64_t *star
                      (long long)start[i], (long long)stop[i], i, tg__shape_str(x).s);
             return TG_ERANGE;
         }
-        int64_t len = e > b ? (e - b + step[i] - 1) / step[i] : 0;
-        out->offset += b * v.stride[i];
+        /* ceil((e - b) / step) without forming e - b + step - 1 (step may be huge) */
+        int64_t len = e > b ? 1 + (e - b - 1) / step[i] : 0;
+        int64_t off, st = v.stride[i];
+        if (len > 1 && !tg__mul_ok(st, step[i], &st)) {
+            snprintf(err, errsz, "step %lld on axis %d of %s overflows the stride",
+                     (long long)step[i], i, tg__shape_str(x).s);
+            return TG_ERANGE;
+        }
+        /* b <= n and b * stride stays inside the storage for a valid x; checked anyway */
+        if (!tg__mul_ok(b, v.stride[i], &off) || !tg__add_ok(out->offset, off, &off)) {
+            snprintf(err, errsz, "start %lld on axis %d of %s overflows the offset",
+                     (long long)start[i], i, tg__shape_str(x).s);
+            return TG_ERANGE;
+        }
+        out->offset = off;
         out->shape[i] = len;
-        out->stride[i] = v.stride[i] * step[i];
+        out->stride[i] = st; /* one element or none: any stride, keep the axis's own */
     }
     return TG_OK;
 }
@@ -752,6 +815,12 @@ tg_status tg__view_expand(tg_tensor *out, const tg_tensor *x, int ndim, const in
         }
         out->shape[i] = shape[i];
         out->stride[i] = (k >= 0 && have == shape[i]) ? v.stride[k] : 0;
+    }
+    int64_t n;
+    if (!tg__numel(ndim, out->shape, &n)) {
+        snprintf(err, errsz, "cannot expand %s to %s: the element count overflows",
+                 tg__shape_str(x).s, tg__dims_str(ndim, shape).s);
+        return TG_ESHAPE;
     }
     return TG_OK;
 }

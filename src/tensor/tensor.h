@@ -95,10 +95,14 @@ typedef struct tg_allocator {
 TG_API void tg_set_allocator(const tg_allocator *a);
 
 /* Threads used by large kernels (OpenMP) and by BLAS; process-wide configuration like
- * the allocator. n < 1 is treated as 1. Results never depend on it: every reduction
- * that is split across threads combines partial results in a fixed order. */
-TG_API void tg_set_num_threads(int n);
+ * the allocator; 1 until set. Results never depend on it: every reduction that is split
+ * across threads combines partial results in a fixed order. n must be in
+ * [1, tg_max_threads()], else TG_EINVAL (tg_last_error says the range) and the setting
+ * is unchanged: a huge count would make the thread runtime fail to start its threads. */
+TG_API tg_status tg_set_num_threads(int n);
 TG_API int tg_num_threads(void);
+/* The largest count tg_set_num_threads accepts: 4 x the online processors. */
+TG_API int tg_max_threads(void);
 
 /* ---- creation (persistent; caller frees with tg_tensor_free) ----
  * shape has ndim entries (ndim 0..8, each >= 0); element counts are overflow-checked.

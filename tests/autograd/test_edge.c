@@ -139,10 +139,52 @@ static void test_cross_entropy_accumulates_in_double(void)
         tg_tensor_free(&all[i]);
 }
 
+/* tape views: expand / concat whose element counts overflow fail the tape (a sum of
+ * [1,1] expanded to [2^40,2^40] returned 0 with TG_OK); a slice with a huge step takes
+ * one element and its gradient lands there */
+static void test_view_overflow(void)
+{
+    int64_t big = (int64_t)1 << 40;
+    tg_tensor *one = tg_ones(TG_F64, 2, (int64_t[]){1, 1});
+    tg_tensor_set_requires_grad(one, true);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *s = tg_sum(t, tg_expand(t, one, 2, (int64_t[]){big, big}), 0, NULL, false);
+    CHECK(!s && tg_tape_status(t) == TG_ESHAPE && strstr(tg_tape_error(t), "tg_expand") &&
+              strstr(tg_tape_error(t), "overflow"),
+          "sum of [1,1] expanded to [2^40,2^40]: %s", s ? "a value" : tg_tape_error(t));
+    CHECK(tg_backward(t, s) == TG_ESHAPE, "backward reports it");
+    tg_tape_reset(t);
+
+    tg_tensor *v = tg_ones(TG_F64, 1, (int64_t[]){1});
+    tg_tensor *half = tg_expand(t, v, 1, (int64_t[]){(int64_t)1 << 62});
+    tg_tensor *parts[] = {half, half};
+    CHECK(half && !tg_concat(t, 2, parts, 0) && tg_tape_status(t) == TG_ESHAPE &&
+              strstr(tg_tape_error(t), "tg_concat"),
+          "concat to 2^63 rows: %s", tg_tape_error(t));
+    tg_tape_reset(t);
+
+    tg_tensor *x = tg_arange(TG_F64, 0, 10, 1);
+    tg_tensor_set_requires_grad(x, true);
+    tg_tensor *y = tg_slice(t, x, (int64_t[]){3}, (int64_t[]){10}, (int64_t[]){INT64_MAX});
+    CHECK(y && y->shape[0] == 1 && tg_tensor_get_flat(y, 0) == 3, "slice step 2^63-1: %s",
+          y ? "wrong" : tg_tape_error(t));
+    CHECK(tg_backward(t, tg_sum(t, y, 0, NULL, false)) == TG_OK, "backward: %s",
+          tg_tape_error(t));
+    bool ok = x->grad != NULL;
+    for (int i = 0; ok && i < 10; i++)
+        ok = tg_tensor_get_flat(x->grad, i) == (i == 3);
+    CHECK(ok, "the gradient is one-hot at 3");
+    tg_tape_free(&t);
+    tg_tensor_free(&x);
+    tg_tensor_free(&v);
+    tg_tensor_free(&one);
+}
+
 int main(void)
 {
     test_softmax_empty_axis();
     test_sum_accumulates_in_double();
     test_cross_entropy_accumulates_in_double();
+    test_view_overflow();
     return check_summary();
 }

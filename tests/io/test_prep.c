@@ -497,6 +497,58 @@ static void scaler_tests(void)
     tg_scaler_free(&s);
 }
 
+/* tg_split / tg_kfold: any output pointer may be NULL (that part is discarded, the
+ * others unchanged); bad inputs get a message that names the real problem (x_val = NULL
+ * was refused as "need a contiguous x" while y_val = NULL was accepted) */
+static void split_null_outputs(void)
+{
+    tg_tensor *x = tg_arange(TG_F32, 0, 20, 1), *y = tg_arange(TG_I32, 0, 20, 1);
+    tg_tensor *xm = tg_view_reshape(x, 2, (int64_t[]){10, 2});
+    tg_tensor *ym = tg_view_reshape(y, 1, (int64_t[]){20});
+    tg_tensor *yv = tg_arange(TG_I32, 0, 10, 1);
+    tg_tensor *o[6], *p[6];
+    CHECK(tg_split(xm, yv, 0.2, 0.3, 7, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5]) == TG_OK,
+          "full split");
+    tg_status s = tg_split(xm, yv, 0.2, 0.3, 7, &p[0], &p[1], NULL, NULL, &p[4], &p[5]);
+    CHECK(s == TG_OK && p[0] && p[4], "x_val = y_val = NULL: %s '%s'", tg_status_name(s),
+          tg_last_error());
+    CHECK(s == TG_OK && tg_tensor_hash(p[0]) == tg_tensor_hash(o[0]) &&
+              tg_tensor_hash(p[5]) == tg_tensor_hash(o[5]),
+          "the parts asked for are those of the full split");
+    for (int i = 0; i < 6; i++)
+        if (i != 2 && i != 3)
+            tg_tensor_free(&p[i]);
+    s = tg_split(xm, yv, 0.2, 0.3, 7, NULL, NULL, NULL, &p[3], NULL, NULL);
+    CHECK(s == TG_OK && tg_tensor_hash(p[3]) == tg_tensor_hash(o[3]), "only y_val: %s",
+          tg_status_name(s));
+    tg_tensor_free(&p[3]);
+    s = tg_split(xm, NULL, 0.0, 0.0, 7, &p[0], &p[1], NULL, NULL, NULL, NULL);
+    CHECK(s == TG_OK && p[0] && p[0]->shape[0] == 10 && !p[1], "everything in train, no y");
+    tg_tensor_free(&p[0]);
+    CHECK(tg_split(xm, yv, 0.2, 0.3, 7, NULL, NULL, NULL, NULL, NULL, NULL) == TG_OK,
+          "no outputs at all");
+    for (int i = 0; i < 6; i++)
+        tg_tensor_free(&o[i]);
+
+    s = tg_split(NULL, yv, 0.2, 0.3, 7, &p[0], &p[1], &p[2], &p[3], &p[4], &p[5]);
+    CHECK(s == TG_EINVAL && strstr(tg_last_error(), "x is NULL") && !p[0] && !p[5],
+          "x NULL: '%s'", tg_last_error());
+    s = tg_split(xm, ym, 0.2, 0.3, 7, &p[0], &p[1], &p[2], &p[3], &p[4], &p[5]);
+    CHECK(s == TG_EINVAL && strstr(tg_last_error(), "y [20]") && strstr(tg_last_error(), "rows"),
+          "y rows differ: '%s'", tg_last_error());
+    s = tg_kfold(xm, yv, 5, 1, 3, NULL, NULL, &p[2], &p[3]);
+    CHECK(s == TG_OK && p[2] && p[3] && p[2]->shape[0] == 2, "k-fold, validation only: %s",
+          tg_status_name(s));
+    tg_tensor_free(&p[2]);
+    tg_tensor_free(&p[3]);
+    s = tg_kfold(xm, yv, 5, 1, 3, &p[0], NULL, NULL, NULL);
+    CHECK(s == TG_OK && p[0] && p[0]->shape[0] == 8, "k-fold, x_train only");
+    tg_tensor_free(&p[0]);
+    tg_tensor *all[] = {x, y, xm, ym, yv};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        tg_tensor_free(&all[i]);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -508,6 +560,7 @@ int main(void)
     batch_tests();
     scaler_tests();
     oom_tests();
+    split_null_outputs();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

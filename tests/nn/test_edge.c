@@ -149,10 +149,38 @@ static void test_accuracy_checks(void)
         tg_tensor_free(&all[i]);
 }
 
+/* tg_activate with an unknown activation fails the tape naming it (it returned NULL with
+ * no error, so tg_backward reported success); tg_permutation checks its array */
+static void test_unknown_activation_and_permutation(void)
+{
+    tg_tensor *x = tg_ones(TG_F32, 2, (int64_t[]){2, 3});
+    tg_tape *t = tg_tape_new();
+    tg_tensor *y = tg_activate(t, x, (tg_activation)99, 0);
+    CHECK(!y && tg_tape_status(t) == TG_EINVAL && strstr(tg_tape_error(t), "tg_activate") &&
+              strstr(tg_tape_error(t), "99"),
+          "unknown activation: '%s'", tg_tape_error(t));
+    CHECK(tg_backward(t, y) == TG_EINVAL, "backward reports it");
+    tg_tape_reset(t);
+    CHECK(tg_activate(t, x, TG_ACT_RELU, 0) && !tg_tape_failed(t), "a known one works");
+    CHECK(!tg_activate(t, NULL, (tg_activation)99, 0) && !tg_tape_failed(t),
+          "NULL input: NULL without a new error");
+    tg_tape_free(&t);
+    tg_tensor_free(&x);
+
+    int64_t perm[4] = {9, 9, 9, 9};
+    CHECK(tg_permutation(4, 1, 0, NULL) == TG_EINVAL && strstr(tg_last_error(), "tg_permutation"),
+          "NULL perm: '%s'", tg_last_error());
+    CHECK(tg_permutation(-1, 1, 0, perm) == TG_EINVAL && perm[0] == 9, "n = -1");
+    CHECK(tg_permutation(0, 1, 0, NULL) == TG_OK, "n = 0 with NULL: nothing to write");
+    CHECK(tg_permutation(4, 1, 0, perm) == TG_OK && perm[0] + perm[1] + perm[2] + perm[3] == 6,
+          "a permutation of 0..3");
+}
+
 int main(void)
 {
     test_status_kept();
     test_roc_auc_nan();
     test_accuracy_checks();
+    test_unknown_activation_and_permutation();
     return check_summary();
 }
