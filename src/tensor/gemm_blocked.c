@@ -8,12 +8,15 @@
  * allocated on the thread's first product and freed when the thread exits: no shared
  * state, so threads may call it concurrently; no allocation in steady state; and no
  * large stack frame (they lived on the stack, which overflowed a 256 KiB thread stack).
- * If the workspace cannot be allocated the product runs the unpacked reference loop. */
+ * Like a BLAS library's own buffers, and unlike every other allocation of tapegrad, the
+ * workspace comes from malloc, not the tg_set_allocator hook: it outlives any allocator
+ * configuration (a thread may exit after the hook changed) and belongs to no call. If it
+ * cannot be allocated the product runs the unpacked reference loop. */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gemm.h"
-#include "internal.h"
 
 #define KC 256
 #define MC 72
@@ -38,25 +41,12 @@
 #define WS_ELEMS ((size_t)KC * (NC + MC))
 _Static_assert(NC % 32 == 0 && MC % 6 == 0, "panel sizes must divide the blocks");
 
-/* a workspace block: this header, then the 64-byte aligned buffer */
-typedef struct {
-    tg_allocator used; /* the allocator it came from, to free it with */
-} ws_head;
-#define WS_BYTES (sizeof(ws_head) + 64 + WS_ELEMS * sizeof(double))
-
 static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
 static pthread_key_t ws_key; /* for the destructor at thread exit */
 static bool ws_key_ok;
 static _Thread_local void *tl_ws; /* this thread's buffer (also keeps it reachable) */
 
-static void ws_release(void *p)
-{
-    ws_head *h = p;
-    tg_allocator used = h->used;
-    tg__mfree_with(h, &used);
-}
-
-static void ws_init(void) { ws_key_ok = pthread_key_create(&ws_key, ws_release) == 0; }
+static void ws_init(void) { ws_key_ok = pthread_key_create(&ws_key, free) == 0; }
 
 /* this thread's workspace of WS_ELEMS doubles, allocated on first use; NULL if that
  * fails (the caller then runs without packing) */
@@ -67,18 +57,15 @@ static void *ws_get(void)
     pthread_once(&ws_once, ws_init);
     if (!ws_key_ok)
         return NULL;
-    tg_allocator used;
-    ws_head *h = tg__malloc_keep(WS_BYTES, &used);
-    if (!h)
+    void *w = aligned_alloc(64, WS_ELEMS * sizeof(double));
+    if (!w)
         return NULL;
-    h->used = used;
-    if (pthread_setspecific(ws_key, h) != 0) {
-        tg__mfree_with(h, &used);
+    if (pthread_setspecific(ws_key, w) != 0) {
+        free(w);
         return NULL;
     }
-    uintptr_t data = ((uintptr_t)(h + 1) + 63) & ~(uintptr_t)63;
-    tl_ws = (void *)data;
-    return tl_ws;
+    tl_ws = w;
+    return w;
 }
 
 /* packs op(B)[p0:p0+kc, j0:j0+nc] as panels of NR columns, zero-padded */

@@ -32,10 +32,6 @@ void tg__set_requires_grad(tg_tensor *x, bool on);
 void *tg__malloc(size_t n);
 void *tg__calloc(size_t n);
 void tg__mfree(void *p);
-/* for memory that may outlive the allocator's configuration (per-thread workspaces):
- * allocates through the current hook and records it in *used; frees through *used */
-void *tg__malloc_keep(size_t n, tg_allocator *used);
-void tg__mfree_with(void *p, const tg_allocator *used);
 
 /* thread-local error for calls outside a tape; returns NULL for convenience */
 void *tg__error(tg_status s, const char *fmt, ...) TG_PRINTF(2, 3);

@@ -45,22 +45,6 @@ void tg__mfree(void *p)
         free(p);
 }
 
-void *tg__malloc_keep(size_t n, tg_allocator *used)
-{
-    *used = g_alloc;
-    return tg__malloc(n);
-}
-
-void tg__mfree_with(void *p, const tg_allocator *used)
-{
-    if (!p)
-        return;
-    if (used->free)
-        used->free(p, used->ctx);
-    else
-        free(p);
-}
-
 /* -------------------------------------------------------------------- errors */
 
 /* the message and status of the thread's last failed call, set together */

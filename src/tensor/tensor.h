@@ -83,7 +83,10 @@ TG_API const char *tg_dtype_name(tg_dtype d);
 TG_API size_t tg_dtype_size(tg_dtype d);
 
 /* ---- allocation hook ----
- * Every heap allocation the library makes goes through this allocator. Set it before
+ * Every heap allocation the library makes goes through this allocator, except the
+ * built-in GEMM's per-thread packing workspace (400 KiB per thread that runs a product
+ * in a build without BLAS, freed at thread exit), which, like a BLAS library's own
+ * buffers, comes from malloc. Set it before
  * any other call (it is process-wide configuration, not per-thread state); NULL
  * restores malloc/free. Used by tests to count allocations and to inject failures.
  * jansson (the checkpoint header's JSON) allocates through it too: see checkpoint.h. */
