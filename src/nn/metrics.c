@@ -216,3 +216,97 @@ double tg_roc_auc(const tg_tensor *scores, const tg_tensor *labels)
         return NAN;
     return (rank_sum - npos * (npos + 1) / 2.0) / (npos * nneg);
 }
+
+/* ------------------------------------------------------------- regression */
+
+/* n > 0 float values in each, the same count; else NaN with an error naming fn */
+static int64_t regression_pair(const tg_tensor *pred, const tg_tensor *y, const char *fn)
+{
+    if (!pred || !y)
+        return tg__error(TG_EINVAL, "%s: NULL tensor", fn), -1;
+    int64_t n = tg_tensor_numel(y);
+    if (pred->dtype == TG_I32 || y->dtype == TG_I32 || n != tg_tensor_numel(pred) || n == 0)
+        return tg__error(TG_EINVAL, "%s: need float tensors with the same number (>= 1) of "
+                                    "values: %s %s and %s %s",
+                         fn, tg__shape_str(pred).s, tg_dtype_name(pred->dtype),
+                         tg__shape_str(y).s, tg_dtype_name(y->dtype)),
+               -1;
+    return n;
+}
+
+/* sum of squared and of absolute errors, in double, row-major order */
+static void errors(const tg_tensor *pred, const tg_tensor *y, int64_t n, double *sq, double *ab)
+{
+    *sq = *ab = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = tg_tensor_get_flat(pred, i) - tg_tensor_get_flat(y, i);
+        *sq += d * d;
+        *ab += fabs(d);
+    }
+}
+
+double tg_rmse(const tg_tensor *pred, const tg_tensor *y)
+{
+    int64_t n = regression_pair(pred, y, "tg_rmse");
+    double sq, ab;
+    if (n < 0)
+        return NAN;
+    errors(pred, y, n, &sq, &ab);
+    return sqrt(sq / (double)n);
+}
+
+double tg_mae_metric(const tg_tensor *pred, const tg_tensor *y)
+{
+    int64_t n = regression_pair(pred, y, "tg_mae_metric");
+    double sq, ab;
+    if (n < 0)
+        return NAN;
+    errors(pred, y, n, &sq, &ab);
+    return ab / (double)n;
+}
+
+double tg_r2_score(const tg_tensor *pred, const tg_tensor *y)
+{
+    int64_t n = regression_pair(pred, y, "tg_r2_score");
+    if (n < 0)
+        return NAN;
+    double mean = 0, tot = 0, sq, ab;
+    for (int64_t i = 0; i < n; i++)
+        mean += tg_tensor_get_flat(y, i);
+    mean /= (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        double d = tg_tensor_get_flat(y, i) - mean;
+        tot += d * d;
+    }
+    errors(pred, y, n, &sq, &ab);
+    if (tot == 0) /* constant targets: R^2 is undefined unless the fit is exact */
+        return sq == 0 ? 1.0 : (tg__error(TG_EINVAL, "tg_r2_score: the targets are constant, "
+                                                     "so R^2 is undefined"),
+                                NAN);
+    return 1 - sq / tot;
+}
+
+tg_tensor *tg_argmax(const tg_tensor *x)
+{
+    if (!x || x->ndim != 2 || x->dtype == TG_I32 || x->shape[1] < 1)
+        return tg__error(TG_EINVAL, "tg_argmax: need float scores [N, C >= 1], got %s",
+                         x ? tg__shape_str(x).s : "NULL");
+    int64_t n = x->shape[0];
+    tg_tensor *out = tg_zeros(TG_I32, 1, &n);
+    if (!out)
+        return NULL;
+    int32_t *o = out->data;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t best = 0;
+        double bv = tg_tensor_get(x, (int64_t[]){i, 0});
+        for (int64_t k = 1; k < x->shape[1]; k++) { /* NaN never wins; ties go to the first */
+            double v = tg_tensor_get(x, (int64_t[]){i, k});
+            if (v > bv || (isnan(bv) && !isnan(v))) {
+                bv = v;
+                best = k;
+            }
+        }
+        o[i] = (int32_t)(best > INT32_MAX ? INT32_MAX : best);
+    }
+    return out;
+}

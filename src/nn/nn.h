@@ -200,6 +200,18 @@ TG_API tg_status tg_confusion_matrix(const tg_tensor *pred, const tg_tensor *tar
 /* Precision, recall and F1 of class c from a confusion matrix (0 where undefined). */
 TG_API void tg_precision_recall_f1(const int64_t *counts, int64_t C, int64_t c, double *precision,
                                    double *recall, double *f1);
+/* Regression metrics over all values of pred and y (float, the same number of values,
+ * any shapes, summed in double in row-major order): root mean squared error, mean
+ * absolute error, and R^2 = 1 - SSE / SST (SST about y's mean; 1.0 for an exact fit of
+ * constant targets, NaN with an error for an inexact one). NaN with tg_last_error() on
+ * bad arguments. */
+TG_API double tg_rmse(const tg_tensor *pred, const tg_tensor *y);
+TG_API double tg_mae_metric(const tg_tensor *pred, const tg_tensor *y);
+TG_API double tg_r2_score(const tg_tensor *pred, const tg_tensor *y);
+/* The index of each row's largest score of x (float [N, C]) as a new I32 [N] tensor the
+ * caller frees: ties go to the first maximum, NaN never wins over a number. NULL with
+ * tg_last_error() for another shape. */
+TG_API tg_tensor *tg_argmax(const tg_tensor *x);
 /* Area under the ROC curve of scores for binary labels (>= 0.5 is positive); ties get
  * half credit; +-inf are ordinary (extreme) scores. NaN if one class is absent; NaN with
  * tg_last_error() set (TG_EINVAL) if a score or a label is NaN, (TG_ESHAPE) if the
