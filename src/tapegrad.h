@@ -11,5 +11,6 @@
 #include "io/datasets.h"
 #include "io/prep.h"
 #include "io/checkpoint.h"
+#include "audio/audio.h"
 
 #endif
