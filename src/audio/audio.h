@@ -118,8 +118,9 @@ TG_API tg_status tg_audio_shift(tg_tensor *x, int64_t max_shift, uint64_t seed, 
 TG_API tg_status tg_audio_add_noise(tg_tensor *x, double snr_min_db, double snr_max_db,
                                     uint64_t seed, uint64_t index);
 /* Speed change by resampling (tempo and pitch together, like a tape played faster): a
- * factor f uniform in [min_factor, max_factor] (0.25 <= min <= max <= 4) and the result
- * tg_audio_resample(x, 1 / f), length round(n / f). New tensor. */
+ * factor f uniform in [min_factor, max_factor] (0.25 <= min <= max <= 4), and x resampled
+ * by 1 / f (as tg_audio_resample, but with libsamplerate's fastest windowed-sinc
+ * converter, SRC_SINC_FASTEST), length round(n / f). New tensor. */
 TG_API tg_tensor *tg_audio_speed(const tg_tensor *x, double min_factor, double max_factor,
                                  uint64_t seed, uint64_t index);
 /* SpecAugment's masks on spec (F32 [n_mels, frames], in place): freq_masks bands of

@@ -160,6 +160,11 @@ tg_status tg_audio_save_wav(const char *path, const tg_tensor *x, int rate)
 
 tg_tensor *tg_audio_resample(const tg_tensor *x, double ratio)
 {
+    return tg__audio_resample(x, ratio, false);
+}
+
+tg_tensor *tg__audio_resample(const tg_tensor *x, double ratio, bool fast)
+{
     if (!tg__audio_check_wave("tg_audio_resample", x))
         return NULL;
     if (!(ratio >= 1.0 / 64 && ratio <= 64))
@@ -188,7 +193,7 @@ tg_tensor *tg_audio_resample(const tg_tensor *x, double ratio)
     d.output_frames = (long)want;
     d.src_ratio = ratio;
     d.end_of_input = 1;
-    int err = src_simple(&d, SRC_SINC_MEDIUM_QUALITY, 1);
+    int err = src_simple(&d, fast ? SRC_SINC_FASTEST : SRC_SINC_MEDIUM_QUALITY, 1);
     if (err) {
         tg_tensor_free(&y);
         return tg__error(TG_EINVAL, "tg_audio_resample: libsamplerate: %s", src_strerror(err));

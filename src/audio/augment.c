@@ -104,7 +104,7 @@ tg_tensor *tg_audio_speed(const tg_tensor *x, double min_factor, double max_fact
         return tg__error(TG_EINVAL, "tg_audio_speed: want 0.25 <= min <= max <= 4, got [%g, %g]",
                          min_factor, max_factor);
     double f = min_factor + (max_factor - min_factor) * tg_rng_uniform01(seed, index, CTR_SPEED);
-    return tg_audio_resample(x, 1.0 / f);
+    return tg__audio_resample(x, 1.0 / f, true);
 }
 
 tg_status tg_spec_augment(tg_tensor *spec, int freq_masks, int max_freq, int time_masks,

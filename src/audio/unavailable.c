@@ -3,6 +3,7 @@
  * functions, failing with TG_ESTATE and a message saying why. */
 #include "../tensor/internal.h"
 #include "audio.h"
+#include "internal.h"
 
 #define WHY "tapegrad was built without audio support (libsndfile, libsamplerate, fftw3f)"
 
@@ -27,7 +28,12 @@ tg_status tg_audio_save_wav(const char *path, const tg_tensor *x, int rate)
 
 tg_tensor *tg_audio_resample(const tg_tensor *x, double ratio)
 {
-    (void)x, (void)ratio;
+    return tg__audio_resample(x, ratio, false);
+}
+
+tg_tensor *tg__audio_resample(const tg_tensor *x, double ratio, bool fast)
+{
+    (void)x, (void)ratio, (void)fast;
     return tg__error(TG_ESTATE, "tg_audio_resample: " WHY);
 }
 
