@@ -5,7 +5,8 @@ manifest (240 clips of 16 kHz mono WAV, every digit in every voice, no test or v
 voice in training), checks that the generator is deterministic (the first 12 clips made
 twice are byte-identical), then runs the example twice: one augmented epoch (the whole
 path runs; the confusion matrix covers every test clip) and 8 epochs without
-augmentation, which must beat chance (0.1) by far on the unseen voices.
+augmentation, which must beat chance (0.1) by far on the unseen voices; and 2 epochs
+saved then resumed to 3 give the model of 3 straight epochs (same fingerprint).
 
 usage: check_audio.py MAKE_DIGITS AUDIO_RESAMPLE AUDIO_EXAMPLE WORKDIR
 Exit 0 on success, 1 on failure, 77 when espeak-ng is not installed."""
@@ -82,6 +83,14 @@ def main():
     out = run_example(example, data, ["--epochs", "8", "--no-augment"])
     if not out["test_acc"] > 0.5 or len(out["recall"]) != 10:
         fail(f"8 epochs without augmentation: test accuracy {out['test_acc']}")
+    # --save after 2 epochs, --resume to 3: the same model as 3 epochs straight
+    ck = os.path.join(work, "audio-resume.safetensors")
+    base = [example, "--data", data, "--no-augment", "--seed", "2", "--print-hash"]
+    subprocess.run(base + ["--epochs", "2", "--save", ck], check=True, capture_output=True)
+    hashes = [subprocess.run(base + ["--epochs", "3"] + extra, check=True, capture_output=True,
+                             text=True).stdout.split()[-1] for extra in ([], ["--resume", ck])]
+    if hashes[0] != hashes[1]:
+        fail(f"resumed model {hashes[1]} differs from straight {hashes[0]}")
     print("ok")
     return 0
 
