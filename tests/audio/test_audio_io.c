@@ -12,6 +12,10 @@
 #include "check.h"
 #include "tapegrad.h"
 
+#ifdef TG_TEST_SNDFILE
+#include <sndfile.h> /* to write a FLAC file for the loader */
+#endif
+
 #define PI 3.14159265358979323846
 
 static char dir[] = "/tmp/tg-audio-XXXXXX";
@@ -228,6 +232,42 @@ static void test_files(void)
     tg_tensor_free(&x);
 }
 
+#ifdef TG_TEST_SNDFILE
+/* FLAC, stereo, 44.1 kHz, written with libsndfile: loaded, mixed down and resampled to
+ * 16 kHz, a 1000 Hz tone stays at bin 32 of a 512-point STFT */
+static void test_flac(void)
+{
+    const char *p = path_of("tone.flac");
+    SF_INFO info = {.samplerate = 44100, .channels = 2,
+                    .format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16};
+    SNDFILE *f = sf_open(p, SFM_WRITE, &info);
+    CHECK(f != NULL, "writing FLAC: %s", sf_strerror(NULL));
+    if (!f)
+        return;
+    static float fr[44100 * 2];
+    for (int i = 0; i < 44100; i++) /* left 0.6 sine, right 0.2 sine: mono 0.4 */
+        fr[2 * i] = 3 * (fr[2 * i + 1] = (float)(0.2 * sin(2 * PI * 1000 * i / 44100.0)));
+    sf_writef_float(f, fr, 44100);
+    sf_close(f);
+    tg_tensor *y = NULL;
+    int rate = 0;
+    CHECK(tg_audio_load(p, 16000, &y, &rate) == TG_OK && rate == 16000, "FLAC: %s",
+          tg_last_error());
+    CHECK(y && y->shape[0] == 16000, "FLAC resampled to %lld samples",
+          y ? (long long)y->shape[0] : -1LL);
+    tg_stft *s = tg_stft_new(512, 160);
+    tg_tensor *pw = y ? tg_stft_power(s, y) : NULL;
+    CHECK(pw && argmax_row(pw, 20) == 32 &&
+              fabs(sqrt(((float *)pw->data)[20 * 257 + 32]) - 0.4 * 128) < 0.5,
+          "FLAC tone: bin %d, |X| %g (want 32, 51.2)", pw ? argmax_row(pw, 20) : -1,
+          pw ? sqrt(((float *)pw->data)[20 * 257 + 32]) : -1.0);
+    tg_tensor_free(&pw);
+    tg_stft_free(&s);
+    tg_tensor_free(&y);
+    unlink(p);
+}
+#endif
+
 /* every rejection: status, NULL output, a message naming the loader, the file and why */
 static void bad(const char *name, const void *data, size_t n, tg_status want, const char *why)
 {
@@ -336,6 +376,9 @@ int main(void)
     test_stft_sine();
     test_melspec();
     test_files();
+#ifdef TG_TEST_SNDFILE
+    test_flac();
+#endif
     test_bad_files();
     test_resample();
     /* clean up the temporary directory */
