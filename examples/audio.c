@@ -3,7 +3,7 @@
  * Data: the corpus of scripts/make_digits.py (espeak-ng's "zero".."nine" in many voices,
  * 16 kHz WAV, manifest.csv with a split column; the test and validation voices never
  * occur in training). Each clip is cut or padded to 1 s (centred), and turned into a
- * 40-band log-mel spectrogram (HTK mel, 512-sample frames every 10 ms: [40, 97]),
+ * 40-band log-mel spectrogram (HTK mel, 512-sample frames every 10 ms: [40, 98]),
  * standardised with the training clips' mean and standard deviation.
  *
  * Augmentation (default on; --no-augment): every epoch, every training clip is made
@@ -13,11 +13,15 @@
  * frames).
  *
  * Models (--arch):
- *   2d (default)  conv 3x3 over [1, 40, 97]: 1->8, 8->16, 16->32 channels, each with
+ *   1d (default)  the mel bands as 40 channels of a 1-D convolution over time (conv2d
+ *                 with kernel 1x5 over [40, 1, 98]): 40->32, 32->32, 32->32, each with
+ *                 batch norm, ReLU and max pooling by 2 in time; dense 32*12 -> 64 -> 10
+ *   2d            conv 3x3 over [1, 40, 98]: 1->8, 8->16, 16->32 channels, each with
  *                 batch norm, ReLU and 2x2 max pooling; dense 32*5*12 -> 64 -> 10
- *   1d            the mel bands as 40 channels of a 1-D convolution over time (conv2d with
- *                 kernel 1x5 over [40, 1, 97]): 40->32, 32->32, 32->32, each with batch
- *                 norm, ReLU and max pooling by 2 in time; dense 32*12 -> 64 -> 10
+ * Both reach the same clean test accuracy; the 1-D model trains several times faster
+ * (1.0M multiply-adds per clip in the forward pass against 2.6M, on 98-long rows instead
+ * of 40x98 images), converges in fewer epochs on small data, and is more robust to noise
+ * when augmented (README).
  * Adam (--lr, default 2e-3), batches of --batch (32); the learning rate is halved when
  * the validation accuracy has not improved for 2 epochs (tg_plateau), and training stops
  * when it has not improved for --patience (6) epochs, restoring the best epoch's weights
@@ -31,7 +35,7 @@
  * object, the last line of stdout).
  *   --data DIR     the corpus (default ~/.cache/tapegrad/digits)
  *   --no-augment   train on the clean clips
- *   --arch 2d|1d
+ *   --arch 1d|2d
  *   --patience N   early-stopping patience in epochs
  * --save/--resume checkpoint the model and optimizer after each epoch; a resumed run
  * starts its learning-rate plateau and early-stopping bookkeeping afresh. */
@@ -303,7 +307,7 @@ static double evaluate(tg_model *m, tg_tape *t, const tg_tensor *x, const int32_
 
 int main(int argc, char **argv)
 {
-    bool augment = true, one_d = false;
+    bool augment = true, one_d = true;
     int patience = 6;
     char *rest[64];
     int nrest = 0;
@@ -325,10 +329,10 @@ int main(int argc, char **argv)
     static char def_dir[4096];
     const char *home = getenv("HOME");
     snprintf(def_dir, sizeof def_dir, "%s/.cache/tapegrad/digits", home ? home : ".");
-    ex_args a = {.epochs = 30, .seed = 1, .threads = 1, .lr = 2e-3, .batch = 32,
+    ex_args a = {.epochs = 20, .seed = 1, .threads = 1, .lr = 2e-3, .batch = 32,
                  .data = def_dir};
     ex_parse(nrest, rest, &a,
-             "[--data DIR] [--no-augment] [--arch 2d|1d] [--patience N] [--batch B] [--lr X]");
+             "[--data DIR] [--no-augment] [--arch 1d|2d] [--patience N] [--batch B] [--lr X]");
     if (patience < 1) {
         fprintf(stderr, "audio: --patience must be >= 1\n");
         return 2;
