@@ -125,7 +125,11 @@ void ex_parse(int argc, char **argv, ex_args *a, unsigned mask, const ex_flag *e
             a->log = v;
         } else if (e && e->name && e->kind == EX_FLAG_INT)
             *(int64_t *)e->p = (int64_t)number(prog, o, v, e->lo, e->hi, true, e->range);
-        else if (e && e->name && e->kind == EX_FLAG_DOUBLE)
+        else if (e && e->name && e->kind == EX_FLAG_STRING) {
+            if (!v || !*v)
+                bad(prog, "%s needs a value%s%s", o, "", "");
+            *(const char **)e->p = v;
+        } else if (e && e->name && e->kind == EX_FLAG_DOUBLE)
             *(double *)e->p = number(prog, o, v, e->lo, e->hi, false, e->range);
         else
             bad(prog, "unknown option %s%s%s", o, "", "");

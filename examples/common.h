@@ -28,11 +28,11 @@ typedef struct {
 enum { EX_LR = 1, EX_DROPOUT = 2, EX_BATCH = 4, EX_DATA = 8, EX_LOG = 16 };
 
 /* an example's own flag: a bool switch, or an int64_t / double value in [lo, hi] */
-typedef enum { EX_FLAG_BOOL, EX_FLAG_INT, EX_FLAG_DOUBLE } ex_flag_kind;
+typedef enum { EX_FLAG_BOOL, EX_FLAG_INT, EX_FLAG_DOUBLE, EX_FLAG_STRING } ex_flag_kind;
 typedef struct {
     const char *name;     /* "--limit" */
     ex_flag_kind kind;
-    void *p;              /* bool *, int64_t * or double * */
+    void *p;              /* bool *, int64_t *, double * or const char ** */
     double lo, hi;
     const char *synopsis; /* "--limit N" */
     const char *range;    /* "an integer in 0..1000000" (for the error message) */

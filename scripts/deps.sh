@@ -6,6 +6,8 @@
 set -euo pipefail
 pkgs=(gcc pkg-config meson ninja-build libxxhash-dev libopenblas-dev zlib1g-dev
       libjansson-dev dataset-fashion-mnist
+      libsndfile1-dev libsamplerate0-dev libfftw3-dev # the audio module (src/audio)
+      espeak-ng # scripts/make_digits.py: the spoken-digit corpus of examples/audio
       xxhash # xxhsum, for tests/io/golden/make_golden.py
       gnuplot-nox # scripts/plot_log.sh (learning curves)
       clang libclang-rt-dev libomp-dev)

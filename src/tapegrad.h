@@ -12,5 +12,6 @@
 #include "io/prep.h"
 #include "io/checkpoint.h"
 #include "train/train.h"
+#include "audio/audio.h"
 
 #endif

@@ -18,7 +18,8 @@ COMMON = ["--epochs", "--seed", "--threads", "--json", "--print-hash", "--save",
           "--save-every", "--resume", "--help"]
 OWN = {"spiral": ["--lr", "--dropout"], "xor": ["--lr"], "sine": ["--lr"],
        "binary": ["--lr"], "mnist": ["--lr", "--dropout", "--batch", "--data", "--limit", "--log"],
-       "cnn": ["--lr", "--batch", "--data", "--limit", "--decay", "--batch-norm"]}
+       "cnn": ["--lr", "--batch", "--data", "--limit", "--decay", "--batch-norm"],
+       "audio": ["--lr", "--batch", "--data", "--no-augment", "--arch", "--patience"]}
 
 ro = tempfile.mkdtemp(prefix="tg-ro-")
 os.chmod(ro, 0o500)
@@ -41,14 +42,16 @@ BAD = [
     (["--lr", "0"], ["--lr", "> 0"], None),
     (["--lr", "nan"], ["--lr"], None),
     (["--dropout", "1"], ["--dropout", "[0, 1)"], ["spiral", "mnist"]),
-    (["--dropout", "0.1"], ["unknown option --dropout"], ["xor", "sine", "binary", "cnn"]),
+    (["--dropout", "0.1"], ["unknown option --dropout"], ["xor", "sine", "binary", "cnn", "audio"]),
     (["--log"], ["--log", "needs a file"], ["mnist"]),
-    (["--log", "x.csv"], ["unknown option --log"], ["spiral", "xor", "sine", "binary", "cnn"]),
-    (["--batch", "0"], ["--batch", "1..1000000"], ["mnist", "cnn"]),
+    (["--log", "x.csv"], ["unknown option --log"], ["spiral", "xor", "sine", "binary", "cnn", "audio"]),
+    (["--batch", "0"], ["--batch", "1..1000000"], ["mnist", "cnn", "audio"]),
+    (["--arch", "3d"], ["--arch", "1d or 2d"], ["audio"]),
+    (["--patience", "0"], ["--patience", "1..1000"], ["audio"]),
     (["--limit", "abc"], ["--limit", "integer"], ["mnist", "cnn"]),
     (["--limit", "-5"], ["--limit"], ["mnist", "cnn"]),
     (["--decay", "-1"], ["--decay"], ["cnn"]),
-    (["--data", "/nonexistent-data-dir"], ["/nonexistent-data-dir"], ["mnist", "cnn"]),
+    (["--data", "/nonexistent-data-dir"], ["/nonexistent-data-dir"], ["mnist", "cnn", "audio"]),
 ]
 if os.geteuid() != 0:  # root can write anywhere: the read-only directory means nothing
     BAD.append((["--save", ro + "/ck.safetensors"], ["--save", "cannot write"], None))

@@ -7,6 +7,9 @@ unless the checksum itself is what it breaks, so it reaches its intended rejecti
 
     python3 tests/fuzz/make_corpus.py build/tests/fuzz/fuzz_gen_seed
 
+(the sound-file seeds alone: python3 -c 'import sys; sys.path[:0] = ["tests/fuzz"];
+import make_corpus; make_corpus.audio()')
+
 Units that a fuzz_checkpoint run adds to corpus/checkpoint/ get a valid header checksum
 (the fuzz build does not stop at mismatches, the replay tests do) with
 
@@ -255,6 +258,38 @@ def csv():
     put("csv", "no-final-newline.csv", b"1,2\n3,4")
 
 
+def wav(fmt, channels, rate, bits, data, riff_size=None, data_size=None):
+    """A canonical WAV: RIFF header, 16-byte fmt chunk (format 1 PCM, 3 float), data."""
+    block = channels * bits // 8
+    fmt_chunk = struct.pack("<4sIHHIIHH", b"fmt ", 16, fmt, channels, rate, rate * block,
+                            block, bits)
+    body = b"WAVE" + fmt_chunk + struct.pack("<4sI", b"data",
+                                             len(data) if data_size is None else data_size) + data
+    return struct.pack("<4sI", b"RIFF", len(body) if riff_size is None else riff_size) + body
+
+
+def audio():
+    pcm = struct.pack("<16h", *[int(8000 * ((i % 8) - 4)) for i in range(16)])
+    put("audio", "mono-16bit.wav", wav(1, 1, 16000, 16, pcm))
+    put("audio", "stereo-16bit.wav", wav(1, 2, 22050, 16, pcm))
+    put("audio", "mono-8bit.wav", wav(1, 1, 8000, 8, bytes(range(0, 256, 16))))
+    put("audio", "float.wav", wav(3, 1, 44100, 32, struct.pack("<4f", 0.5, -0.5, 0.25, 1.5)))
+    put("audio", "nan.wav", wav(3, 1, 16000, 32, struct.pack("<3f", 0.1, float("nan"), 0.2)))
+    put("audio", "inf.wav", wav(3, 1, 16000, 32, struct.pack("<2f", float("inf"), 0.2)))
+    put("audio", "no-samples.wav", wav(1, 1, 16000, 16, b""))
+    put("audio", "data-size-huge.wav", wav(1, 1, 16000, 16, pcm, data_size=0x7FFFFFF0))
+    put("audio", "riff-size-short.wav", wav(1, 1, 16000, 16, pcm, riff_size=4))
+    put("audio", "rate-zero.wav", wav(1, 1, 0, 16, pcm))
+    put("audio", "channels-zero.wav", wav(1, 0, 16000, 16, pcm))
+    put("audio", "channels-many.wav", wav(1, 1000, 16000, 16, pcm))
+    put("audio", "bits-odd.wav", wav(1, 1, 16000, 13, pcm))
+    put("audio", "truncated-header.wav", wav(1, 1, 16000, 16, pcm)[:20])
+    put("audio", "truncated-data.wav", wav(1, 1, 16000, 16, pcm)[:-3])
+    put("audio", "empty", b"")
+    put("audio", "text", b"this is not a sound file\n")
+    put("audio", "flac-magic-only", b"fLaC" + bytes(30))
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--reseal":
         for p in sys.argv[2:]:
@@ -265,3 +300,4 @@ if __name__ == "__main__":
     checkpoints(sys.argv[1])
     idx()
     csv()
+    audio()

@@ -1,0 +1,537 @@
+/* Spoken digits: a small CNN over log-mel spectrograms, tested on voices it never heard.
+ *
+ * Data: the corpus of scripts/make_digits.py (espeak-ng's "zero".."nine" in many voices,
+ * 16 kHz WAV, manifest.csv with a split column; the test and validation voices never
+ * occur in training). Each clip is cut or padded to 1 s (centred), and turned into a
+ * 40-band log-mel spectrogram (HTK mel, 512-sample frames every 10 ms: [40, 98]),
+ * standardised with the training clips' mean and standard deviation.
+ *
+ * Augmentation (default on; --no-augment): every epoch, every training clip is made
+ * again from its waveform with draws reproducible from (seed, epoch * N + clip): speed
+ * change by resampling (0.85..1.15), time shift (up to 0.1 s), white noise at 10..40 dB
+ * SNR, then SpecAugment masks on the spectrogram (2 bands of up to 4 mels, 2 of up to 10
+ * frames).
+ *
+ * Models (--arch):
+ *   1d (default)  the mel bands as 40 channels of a 1-D convolution over time (conv2d
+ *                 with kernel 1x5 over [40, 1, 98]): 40->32, 32->32, 32->32, each with
+ *                 batch norm, ReLU and max pooling by 2 in time; dense 32*12 -> 64 -> 10
+ *   2d            conv 3x3 over [1, 40, 98]: 1->8, 8->16, 16->32 channels, each with
+ *                 batch norm, ReLU and 2x2 max pooling; dense 32*5*12 -> 64 -> 10
+ * Both reach the same clean test accuracy; the 1-D model trains several times faster
+ * (1.0M multiply-adds per clip in the forward pass against 2.6M, on 98-long rows instead
+ * of 40x98 images), converges in fewer epochs on small data, and is more robust to noise
+ * when augmented (README).
+ * Adam (--lr, default 2e-3), batches of --batch (32); the learning rate is halved when
+ * the validation accuracy has not improved for 2 epochs (tg_plateau), and training stops
+ * when it has not improved for --patience (6) epochs, restoring the best epoch's weights
+ * and batch-norm statistics (tg_early_stop).
+ *
+ * Prints one line per epoch on stderr; at the end the test accuracy on the unseen voices,
+ * the confusion matrix and per-class precision and recall, and the accuracy on a noisy
+ * copy of the test set (white noise at 5..15 dB SNR, drawn with a fixed seed, so every
+ * run sees the same noisy clips): on clean espeak-ng voices the plain model already
+ * generalises, and the noisy copy shows what augmentation buys (with --json: one JSON
+ * object, the last line of stdout).
+ *   --data DIR     the corpus (default ~/.cache/tapegrad/digits)
+ *   --no-augment   train on the clean clips
+ *   --arch 1d|2d
+ *   --patience N   early-stopping patience in epochs
+ * --save/--resume checkpoint the model and optimizer after each epoch; a resumed run
+ * starts its learning-rate plateau and early-stopping bookkeeping afresh. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "tapegrad.h"
+
+#define RATE 16000
+#define CLIP RATE /* 1 s */
+#define MELS 40
+#define CLASSES 10
+#define EVAL_CHUNK 256
+/* the noisy copy of the test set: white noise at 5..15 dB SNR, the same for every run */
+#define NOISY_SEED 0x7e57
+#define NOISY_SNR_LO 5.0
+#define NOISY_SNR_HI 15.0
+
+typedef struct {
+    int n;
+    char **file;
+    int32_t *label;
+    char **voice;
+} manifest;
+
+enum { SPLIT_TRAIN, SPLIT_VAL, SPLIT_TEST };
+
+/* reads DIR/manifest.csv (a "# ..." stamp line, a header, then
+ * file,label,voice,speed,pitch,split rows) into three manifests; exits on error */
+static void read_manifest(const char *dir, manifest out[3])
+{
+    char path[4096], line[1024];
+    snprintf(path, sizeof path, "%s/manifest.csv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr,
+                "audio: no data in %s (no manifest.csv). Make the corpus first:\n"
+                "  scripts/make_digits.py --tool BUILD/examples/audio_resample --out %s\n",
+                dir, dir);
+        exit(2);
+    }
+    memset(out, 0, 3 * sizeof *out);
+    int cap[3] = {0, 0, 0};
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || !strncmp(line, "file,", 5))
+            continue;
+        char file[512], voice[128], split[16];
+        int label, speed, pitch;
+        if (sscanf(line, "%511[^,],%d,%127[^,],%d,%d,%15[^,\r\n]", file, &label, voice, &speed,
+                   &pitch, split) != 6 || label < 0 || label >= CLASSES) {
+            fprintf(stderr, "audio: %s: bad line: %s", path, line);
+            exit(1);
+        }
+        int s = !strcmp(split, "train") ? SPLIT_TRAIN : !strcmp(split, "val") ? SPLIT_VAL
+                                                                              : SPLIT_TEST;
+        manifest *m = &out[s];
+        if (m->n == cap[s]) {
+            cap[s] = cap[s] ? 2 * cap[s] : 256;
+            m->file = realloc(m->file, sizeof *m->file * (size_t)cap[s]);
+            m->voice = realloc(m->voice, sizeof *m->voice * (size_t)cap[s]);
+            m->label = realloc(m->label, sizeof *m->label * (size_t)cap[s]);
+            if (!m->file || !m->voice || !m->label) {
+                fprintf(stderr, "audio: out of memory\n");
+                exit(1);
+            }
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        m->file[m->n] = strdup(path);
+        m->voice[m->n] = strdup(voice);
+        m->label[m->n] = label;
+        m->n++;
+        snprintf(path, sizeof path, "%s/manifest.csv", dir);
+    }
+    fclose(f);
+    if (!out[SPLIT_TRAIN].n || !out[SPLIT_VAL].n || !out[SPLIT_TEST].n) {
+        fprintf(stderr, "audio: %s: want train, val and test rows (got %d, %d, %d)\n", path,
+                out[0].n, out[1].n, out[2].n);
+        exit(1);
+    }
+    /* the point of the corpus: no test or validation voice is a training voice */
+    for (int s = SPLIT_VAL; s <= SPLIT_TEST; s++)
+        for (int i = 0; i < out[s].n; i++)
+            for (int j = 0; j < out[SPLIT_TRAIN].n; j++)
+                if (!strcmp(out[s].voice[i], out[SPLIT_TRAIN].voice[j])) {
+                    fprintf(stderr, "audio: voice %s is in training and %s\n", out[s].voice[i],
+                            s == SPLIT_VAL ? "validation" : "test");
+                    exit(1);
+                }
+}
+
+static void free_manifest(manifest *m)
+{
+    for (int i = 0; i < m->n; i++) {
+        free(m->file[i]);
+        free(m->voice[i]);
+    }
+    free(m->file);
+    free(m->voice);
+    free(m->label);
+}
+
+/* every clip of m at 16 kHz, fitted to CLIP samples: F32 [n, CLIP]; exits on error */
+static tg_tensor *load_waves(const manifest *m)
+{
+    tg_tensor *w = tg_zeros(TG_F32, 2, (int64_t[]){m->n, CLIP});
+    if (!w) {
+        fprintf(stderr, "audio: %s\n", tg_last_error());
+        exit(1);
+    }
+    for (int i = 0; i < m->n; i++) {
+        tg_tensor *x = NULL, *fit = NULL;
+        if (tg_audio_load(m->file[i], RATE, &x, NULL) != TG_OK ||
+            !(fit = tg_audio_fit(x, CLIP))) {
+            fprintf(stderr, "audio: %s\n", tg_last_error());
+            exit(1);
+        }
+        memcpy((float *)w->data + (int64_t)i * CLIP, fit->data, sizeof(float) * CLIP);
+        tg_tensor_free(&x);
+        tg_tensor_free(&fit);
+    }
+    return w;
+}
+
+typedef struct {
+    const tg_melspec *ms;
+    bool augment;
+    bool noisy;      /* the noisy test set: only white noise, NOISY_SNR, NOISY_SEED */
+    uint64_t seed;
+    double mean, sd; /* standardisation (sd 0: none yet) */
+} frontend;
+
+/* row i of waves -> standardised log-mel [MELS * frames] at dst; augmented with the
+ * draws of `index` when fe->augment. false (message in tg_last_error) on failure. */
+static bool features(const frontend *fe, const tg_tensor *waves, int64_t i, uint64_t index,
+                     float *dst, int64_t nfeat)
+{
+    tg_tensor *row = tg_tensor_wrap(TG_F32, 1, (int64_t[]){CLIP},
+                                    (float *)waves->data + i * CLIP);
+    tg_tensor *w = NULL, *lm = NULL;
+    bool ok = row != NULL;
+    if (ok && fe->augment) {
+        tg_tensor *sp = tg_audio_speed(row, 0.85, 1.15, fe->seed, index);
+        w = sp ? tg_audio_fit(sp, CLIP) : NULL;
+        tg_tensor_free(&sp);
+        ok = w && tg_audio_shift(w, RATE / 10, fe->seed, index) == TG_OK &&
+             tg_audio_add_noise(w, 10, 40, fe->seed, index) == TG_OK;
+    } else if (ok && fe->noisy) {
+        w = tg_tensor_clone(row);
+        ok = w && tg_audio_add_noise(w, NOISY_SNR_LO, NOISY_SNR_HI, NOISY_SEED, index) == TG_OK;
+    }
+    if (ok)
+        lm = tg_melspec_log(fe->ms, w ? w : row);
+    ok = lm && tg_tensor_numel(lm) == nfeat &&
+         (!fe->augment || tg_spec_augment(lm, 2, 4, 2, 10, fe->seed, index) == TG_OK);
+    if (ok) {
+        const float *l = lm->data;
+        double sd = fe->sd > 0 ? fe->sd : 1;
+        for (int64_t k = 0; k < nfeat; k++)
+            dst[k] = (float)(((double)l[k] - fe->mean) / sd);
+    }
+    tg_tensor_free(&lm);
+    tg_tensor_free(&w);
+    tg_tensor_free(&row);
+    return ok;
+}
+
+/* features of every row of waves into x (F32 [n, nfeat]); index = base + row */
+static void all_features(const frontend *fe, const tg_tensor *waves, tg_tensor *x, uint64_t base,
+                         int threads)
+{
+    int64_t n = waves->shape[0], nfeat = x->shape[1];
+    int failed = 0;
+    (void)threads;
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 8) reduction(+ : failed)
+#endif
+    for (int64_t i = 0; i < n; i++)
+        failed += !features(fe, waves, i, base + (uint64_t)i, (float *)x->data + i * nfeat, nfeat);
+    if (failed) {
+        fprintf(stderr, "audio: features of %d clips failed\n", failed);
+        exit(1);
+    }
+}
+
+static bool build(tg_model *m, bool one_d, int64_t frames)
+{
+    tg_conv2d_layer_opts c = tg_conv2d_layer_defaults();
+    c.bias = false; /* batch norm follows */
+    tg_dense_opts d = tg_dense_defaults();
+    d.init = TG_INIT_HE_UNIFORM;
+    int64_t w = frames;
+    bool ok = true;
+    if (!one_d) {
+        const int64_t k3[2] = {3, 3}, p2[2] = {2, 2};
+        c.padding[0] = c.padding[1] = 1;
+        int64_t ch[4] = {1, 8, 16, 32}, h = MELS;
+        for (int l = 0; l < 3 && ok; l++) {
+            ok = tg_model_add_conv2d(m, ch[l], ch[l + 1], k3, &c) == TG_OK &&
+                 tg_model_add_batch_norm(m, ch[l + 1], NULL) == TG_OK &&
+                 tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
+                 tg_model_add_max_pool2d(m, p2, NULL) == TG_OK;
+            h /= 2;
+            w /= 2;
+        }
+        return ok && tg_model_add_flatten(m) == TG_OK &&
+               tg_model_add_dense(m, 32 * h * w, 64, &d) == TG_OK &&
+               tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
+               tg_model_add_dense(m, 64, CLASSES, NULL) == TG_OK;
+    }
+    const int64_t k5[2] = {1, 5}, p2[2] = {1, 2};
+    c.padding[0] = 0;
+    c.padding[1] = 2;
+    int64_t ch[4] = {MELS, 32, 32, 32};
+    for (int l = 0; l < 3 && ok; l++) {
+        ok = tg_model_add_conv2d(m, ch[l], ch[l + 1], k5, &c) == TG_OK &&
+             tg_model_add_batch_norm(m, ch[l + 1], NULL) == TG_OK &&
+             tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
+             tg_model_add_max_pool2d(m, p2, NULL) == TG_OK;
+        w /= 2;
+    }
+    return ok && tg_model_add_flatten(m) == TG_OK &&
+           tg_model_add_dense(m, 32 * w, 64, &d) == TG_OK &&
+           tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
+           tg_model_add_dense(m, 64, CLASSES, NULL) == TG_OK;
+}
+
+/* accuracy of m (evaluation mode) on x [n, nfeat] seen as [n, sample...], and the
+ * confusion matrix conf[true][predicted] when conf is not NULL */
+static double evaluate(tg_model *m, tg_tape *t, const tg_tensor *x, const int32_t *y,
+                       const int64_t sample[3], int64_t conf[CLASSES][CLASSES])
+{
+    int64_t n = x->shape[0], nfeat = x->shape[1], hit = 0;
+    if (conf)
+        memset(conf, 0, sizeof(int64_t) * CLASSES * CLASSES);
+    for (int64_t lo = 0; lo < n; lo += EVAL_CHUNK) {
+        int64_t rows = lo + EVAL_CHUNK < n ? EVAL_CHUNK : n - lo;
+        tg_tensor *xb = tg_tensor_wrap(TG_F32, 4, (int64_t[]){rows, sample[0], sample[1],
+                                                              sample[2]},
+                                       (float *)x->data + lo * nfeat);
+        tg_tape_reset(t);
+        bool rec = tg_tape_set_grad_mode(t, false);
+        tg_tensor *out = xb ? tg_model_forward(m, t, xb, false) : NULL;
+        tg_tensor *c = out ? tg_tensor_contiguous(out) : NULL;
+        if (!c) {
+            fprintf(stderr, "audio: evaluation failed: %s\n",
+                    xb ? tg_tape_error(t) : tg_last_error());
+            exit(1);
+        }
+        const float *s = c->data;
+        for (int64_t r = 0; r < rows; r++) {
+            int best = 0;
+            for (int k = 1; k < CLASSES; k++)
+                if (s[r * CLASSES + k] > s[r * CLASSES + best])
+                    best = k;
+            hit += best == y[lo + r];
+            if (conf)
+                conf[y[lo + r]][best]++;
+        }
+        tg_tape_set_grad_mode(t, rec);
+        tg_tensor_free(&c);
+        tg_tensor_free(&xb);
+    }
+    return (double)hit / (double)n;
+}
+
+int main(int argc, char **argv)
+{
+    bool no_augment = false;
+    int64_t patience = 6;
+    const char *arch = "1d";
+    const ex_flag extra[] = {
+        {"--no-augment", EX_FLAG_BOOL, &no_augment, 0, 0, NULL, NULL,
+         "train without augmentation (shift, noise, speed, masks)"},
+        {"--arch", EX_FLAG_STRING, &arch, 0, 0, "--arch 1d|2d", "1d or 2d",
+         "1d: conv over frames with mels as channels (default); 2d: conv over [1, mels, frames]"},
+        {"--patience", EX_FLAG_INT, &patience, 1, 1000, "--patience N", "an integer in 1..1000",
+         "early stopping: epochs without a better validation accuracy (default 6)"},
+        {0}};
+    static char def_dir[4096];
+    const char *home = getenv("HOME");
+    snprintf(def_dir, sizeof def_dir, "%s/.cache/tapegrad/digits", home ? home : ".");
+    ex_args a = {.epochs = 20, .seed = 1, .threads = 1, .lr = 2e-3, .batch = 32,
+                 .data = def_dir};
+    ex_parse(argc, argv, &a, EX_LR | EX_BATCH | EX_DATA, extra,
+             "audio: a CNN on log-mel spectrograms of spoken digits (scripts/make_digits.py), "
+             "tested on unseen voices");
+    if (strcmp(arch, "1d") && strcmp(arch, "2d")) {
+        fprintf(stderr, "audio: --arch: '%s' is not 1d or 2d (see audio --help)\n", arch);
+        return 2;
+    }
+    bool augment = !no_augment, one_d = !strcmp(arch, "1d");
+    if (!tg_audio_available()) {
+        fprintf(stderr, "audio: no data: tapegrad was built without audio support\n");
+        return 2;
+    }
+    double t0 = ex_now();
+    manifest mf[3];
+    read_manifest(a.data, mf);
+    tg_tensor *wtrain = load_waves(&mf[SPLIT_TRAIN]), *wval = load_waves(&mf[SPLIT_VAL]);
+    tg_tensor *wtest = load_waves(&mf[SPLIT_TEST]);
+    tg_melspec_opts mo = tg_melspec_defaults();
+    tg_melspec *ms = tg_melspec_new(&mo);
+    if (!ms) {
+        fprintf(stderr, "audio: %s\n", tg_last_error());
+        return 1;
+    }
+    int64_t frames = 1 + (CLIP - mo.n_fft + mo.hop - 1) / mo.hop, nfeat = MELS * frames;
+    int64_t ntrain = mf[SPLIT_TRAIN].n, nval = mf[SPLIT_VAL].n, ntest = mf[SPLIT_TEST].n;
+    tg_tensor *x = tg_zeros(TG_F32, 2, (int64_t[]){ntrain, nfeat});
+    tg_tensor *xv = tg_zeros(TG_F32, 2, (int64_t[]){nval, nfeat});
+    tg_tensor *xt = tg_zeros(TG_F32, 2, (int64_t[]){ntest, nfeat});
+    tg_tensor *xtn = tg_zeros(TG_F32, 2, (int64_t[]){ntest, nfeat});
+    if (!x || !xv || !xt || !xtn) {
+        fprintf(stderr, "audio: %s\n", tg_last_error());
+        return 1;
+    }
+    /* the clean training features give the standardisation of every split */
+    frontend fe = {.ms = ms, .augment = false, .seed = a.seed};
+    all_features(&fe, wtrain, x, 0, a.threads);
+    double sum = 0, sum2 = 0;
+    for (int64_t i = 0; i < ntrain * nfeat; i++) {
+        double v = ((const float *)x->data)[i];
+        sum += v;
+        sum2 += v * v;
+    }
+    fe.mean = sum / (double)(ntrain * nfeat);
+    fe.sd = sqrt(fmax(sum2 / (double)(ntrain * nfeat) - fe.mean * fe.mean, 1e-12));
+    all_features(&fe, wtrain, x, 0, a.threads);
+    all_features(&fe, wval, xv, 0, a.threads);
+    all_features(&fe, wtest, xt, 0, a.threads);
+    fe.noisy = true;
+    all_features(&fe, wtest, xtn, 0, a.threads);
+    fe.noisy = false;
+    fprintf(stderr, "audio: %lld train, %lld validation, %lld test clips; features [%d, %lld] "
+            "in %.1f s\n", (long long)ntrain, (long long)nval, (long long)ntest, MELS,
+            (long long)frames, ex_now() - t0);
+
+    tg_model *m = tg_model_new(TG_F32, a.seed);
+    if (!m || !build(m, one_d, frames)) {
+        fprintf(stderr, "audio: %s\n", tg_last_error());
+        return 1;
+    }
+    tg_adam_opts ao = tg_adam_defaults();
+    ao.lr = a.lr;
+    tg_optim *opt = tg_adam_new(tg_model_param_count(m), tg_model_params(m), &ao);
+    tg_tape *t = tg_tape_new();
+    int64_t B = a.batch > 0 ? a.batch : 32;
+    if (B > ntrain)
+        B = ntrain;
+    const int64_t sample[3] = {one_d ? MELS : 1, one_d ? 1 : MELS, frames};
+    tg_tensor *xb = tg_zeros(TG_F32, 4, (int64_t[]){B, sample[0], sample[1], sample[2]});
+    tg_tensor *yb = tg_zeros(TG_I32, 1, &B);
+    /* early stopping snapshots the parameters and the batch-norm statistics */
+    int np = tg_model_param_count(m), nb = tg_model_buffer_count(m);
+    tg_tensor **state = malloc(sizeof *state * (size_t)(np + nb));
+    int64_t *perm = malloc(sizeof *perm * (size_t)ntrain);
+    if (!opt || !t || !xb || !yb || !state || !perm) {
+        fprintf(stderr, "audio: %s\n", tg_last_error());
+        return 1;
+    }
+    memcpy(state, tg_model_params(m), sizeof *state * (size_t)np);
+    memcpy(state + np, tg_model_buffers(m), sizeof *state * (size_t)nb);
+    tg_early_stop *es = tg_early_stop_new(np + nb, state, (int)patience, 0);
+    tg_plateau pl = tg_plateau_defaults();
+    pl.factor = 0.5;
+    pl.patience = 1; /* halve on the 2nd epoch in a row without improvement */
+    pl.threshold = 0;
+    if (!es) {
+        fprintf(stderr, "audio: %s\n", tg_last_error());
+        return 1;
+    }
+    const int32_t *ytrain = mf[SPLIT_TRAIN].label;
+    int first = ex_resume(&a, m, opt), epoch = first, epochs_run = 0;
+    double train_secs = 0;
+    fe.augment = augment;
+    for (; epoch <= a.epochs; epoch++) {
+        double e0 = ex_now();
+        if (augment) /* a new augmented copy of every training clip */
+            all_features(&fe, wtrain, x, (uint64_t)epoch * (uint64_t)ntrain, a.threads);
+        tg_permutation(ntrain, a.seed, 1000 + (uint64_t)epoch, perm);
+        double loss = 0;
+        int64_t batches = 0, hits = 0;
+        for (int64_t lo = 0; lo + B <= ntrain; lo += B) {
+            for (int64_t r = 0; r < B; r++) {
+                memcpy((float *)xb->data + r * nfeat, (const float *)x->data + perm[lo + r] * nfeat,
+                       sizeof(float) * (size_t)nfeat);
+                ((int32_t *)yb->data)[r] = ytrain[perm[lo + r]];
+            }
+            tg_tape_reset(t);
+            tg_tensor *out = tg_model_forward(m, t, xb, true);
+            tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
+            if (tg_backward(t, l) != TG_OK) {
+                fprintf(stderr, "audio: %s\n", tg_tape_error(t));
+                return 1;
+            }
+            tg_optim_step(opt);
+            tg_optim_zero_grad(opt);
+            loss += tg_tensor_get_flat(l, 0);
+            hits += (int64_t)(tg_accuracy(out, yb) * (double)B + 0.5);
+            batches++;
+        }
+        double val_acc = evaluate(m, t, xv, mf[SPLIT_VAL].label, sample, NULL);
+        double lr = tg_optim_lr(opt);
+        /* both watch 1 - validation accuracy (lower is better) */
+        double new_lr = tg_plateau_update(&pl, 1 - val_acc, lr);
+        if (new_lr != lr)
+            tg_optim_set_lr(opt, new_lr);
+        bool stop = tg_early_stop_update(es, 1 - val_acc);
+        double secs = ex_now() - e0;
+        train_secs += secs;
+        epochs_run++;
+        fprintf(stderr, "epoch %2d/%d  loss %.4f  train acc %.4f  val acc %.4f  lr %.2g  %.1f s%s\n",
+                epoch, a.epochs, loss / (double)batches,
+                (double)hits / (double)(batches * B), val_acc, lr, secs,
+                new_lr != lr ? "  (lr halved)" : "");
+        ex_maybe_save(&a, m, opt, epoch);
+        if (stop) {
+            fprintf(stderr, "early stop: no validation improvement for %d epochs\n", (int)patience);
+            break;
+        }
+    }
+    /* the best epoch's weights and statistics */
+    if (tg_early_stop_best_epoch(es) >= 0)
+        tg_early_stop_restore(es);
+    int best_epoch = first + (int)tg_early_stop_best_epoch(es);
+    fe.augment = false;
+    all_features(&fe, wtrain, x, 0, a.threads);
+    double train_acc = evaluate(m, t, x, ytrain, sample, NULL);
+    double val_acc = evaluate(m, t, xv, mf[SPLIT_VAL].label, sample, NULL);
+    int64_t conf[CLASSES][CLASSES];
+    double test_acc = evaluate(m, t, xt, mf[SPLIT_TEST].label, sample, conf);
+    double noisy_acc = evaluate(m, t, xtn, mf[SPLIT_TEST].label, sample, NULL);
+    double prec[CLASSES], rec[CLASSES];
+    for (int k = 0; k < CLASSES; k++) {
+        int64_t tp = conf[k][k], pred = 0, real = 0;
+        for (int j = 0; j < CLASSES; j++) {
+            pred += conf[j][k];
+            real += conf[k][j];
+        }
+        prec[k] = pred ? (double)tp / (double)pred : 0;
+        rec[k] = real ? (double)tp / (double)real : 0;
+    }
+    double secs = ex_now() - t0;
+    if (a.json) {
+        printf("{\"train_acc\":%.4f,\"val_acc\":%.4f,\"test_acc\":%.4f,\"test_noisy_acc\":%.4f,"
+               "\"augment\":%d,\"arch\":\"%s\",\"epochs\":%d,\"epochs_run\":%d,"
+               "\"best_epoch\":%d,\"train_seconds\":%.2f,\"seconds\":%.2f,\"confusion\":[",
+               train_acc, val_acc, test_acc, noisy_acc, augment, one_d ? "1d" : "2d", a.epochs,
+               epochs_run, best_epoch, train_secs, secs);
+        for (int k = 0; k < CLASSES; k++) {
+            printf("%s[", k ? "," : "");
+            for (int j = 0; j < CLASSES; j++)
+                printf("%s%lld", j ? "," : "", (long long)conf[k][j]);
+            printf("]");
+        }
+        printf("],\"precision\":[");
+        for (int k = 0; k < CLASSES; k++)
+            printf("%s%.4f", k ? "," : "", prec[k]);
+        printf("],\"recall\":[");
+        for (int k = 0; k < CLASSES; k++)
+            printf("%s%.4f", k ? "," : "", rec[k]);
+        printf("]}\n");
+    } else {
+        printf("audio (%s, %s): %d epochs in %.1f s (best %d): train acc %.4f, validation acc "
+               "%.4f, test acc %.4f on %lld clips of unseen voices (%.4f with noise at %g..%g dB "
+               "SNR)\n",
+               one_d ? "1d" : "2d", augment ? "augmented" : "no augmentation", epochs_run,
+               train_secs, best_epoch, train_acc, val_acc, test_acc, (long long)ntest, noisy_acc,
+               NOISY_SNR_LO, NOISY_SNR_HI);
+        printf("confusion (rows: true digit, columns: predicted)\n     ");
+        for (int j = 0; j < CLASSES; j++)
+            printf("%5d", j);
+        printf("   precision recall\n");
+        for (int k = 0; k < CLASSES; k++) {
+            printf("%5d", k);
+            for (int j = 0; j < CLASSES; j++)
+                printf("%5lld", (long long)conf[k][j]);
+            printf("   %9.3f %6.3f\n", prec[k], rec[k]);
+        }
+    }
+    ex_print_hash(&a, m);
+    tg_early_stop_free(&es);
+    tg_tape_free(&t);
+    tg_optim_free(&opt);
+    tg_model_free(&m);
+    tg_melspec_free(&ms);
+    tg_tensor *all[] = {wtrain, wval, wtest, x, xv, xt, xtn, xb, yb};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        tg_tensor_free(&all[i]);
+    for (int s = 0; s < 3; s++)
+        free_manifest(&mf[s]);
+    free(state);
+    free(perm);
+    return 0;
+}
