@@ -23,10 +23,10 @@ any run of whitespace (or backslash-newline line continuations) in the source, s
 line in the list can name a fault that spans lines of a macro. Python 3 stdlib only."""
 
 import argparse
+import fcntl
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -249,9 +249,12 @@ def main():
     work = os.path.abspath(args.work)
     tree, build, logs = (os.path.join(work, d) for d in ('tree', 'build', 'logs'))
     os.makedirs(tree, exist_ok=True)
-    if os.path.isdir(logs):
-        shutil.rmtree(logs)
-    os.makedirs(logs)
+    os.makedirs(logs, exist_ok=True)
+    lock = open(os.path.join(work, 'lock'), 'w')
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        sys.exit(f'another mutate.py run is using {work}')
     sync_tree(tree)
     if not os.path.exists(os.path.join(build, 'build.ninja')):
         rc, _ = run(['meson', 'setup', build, tree, '--buildtype=release', '-Db_sanitize=none'],
@@ -261,6 +264,8 @@ def main():
 
     t_start = time.monotonic()
     base_log = os.path.join(logs, 'baseline.log')
+    if os.path.exists(base_log):
+        os.remove(base_log)
     saved_maxfail, args.maxfail = args.maxfail, False
     status, failed = build_and_test(build, base_log, args, 3600)
     args.maxfail = saved_maxfail
@@ -284,6 +289,8 @@ def main():
             else:
                 path = os.path.join(tree, m['file'])
                 log = os.path.join(logs, m['id'] + '.log')
+                if os.path.exists(log):
+                    os.remove(log)
                 t1 = time.monotonic()
                 try:
                     with open(path, 'w', encoding='utf-8') as f:
