@@ -72,6 +72,8 @@ struct tg_tape {
     tg__leaf *leaves;                /* leaves reached by the current walk */
     int64_t nleaves, capleaves;
     int32_t *lmap;                   /* open-addressing index into leaves, -1 = empty */
+    const tg_tensor *lastleaf;       /* the leaf found last and its index: a leaf used by */
+    int64_t lastleaf_i;              /* many ops in a row is found without hashing */
     int64_t caplmap;
     bool record;
     bool anomaly;                    /* NaN/Inf and saved-tensor checks (debug mode) */
@@ -102,25 +104,43 @@ tg_tensor *tg__record(tg_tape *t, int op, int n, tg_tensor *const *in, tg_tensor
  * another tape or from before a reset. Returns whether x may be used. */
 bool tg__check_input(tg_tape *t, const tg_tensor *x, int i, const char *fn);
 
+/* x may be used by an op on t: a current tensor of t, or a persistent tensor whose
+ * gradient cannot be cut (it requires grad itself, nothing records, or no header on its
+ * storage requires grad). Inline for the common cases; the rest go to tg__check_input,
+ * which records the error. */
+static inline bool tg__input_ok(tg_tape *t, const tg_tensor *x, int i, const char *fn)
+{
+    if (x->tape == t && x->gen == t->gen)
+        return true;
+    if (!x->tape && (x->requires_grad || !t->record || !x->storage ||
+                     !atomic_load_explicit(&x->storage->grad_holders, memory_order_relaxed)))
+        return true;
+    return tg__check_input(t, x, i, fn);
+}
+
 /* The guard every op starts with. False when the tape is NULL or failed or an input is
  * NULL (quietly: the error, if any, is already recorded), or when an input is foreign
- * (with an error). One comparison per input on the hot path: a current tensor of t. */
+ * (with an error). */
 static inline bool tg__inputs_ok(tg_tape *t, const char *fn, int n, const tg_tensor *const *xs)
 {
     if (!t || t->status != TG_OK)
         return false;
-    for (int i = 0; i < n; i++) {
-        if (!xs[i])
+    for (int i = 0; i < n; i++)
+        if (!xs[i] || !tg__input_ok(t, xs[i], i, fn))
             return false;
-        if ((xs[i]->tape != t || xs[i]->gen != t->gen) && !tg__check_input(t, xs[i], i, fn))
-            return false;
-    }
     return true;
+}
+/* the same for two inputs, without an array (the binary ops' hot path) */
+static inline bool tg__inputs2_ok(tg_tape *t, const char *fn, const tg_tensor *a,
+                                  const tg_tensor *b)
+{
+    return t && t->status == TG_OK && a && b && tg__input_ok(t, a, 0, fn) &&
+           tg__input_ok(t, b, 1, fn);
 }
 /* the same for an optional input (NULL allowed) */
 static inline bool tg__opt_input_ok(tg_tape *t, const char *fn, const tg_tensor *x)
 {
-    return !x || (x->tape == t && x->gen == t->gen) || tg__check_input(t, x, -1, fn);
+    return !x || tg__input_ok(t, x, -1, fn);
 }
 #define TG__NARGS(...) ((int)(sizeof((const tg_tensor *[]){__VA_ARGS__}) / sizeof(void *)))
 /* return NULL from an op unless tg__inputs_ok(t, fn, inputs...) */

@@ -50,7 +50,8 @@ static tg_tensor *unary(tg_tape *t, tg_tensor *x, int op, tg__uop k, double p, c
 static tg_tensor *binary(tg_tape *t, tg_tensor *a, tg_tensor *b, int op, tg__bop k, double p,
                          const char *fn)
 {
-    TG__GUARD(t, fn, a, b);
+    if (!tg__inputs2_ok(t, fn, a, b))
+        return NULL;
     if (!check_pair(t, a, b, fn))
         return NULL;
     int64_t shape[TG_MAX_DIMS];
@@ -190,8 +191,8 @@ tg_tensor *tg_detach(tg_tape *t, tg_tensor *x)
 /* gradient reductions for broadcasting: sum g down to like's shape */
 tg_tensor *tg_sum_to(tg_tape *t, tg_tensor *g, const tg_tensor *like)
 {
-    TG__GUARD(t, "tg_sum_to", g, like);
-    if (!like)
+    TG__GUARD(t, "tg_sum_to", g);
+    if (!like) /* only like's shape is read */
         return NULL;
     if (tg_tensor_same_shape(g, like))
         return g;
@@ -532,8 +533,8 @@ void tg__bwd_slice(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 tg_tensor *tg_slice_backward(tg_tape *t, tg_tensor *g, const tg_tensor *like,
                              const int64_t *start, const int64_t *stop, const int64_t *step)
 {
-    TG__GUARD(t, "tg_slice_backward", g, like);
-    if (!like)
+    TG__GUARD(t, "tg_slice_backward", g);
+    if (!like) /* only like's shape is read */
         return NULL;
     if (!tg__check_float(t, g, "tg_slice_backward"))
         return NULL;

@@ -452,6 +452,7 @@ static size_t lmap_hash(const tg_tensor *x, int64_t cap)
 static bool leaves_begin(tg_tape *t)
 {
     t->nleaves = 0;
+    t->lastleaf = NULL;
     if (!t->lmap) {
         t->lmap = tg__malloc(sizeof(int32_t) * 64);
         if (!t->lmap)
@@ -483,10 +484,15 @@ static bool lmap_rebuild(tg_tape *t, int64_t cap)
 /* the slot of leaf x, created empty if x was not reached yet; NULL on out of memory */
 static tg__gslot *leaf_slot(tg_tape *t, tg_tensor *x, bool create)
 {
+    if (x == t->lastleaf)
+        return &t->leaves[t->lastleaf_i].s;
     size_t h = lmap_hash(x, t->caplmap);
     for (; t->lmap[h] >= 0; h = (h + 1) & (size_t)(t->caplmap - 1))
-        if (t->leaves[t->lmap[h]].x == x)
+        if (t->leaves[t->lmap[h]].x == x) {
+            t->lastleaf = x;
+            t->lastleaf_i = t->lmap[h];
             return &t->leaves[t->lmap[h]].s;
+        }
     if (!create)
         return NULL;
     if (!grow((void **)&t->leaves, &t->capleaves, t->nleaves + 1, sizeof(tg__leaf)) ||
@@ -496,6 +502,8 @@ static tg__gslot *leaf_slot(tg_tape *t, tg_tensor *x, bool create)
     t->leaves[i].x = x;
     t->leaves[i].s.g = NULL;
     t->leaves[i].s.owned = false;
+    t->lastleaf = x;
+    t->lastleaf_i = i;
     if (2 * t->nleaves > t->caplmap) /* keep the load at most 1/2 */
         return lmap_rebuild(t, 2 * t->caplmap) ? &t->leaves[i].s : NULL;
     t->lmap[h] = (int32_t)i;
@@ -503,11 +511,13 @@ static tg__gslot *leaf_slot(tg_tape *t, tg_tensor *x, bool create)
 }
 
 /* x's slot in the current walk (NULL: x has none, or out of memory when create) */
-static tg__gslot *slot_of(tg_tape *t, tg_tensor *x, bool create)
+static inline tg__gslot *slot_of(tg_tape *t, tg_tensor *x, bool create)
 {
     if (x->tape == t && x->node >= 0)
         return x->node < t->ngnode ? &t->gnode[x->node] : NULL;
-    return x->tape ? NULL : leaf_slot(t, x, create);
+    if (x->tape)
+        return NULL;
+    return x == t->lastleaf ? &t->leaves[t->lastleaf_i].s : leaf_slot(t, x, create);
 }
 
 static void accumulate(tg_tape *t, tg_tensor *x, tg_tensor *g)
