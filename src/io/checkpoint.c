@@ -782,6 +782,70 @@ static bool meta_u64(json_t *meta, const char *key, uint64_t *v)
     return true;
 }
 
+/* appends to a message buffer, keeping it NUL-terminated when full */
+static void add(char *buf, size_t size, size_t *used, const char *fmt, ...) TG_PRINTF(4, 5);
+static void add(char *buf, size_t size, size_t *used, const char *fmt, ...)
+{
+    if (*used >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *used, size - *used, fmt, ap);
+    va_end(ap);
+    *used += k > 0 ? (size_t)k : 0;
+}
+
+/* Whether the file holds exactly the model's (and optimizer's) tensors with their dtypes
+ * and shapes; if not, TG_EFORMAT with one message saying everything that differs: the
+ * optimizer, the first missing and unexpected names, dtype and shape differences. */
+static tg_status mismatch(const st_file *f, const entry *e, int n, const tg_optim *opt)
+{
+    enum { SHOW = 3 };
+    char msg[768];
+    size_t used = 0;
+    int missing = 0, unexpected = 0, differ = 0;
+    const char *oname = json_string_value(json_object_get(f->meta, "optim"));
+    if (opt && (!oname || strcmp(oname, tg_optim_name(opt))))
+        add(msg, sizeof msg, &used, "; the file holds %s%s optimizer state, not %s",
+            oname && *oname ? oname : "no", oname && *oname ? "" : "", tg_optim_name(opt));
+    for (int i = 0; i < n; i++) {
+        const st_entry *s = find(f, e[i].name);
+        if (!s) {
+            if (missing++ < SHOW)
+                add(msg, sizeof msg, &used, "%s%s", missing == 1 ? "; missing tensors: " : ", ",
+                    e[i].name);
+            continue;
+        }
+        const tg_tensor *t = e[i].t;
+        bool same = s->ndim == t->ndim && s->code == code_of(t->dtype);
+        for (int d = 0; same && d < t->ndim; d++)
+            same = s->shape[d] == t->shape[d];
+        if (!same && differ++ < SHOW)
+            add(msg, sizeof msg, &used, "; %s: %s %s in the file, %s %s in the model",
+                e[i].name, dtypes[s->code].name, tg__dims_str(s->ndim, s->shape).s,
+                tg_dtype_name(t->dtype), tg__shape_str(t).s);
+    }
+    int extra_shown = 0;
+    for (int i = 0; i < f->n; i++) {
+        const char *nm = f->ent[i].name;
+        if (!opt && !strncmp(nm, "optim.", 6))
+            continue; /* saved optimizer state is not loaded without an optimizer */
+        bool known = false;
+        for (int k = 0; !known && k < n; k++)
+            known = !strcmp(e[k].name, nm);
+        if (!known && unexpected++ < SHOW)
+            add(msg, sizeof msg, &used, "%s%s", ++extra_shown == 1 ? "; unexpected tensors: " : ", ",
+                nm);
+    }
+    if (unexpected > SHOW)
+        add(msg, sizeof msg, &used, " and %d more", unexpected - SHOW);
+    if (!used)
+        return TG_OK;
+    return tg__error_status(TG_EFORMAT, "%s: %s: does not match the model (%d missing, %d "
+                                        "unexpected, %d different)%s",
+                            f->fn, f->path, missing, unexpected, differ, msg);
+}
+
 tg_status tg_checkpoint_load(const char *path, tg_model *m, tg_optim *opt, int64_t *epoch)
 {
     const char *fn = "tg_checkpoint_load";
@@ -795,42 +859,12 @@ tg_status tg_checkpoint_load(const char *path, tg_model *m, tg_optim *opt, int64
         st = (tg_status)-n;
     if (st != TG_OK)
         goto done;
-    /* without an optimizer, saved optimizer state was verified but is not loaded */
-    int skipped = 0;
-    for (int i = 0; !opt && i < f.n; i++)
-        skipped += !strncmp(f.ent[i].name, "optim.", 6);
-    if (f.n - skipped != n) {
-        st = bad(&f, "tensor count differs from the model's (unknown or missing tensors)", NULL);
+    if ((st = mismatch(&f, e, n, opt)) != TG_OK)
         goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        const tg_tensor *t = e[i].t;
-        const st_entry *s = find(&f, e[i].name);
-        if (!s) {
-            st = bad(&f, "tensor missing", e[i].name);
-            goto done;
-        }
-        if (s->code != code_of(t->dtype)) {
-            st = bad(&f, "dtype differs from the model's", e[i].name);
-            goto done;
-        }
-        bool same = s->ndim == t->ndim;
-        for (int d = 0; same && d < t->ndim; d++)
-            same = s->shape[d] == t->shape[d];
-        if (!same) {
-            st = bad(&f, "shape differs from the model's", e[i].name);
-            goto done;
-        }
-    }
     uint64_t ep = 0, rng = 0, steps = 0;
     if (!meta_u64(f.meta, "epoch", &ep) || !meta_u64(f.meta, "rng_counter", &rng) ||
         (opt && !meta_u64(f.meta, "optim_steps", &steps)) || ep > INT64_MAX || steps > INT64_MAX) {
         st = bad(&f, "__metadata__ epoch, rng_counter or optim_steps missing or invalid", NULL);
-        goto done;
-    }
-    const char *oname = json_string_value(json_object_get(f.meta, "optim"));
-    if (opt && (!oname || strcmp(oname, tg_optim_name(opt)))) {
-        st = bad(&f, "saved with another optimizer", tg_optim_name(opt));
         goto done;
     }
     /* everything verified: now change the model */

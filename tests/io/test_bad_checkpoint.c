@@ -208,7 +208,7 @@ int main(void)
         {"tensor the model lacks",
          header(GOOD_ENTRY ",\"model.9.weight\":{\"dtype\":\"F32\",\"shape\":[1],"
                 "\"data_offsets\":[8,12]}", sum9),
-         0, 12, CK, TG_EFORMAT, "tensor count"},
+         0, 12, CK, TG_EFORMAT, "unexpected tensors: model.9.weight"},
         {"name the model lacks instead",
          header("\"model.1.weight\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[0,8]}", ""),
          0, 8, CK, TG_EFORMAT, "model.0.weight"},

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tapegrad.h"
 #include "check.h"
@@ -41,11 +42,45 @@ static void write_file(const unsigned char *b, size_t n)
     fclose(f);
 }
 
+/* a mismatch says what differs: optimizer, missing and unexpected names, shapes */
+static void mismatch_messages(const char *where)
+{
+    char mm[512];
+    snprintf(mm, sizeof mm, "%s/mm.safetensors", where);
+    tg_model *a = make(1, 4);
+    tg_optim *adam = tg_adam_new(tg_model_param_count(a), tg_model_params(a), NULL);
+    CHECK(tg_checkpoint_save(mm, a, adam, 1) == TG_OK, "save: %s", tg_last_error());
+    tg_model *b = make(1, 4);
+    tg_optim *sgd = tg_sgd_new(tg_model_param_count(b), tg_model_params(b), NULL);
+    CHECK(tg_checkpoint_load(mm, b, sgd, NULL) == TG_EFORMAT &&
+              strstr(tg_last_error(), "holds adam optimizer state, not sgd"),
+          "optimizer named: %s", tg_last_error());
+    tg_model *wider = make(1, 5);
+    CHECK(tg_checkpoint_load(mm, wider, NULL, NULL) == TG_EFORMAT &&
+              strstr(tg_last_error(), "model.0.weight: F32 [3,4] in the file, f32 [3,5] in the model") &&
+              strstr(tg_last_error(), "(0 missing, 0 unexpected, 3 different)"),
+          "shapes named: %s", tg_last_error());
+    tg_model *named = make(1, 4); /* the same layers, the last one named */
+    tg_model_set_name(named, "head");
+    CHECK(tg_checkpoint_load(mm, named, NULL, NULL) == TG_EFORMAT &&
+              strstr(tg_last_error(), "missing tensors: model.head.weight, model.head.bias") &&
+              strstr(tg_last_error(), "unexpected tensors: model.2.weight, model.2.bias") &&
+              strstr(tg_last_error(), "(2 missing, 2 unexpected, 0 different)"),
+          "names listed: %s", tg_last_error());
+    unlink(mm);
+    tg_optim_free(&adam);
+    tg_optim_free(&sgd);
+    tg_model *ms[] = {a, b, wider, named};
+    for (int i = 0; i < 4; i++)
+        tg_model_free(&ms[i]);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
         return 1;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    mismatch_messages(dir);
     tg_model *a = make(1, 4), *b = make(2, 4);
     tg_optim *oa = tg_adam_new(tg_model_param_count(a), tg_model_params(a), NULL);
     tg_optim *ob = tg_adam_new(tg_model_param_count(b), tg_model_params(b), NULL);
@@ -117,7 +152,8 @@ int main(void)
     tg_model *other = make(3, 5);
     uint64_t ho = tg_model_hash(other);
     CHECK(tg_checkpoint_load(path, other, NULL, NULL) == TG_EFORMAT &&
-              strstr(tg_last_error(), "shape") && tg_model_hash(other) == ho,
+              strstr(tg_last_error(), "in the file, f32 [3,5] in the model") &&
+              tg_model_hash(other) == ho,
           "another architecture rejected, unchanged: %s", tg_last_error());
     CHECK(tg_checkpoint_load("/nonexistent/x", c, NULL, NULL) == TG_EIO, "missing file");
     CHECK(tg_checkpoint_save("/nonexistent/dir/x", a, NULL, 0) == TG_EIO, "unwritable directory");
