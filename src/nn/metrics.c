@@ -245,24 +245,25 @@ static void errors(const tg_tensor *pred, const tg_tensor *y, int64_t n, double 
     }
 }
 
-double tg_rmse(const tg_tensor *pred, const tg_tensor *y)
+/* RMSE (squared) or MAE over the values of pred and y; NaN with an error naming fn */
+static double mean_error(const tg_tensor *pred, const tg_tensor *y, bool squared, const char *fn)
 {
-    int64_t n = regression_pair(pred, y, "tg_rmse");
+    int64_t n = regression_pair(pred, y, fn);
     double sq, ab;
     if (n < 0)
         return NAN;
     errors(pred, y, n, &sq, &ab);
-    return sqrt(sq / (double)n);
+    return squared ? sqrt(sq / (double)n) : ab / (double)n;
+}
+
+double tg_rmse(const tg_tensor *pred, const tg_tensor *y)
+{
+    return mean_error(pred, y, true, "tg_rmse");
 }
 
 double tg_mae_metric(const tg_tensor *pred, const tg_tensor *y)
 {
-    int64_t n = regression_pair(pred, y, "tg_mae_metric");
-    double sq, ab;
-    if (n < 0)
-        return NAN;
-    errors(pred, y, n, &sq, &ab);
-    return ab / (double)n;
+    return mean_error(pred, y, false, "tg_mae_metric");
 }
 
 double tg_r2_score(const tg_tensor *pred, const tg_tensor *y)
