@@ -44,6 +44,10 @@ tg_status tg_init_fill(tg_tensor *w, tg_init init, uint64_t seed, uint64_t strea
 
 tg_tensor *tg_activate(tg_tape *t, tg_tensor *x, tg_activation act, double param)
 {
+    /* like every op (the linear case included, which returns x itself): NULL on a
+     * failed tape or for a NULL input */
+    if (!t || tg_tape_failed(t) || !x)
+        return NULL;
     switch (act) {
     case TG_ACT_LINEAR: return x;
     case TG_ACT_RELU: return tg_relu(t, x);
@@ -300,7 +304,7 @@ static tg_status add_pool(tg_model *m, layer_kind k, const int64_t kernel[2],
     for (int a = 0; a < 2; a++) {
         if (p.stride[a] == 0)
             p.stride[a] = kernel[a];
-        if (p.stride[a] < 1 || p.padding[a] < 0 || 2 * p.padding[a] > kernel[a])
+        if (p.stride[a] < 1 || p.padding[a] < 0 || p.padding[a] > kernel[a] / 2)
             return tg__error_status(TG_EINVAL,
                                     "%s: layer %d: stride (%lld,%lld) must be >= 1 (0: the "
                                     "kernel) and padding (%lld,%lld) in [0, kernel/2] for "

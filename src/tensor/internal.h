@@ -35,8 +35,9 @@ typedef struct { char s[112]; } tg__shapebuf;
 tg__shapebuf tg__shape_str(const tg_tensor *t);
 tg__shapebuf tg__dims_str(int ndim, const int64_t *shape);
 
-/* element count of a shape with overflow check; false (and *n untouched) on overflow
- * or a negative extent */
+/* element count of a shape with overflow check; false (and *n untouched) on a negative
+ * extent or when the product of the nonzero extents (the largest contiguous stride)
+ * overflows, also for an empty shape */
 bool tg__numel(int ndim, const int64_t *shape, int64_t *n);
 /* fills dtype/ndim/shape and contiguous strides; offset 0; everything else zeroed */
 void tg__init_header(tg_tensor *t, tg_dtype dt, int ndim, const int64_t *shape);

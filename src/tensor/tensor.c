@@ -112,15 +112,22 @@ tg__shapebuf tg__shape_str(const tg_tensor *t) { return tg__dims_str(t->ndim, t-
 
 bool tg__numel(int ndim, const int64_t *shape, int64_t *n)
 {
+    /* the product of the nonzero sizes must fit too, even when a size is 0: it is the
+     * largest stride of a contiguous layout ([0, 2^62, 4] has strides 2^64, 4, 1) */
     int64_t c = 1;
+    bool empty = false;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
             return false;
-        if (shape[i] && c > INT64_MAX / shape[i])
+        if (shape[i] == 0) {
+            empty = true;
+            continue;
+        }
+        if (c > INT64_MAX / shape[i])
             return false;
         c *= shape[i];
     }
-    *n = c;
+    *n = empty ? 0 : c;
     return true;
 }
 
@@ -713,6 +720,8 @@ tg_tensor *tg_view_transpose(const tg_tensor *t, int d0, int d1)
     int perm[TG_MAX_DIMS];
     if (!t)
         return tg__error(TG_EINVAL, "tg_view_transpose: NULL tensor");
+    if (!t->storage)
+        return tg__error(TG_EINVAL, "tg_view_transpose: not a persistent tensor (use the tape op)");
     if (d0 < 0 || d0 >= t->ndim || d1 < 0 || d1 >= t->ndim)
         return tg__error(TG_ERANGE, "tg_view_transpose: axes (%d, %d) out of range for %s", d0,
                          d1, tg__shape_str(t).s);
