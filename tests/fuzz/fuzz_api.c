@@ -23,6 +23,7 @@
  * -timeout reports hangs. See README.md. */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,6 +327,17 @@ static void created(tg_tensor *x, int64_t n, unsigned where)
         fuzz_fail("%s: NULL with a message not naming it: '%s'", fn, tg_last_error());
 }
 
+/* "[2,3]" (a static buffer: one use per statement) */
+static const char *shape_text(const tg_tensor *x)
+{
+    static char b[200];
+    int n = snprintf(b, sizeof b, "[");
+    for (int i = 0; i < x->ndim && n < 180; i++)
+        n += snprintf(b + n, sizeof b - (size_t)n, "%s%lld", i ? "," : "", (long long)x->shape[i]);
+    snprintf(b + n, sizeof b - (size_t)n, "]");
+    return b;
+}
+
 static bool overlap(const tg_tensor *a, const tg_tensor *b)
 {
     /* byte ranges spanned by the two tensors */
@@ -413,11 +425,19 @@ static void op_create(rd *r)
     case 2: fn = "tg_full"; x = tg_full(dt, ndim, sp, int_value(r, dt)); break;
     case 3:
         fn = "tg_rand_uniform";
-        x = tg_rand_uniform(dt, ndim, sp, value(r), value(r), u8(r), u8(r));
+        {
+            double lo = value(r), hi = value(r);
+            unsigned seed = u8(r), stream = u8(r);
+            x = tg_rand_uniform(dt, ndim, sp, lo, hi, seed, stream);
+        }
         break;
     case 4:
         fn = "tg_rand_normal";
-        x = tg_rand_normal(dt, ndim, sp, value(r), value(r), u8(r), u8(r));
+        {
+            double mean = value(r), std = value(r);
+            unsigned seed = u8(r), stream = u8(r);
+            x = tg_rand_normal(dt, ndim, sp, mean, std, seed, stream);
+        }
         break;
     case 5: {
         fn = "tg_arange";
@@ -439,8 +459,10 @@ static void op_create(rd *r)
         static double buf[SLOT_CAP + 8];
         if (n > SLOT_CAP)
             return;
-        for (int i = 0; i < 8 && n > 0; i++)
-            buf[u8(r) % (SLOT_CAP + 8)] = value(r);
+        for (int i = 0; i < 8 && n > 0; i++) {
+            unsigned at = u8(r) % (SLOT_CAP + 8);
+            buf[at] = value(r);
+        }
         if (which == 6) {
             fn = "tg_tensor_from";
             x = tg_tensor_from(dt, ndim, sp, u8(r) % 16 ? (void *)buf : NULL);
@@ -516,7 +538,11 @@ static void op_scalar(rd *r)
     case 5: fn = "tg_in_range_mask"; y = tg_in_range_mask(tape, x, a, b); break;
     default:
         fn = "tg_dropout";
-        y = tg_dropout(tape, x, a, u8(r), u8(r), u8(r) & 1);
+        {
+            unsigned seed = u8(r), stream = u8(r);
+            bool training = u8(r) & 1;
+            y = tg_dropout(tape, x, a, seed, stream, training);
+        }
         break;
     }
     tape_op(y, f, !x, where);
@@ -572,11 +598,21 @@ static void op_view(rd *r)
     switch (which) {
     case 0:
         for (int i = 0; i < TG_MAX_DIMS; i++)
-            perm[i] = u8(r) % 16 ? (int)(u8(r) % 9) - (u8(r) % 8 == 0 ? 9 : 0) : i;
+            if (u8(r) % 16) {
+                perm[i] = (int)(u8(r) % 9);
+                perm[i] -= u8(r) % 8 == 0 ? 9 : 0;
+            } else {
+                perm[i] = i;
+            }
         fn = "tg_permute";
         y = tg_permute(tape, x, u8(r) % 16 ? perm : NULL);
         break;
-    case 1: fn = "tg_transpose"; y = tg_transpose(tape, x, axis(r), axis(r)); break;
+    case 1: {
+        int d0 = axis(r), d1 = axis(r);
+        fn = "tg_transpose";
+        y = tg_transpose(tape, x, d0, d1);
+        break;
+    }
     case 2:
     case 3: {
         int nd = shape_of(r, shape);
@@ -659,7 +695,8 @@ static void op_reduce(rd *r)
 static void op_concat(rd *r)
 {
     tg_tensor *xs[5];
-    int n = (int)(u8(r) % 6) - (u8(r) % 16 == 0 ? 6 : 0);
+    int n = (int)(u8(r) % 6);
+    n -= u8(r) % 16 == 0 ? 6 : 0;
     bool null_in = false;
     for (int i = 0; i < 5; i++) {
         xs[i] = pick(r);
@@ -743,12 +780,17 @@ static void op_conv(rd *r)
             fn = "tg_conv2d";
             y = tg_conv2d(tape, x, w, b, u8(r) % 8 ? &o : NULL);
         } else {
-            int64_t ws[4] = {dim(r), dim(r), small(r), small(r)};
+            int64_t ws[4];
+            ws[0] = dim(r);
+            ws[1] = dim(r);
+            ws[2] = small(r);
+            ws[3] = small(r);
             if (conv_flops(x, ws + 2, s, p, d, (double)ws[0]) > FLOP_CAP ||
                 numel_d(x) * numel_d(w) > FLOP_CAP)
                 return;
             fn = "tg_conv2d_weight";
-            y = tg_conv2d_weight(tape, x, w, u8(r) % 16 ? ws : NULL, u8(r) % 8 ? &o : NULL);
+            const int64_t *wsp = u8(r) % 16 ? ws : NULL;
+            y = tg_conv2d_weight(tape, x, w, wsp, u8(r) % 8 ? &o : NULL);
         }
         break;
     }
@@ -772,7 +814,9 @@ static void op_conv(rd *r)
         y = tg_im2col(tape, x, k, s, p, d, value(r));
         break;
     case 4: {
-        int64_t size[2] = {small(r), small(r)};
+        int64_t size[2];
+        size[0] = small(r);
+        size[1] = small(r);
         fn = "tg_col2im";
         y = tg_col2im(tape, x, u8(r) % 16 ? size : NULL, k, s, p, d);
         break;
@@ -791,10 +835,13 @@ static void op_conv(rd *r)
         tg_tensor *rm = u8(r) % 2 ? pick(r) : NULL, *rv = u8(r) % 2 ? pick(r) : NULL;
         if (u8(r) % 2) {
             fn = "tg_batch_norm";
-            y = tg_batch_norm(tape, x, w, b, rm, rv, value(r), value(r), u8(r) & 1);
+            double momentum = value(r), eps = value(r);
+            bool training = u8(r) & 1;
+            y = tg_batch_norm(tape, x, w, b, rm, rv, momentum, eps, training);
         } else {
             fn = "tg_layer_norm";
-            y = tg_layer_norm(tape, x, axis(r), w, b, value(r));
+            int nl = axis(r);
+            y = tg_layer_norm(tape, x, nl, w, b, value(r));
         }
         break;
     }
@@ -836,13 +883,15 @@ static void op_backward(rd *r)
     } else {
         fn = "tg_grad";
         tg_tensor *xs[4], *grads[4];
-        int n = (int)(u8(r) % 5) - (u8(r) % 16 == 0 ? 5 : 0);
+        int n = (int)(u8(r) % 5);
+        n -= u8(r) % 16 == 0 ? 5 : 0;
         for (int i = 0; i < 4; i++) {
             xs[i] = pick(r);
             grads[i] = (tg_tensor *)&grads; /* must be overwritten or left alone */
         }
-        s = tg_grad(tape, root, seed, n, u8(r) % 16 ? xs : NULL, u8(r) % 16 ? grads : NULL,
-                    u8(r) % 4 ? &o : NULL);
+        tg_tensor *const *xsp = u8(r) % 16 ? xs : NULL;
+        tg_tensor **gp = u8(r) % 16 ? grads : NULL;
+        s = tg_grad(tape, root, seed, n, xsp, gp, u8(r) % 4 ? &o : NULL);
         if (s == TG_OK)
             for (int i = 0; i < n; i++) {
                 if (!grads[i] || grads[i] == (tg_tensor *)&grads)
@@ -942,11 +991,21 @@ static void op_pview(rd *r)
     }
     case 2:
         for (int i = 0; i < TG_MAX_DIMS; i++)
-            perm[i] = u8(r) % 16 ? (int)(u8(r) % 9) - (u8(r) % 8 == 0 ? 9 : 0) : i;
+            if (u8(r) % 16) {
+                perm[i] = (int)(u8(r) % 9);
+                perm[i] -= u8(r) % 8 == 0 ? 9 : 0;
+            } else {
+                perm[i] = i;
+            }
         fn = "tg_view_permute";
         y = tg_view_permute(x, u8(r) % 16 ? perm : NULL);
         break;
-    case 3: fn = "tg_view_transpose"; y = tg_view_transpose(x, axis(r), axis(r)); break;
+    case 3: {
+        int d0 = axis(r), d1 = axis(r);
+        fn = "tg_view_transpose";
+        y = tg_view_transpose(x, d0, d1);
+        break;
+    }
     case 4:
         for (int i = 0; i < TG_MAX_DIMS; i++) {
             st[i] = (int64_t)(u8(r) % 9) - 4;
@@ -965,7 +1024,8 @@ static void op_pview(rd *r)
     default: {
         fn = "tg_take_rows";
         int64_t idx[6];
-        int64_t n = (int64_t)(u8(r) % 7) - (u8(r) % 16 == 0 ? 7 : 0);
+        int64_t n = (int64_t)(u8(r) % 7);
+        n -= u8(r) % 16 == 0 ? 7 : 0;
         for (int i = 0; i < 6; i++)
             idx[i] = (int64_t)(u8(r) % 8) - 1;
         y = tg_take_rows(x, n, u8(r) % 16 ? idx : NULL);
@@ -1175,7 +1235,8 @@ static void op_optim(rd *r)
     default: {
         fn = "tg_clip_grad_norm";
         double norm;
-        tg_status s = tg_clip_grad_norm(n, ps, value(r), u8(r) % 2 ? &norm : NULL);
+        double max_norm = value(r);
+        tg_status s = tg_clip_grad_norm(n, ps, max_norm, u8(r) % 2 ? &norm : NULL);
         if (s != TG_OK)
             failed_call(s);
         fn = "tg_clip_grad_value";
@@ -1183,7 +1244,8 @@ static void op_optim(rd *r)
         if (s != TG_OK)
             failed_call(s);
         fn = "tg_early_stop_new";
-        tg_early_stop *e = tg_early_stop_new(n, ps, (int)(u8(r) % 3), value(r));
+        int patience = (int)(u8(r) % 3);
+        tg_early_stop *e = tg_early_stop_new(n, ps, patience, value(r));
         if (!e) {
             failed_call(TG_EINVAL);
             return;
@@ -1218,7 +1280,8 @@ static void op_model(rd *r)
     tg_status s = TG_OK;
     if (!model) {
         fn = "tg_model_new";
-        model = tg_model_new(u8(r) % 2 ? TG_F32 : TG_F64, u8(r));
+        tg_dtype mdt = u8(r) % 2 ? TG_F32 : TG_F64;
+        model = tg_model_new(mdt, u8(r));
         if (!model)
             fuzz_fail("tg_model_new: %s", tg_last_error());
     }
@@ -1243,9 +1306,15 @@ static void op_model(rd *r)
     case 1:
         fn = "tg_model_add_activation";
 #if KNOWN_ACTIVATE_KIND
-        s = tg_model_add_activation(model, (tg_activation)(u8(r) % 8), value(r));
+        {
+            tg_activation act = (tg_activation)(u8(r) % 8);
+            s = tg_model_add_activation(model, act, value(r));
+        }
 #else
-        s = tg_model_add_activation(model, (tg_activation)(u8(r) % 10), value(r));
+        {
+            tg_activation act = (tg_activation)(u8(r) % 10);
+            s = tg_model_add_activation(model, act, value(r));
+        }
 #endif
         break;
     case 2: fn = "tg_model_add_dropout"; s = tg_model_add_dropout(model, value(r)); break;
@@ -1253,7 +1322,10 @@ static void op_model(rd *r)
         tg_conv2d_layer_opts o = tg_conv2d_layer_defaults();
         o.padding[0] = small(r);
         o.groups = u8(r) % 4 ? 1 : small(r);
-        int64_t k[2] = {small(r), small(r)}, ci = dim(r), co = dim(r);
+        int64_t k[2];
+        k[0] = small(r);
+        k[1] = small(r);
+        int64_t ci = dim(r), co = dim(r);
 #if KNOWN_STATUS_LOST
         if (ci > 64 || co > 64 || k[0] > 64 || k[1] > 64)
             return;
@@ -1265,7 +1337,9 @@ static void op_model(rd *r)
     case 4: {
         tg_pool2d_opts o = tg_pool2d_defaults();
         o.padding[1] = small(r);
-        int64_t k[2] = {small(r), small(r)};
+        int64_t k[2];
+        k[0] = small(r);
+        k[1] = small(r);
         fn = u8(r) % 2 ? "tg_model_add_max_pool2d" : "tg_model_add_avg_pool2d";
         s = fn[13] == 'm' ? tg_model_add_max_pool2d(model, u8(r) % 16 ? k : NULL, &o)
                           : tg_model_add_avg_pool2d(model, k, u8(r) % 4 ? &o : NULL);
@@ -1339,15 +1413,17 @@ static void op_prep(rd *r)
     tg_status s;
     if (which == 0) {
         fn = "tg_split";
-        s = tg_split(x, y, value(r), value(r), u8(r), &o[0], &o[1], &o[2], &o[3], &o[4], &o[5]);
+        double vf = value(r), tf = value(r);
+        s = tg_split(x, y, vf, tf, u8(r), &o[0], &o[1], &o[2], &o[3], &o[4], &o[5]);
     } else if (which == 1) {
         fn = "tg_kfold";
-        s = tg_kfold(x, y, (int)(u8(r) % 6) - 1, (int)(u8(r) % 6) - 1, u8(r), &o[0], &o[1],
-                     &o[2], &o[3]);
+        int k = (int)(u8(r) % 6) - 1, fold = (int)(u8(r) % 6) - 1;
+        s = tg_kfold(x, y, k, fold, u8(r), &o[0], &o[1], &o[2], &o[3]);
     } else {
         fn = "tg_batcher_new";
-        tg_batcher *b = tg_batcher_new(x, y, (int64_t)(u8(r) % 6) - 1, u8(r) & 1, u8(r) & 1,
-                                       u8(r));
+        int64_t bs = (int64_t)(u8(r) % 6) - 1;
+        bool shuffle = u8(r) & 1, drop_last = u8(r) & 1;
+        tg_batcher *b = tg_batcher_new(x, y, bs, shuffle, drop_last, u8(r));
         if (!b) {
             failed_call(TG_EINVAL);
             return;
@@ -1386,8 +1462,9 @@ static const op_fn ops[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static bool init;
+    static bool init, trace;
     if (!init) {
+        trace = getenv("FUZZ_API_TRACE") != NULL; /* prints each call: seeds, reproducers */
         tg_set_allocator(&(tg_allocator){cap_alloc, cap_free, NULL});
         tg_set_num_threads(1);
         init = true;
@@ -1398,10 +1475,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_fail("tg_tape_new: %s", tg_last_error());
     for (int step = 0; step < MAX_STEPS && r.n; step++) {
         unsigned op = u8(&r);
+        fn = "(skipped)";
         if (op >= 250) /* reset: frequent enough that a failed tape does not end the run */
             reset_tape();
         else
             ops[op % NOPS](&r);
+        if (trace) {
+            fprintf(stderr, "%3d %-32s tape %s '%s' last error '%s'\n    slots", step, fn,
+                    tg_status_name(tg_tape_status(tape)), tg_tape_error(tape), tg_last_error());
+            for (int i = 0; i < NSLOT; i++)
+                if (slot[i].t)
+                    fprintf(stderr, " %d:%c%s%s", i, "-OBT"[slot[i].kind],
+                            tg_dtype_name(slot[i].t->dtype), shape_text(slot[i].t));
+            fputc('\n', stderr);
+        }
     }
     for (int i = 0; i < NSLOT; i++)
         drop(i);
