@@ -16,6 +16,8 @@ static int64_t class_of(const tg_tensor *x, int64_t i)
         return v >= 0 && v < 0x1p62 ? (int64_t)v : -1;
     }
     int64_t C = x->shape[1], best = 0;
+    if (C == 0)
+        return -1; /* no class to predict: out of range (never read an element) */
     double bv = tg_tensor_get(x, (int64_t[]){i, 0});
     for (int64_t k = 1; k < C; k++) {
         double v = tg_tensor_get(x, (int64_t[]){i, k});

@@ -527,8 +527,10 @@ static bool fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool t
 
 tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training)
 {
-    if (!m || !t || !x || tg_tape_failed(t))
+    if (!t || !x || tg_tape_failed(t))
         return NULL;
+    if (!m) /* not an input tensor: an error, not a quiet NULL */
+        return tg__fail(t, TG_EINVAL, "tg_model_forward: NULL model");
     if (x->dtype != m->dtype)
         return tg__fail(t, TG_EDTYPE, "tg_model_forward: input %s is %s, the model is %s",
                         tg__shape_str(x).s, tg_dtype_name(x->dtype), tg_dtype_name(m->dtype));
@@ -567,8 +569,10 @@ tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training
 
 tg_tensor *tg_model_penalty(tg_model *m, tg_tape *t)
 {
-    if (!m || !t)
+    if (!t || tg_tape_failed(t))
         return NULL;
+    if (!m)
+        return tg__fail(t, TG_EINVAL, "tg_model_penalty: NULL model");
     tg_tensor *total = tg_tape_zeros(t, m->dtype, 0, NULL);
     for (int i = 0; i < m->nlayers && total; i++) {
         const layer *l = &m->layers[i];
@@ -622,6 +626,8 @@ void tg_model_set_rng_counter(tg_model *m, uint64_t c)
 
 uint64_t tg_model_hash(const tg_model *m)
 {
+    if (!m)
+        return 0; /* like tg_tensor_hash(NULL) */
     XXH3_state_t st;
     XXH3_64bits_reset(&st);
     for (int i = 0; m && i < m->nparams; i++) {

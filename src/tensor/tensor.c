@@ -90,7 +90,10 @@ const char *tg_dtype_name(tg_dtype d)
     return "?";
 }
 
-size_t tg_dtype_size(tg_dtype d) { return d == TG_F64 ? 8 : 4; }
+size_t tg_dtype_size(tg_dtype d)
+{
+    return d == TG_F64 ? 8 : d == TG_F32 || d == TG_I32 ? 4 : 0;
+}
 
 bool tg__is_float(tg_dtype d) { return d == TG_F32 || d == TG_F64; }
 
@@ -473,14 +476,18 @@ tg_status tg_tensor_set(tg_tensor *t, const int64_t *index, double value)
 {
     int64_t off;
     if (!index_offset(t, index, &off, "tg_tensor_set"))
-        return t ? TG_ERANGE : TG_EINVAL;
+        return t && index ? TG_ERANGE : TG_EINVAL;
     store(t, off, value);
     return TG_OK;
 }
 
 double tg_tensor_get_flat(const tg_tensor *t, int64_t i)
 {
-    if (!t || i < 0 || i >= tg_tensor_numel(t)) {
+    if (!t) {
+        tg__error(TG_EINVAL, "tg_tensor_get_flat: NULL tensor");
+        return NAN;
+    }
+    if (i < 0 || i >= tg_tensor_numel(t)) {
         tg__error(TG_ERANGE, "tg_tensor_get_flat: index %lld out of range", (long long)i);
         return NAN;
     }
@@ -489,7 +496,9 @@ double tg_tensor_get_flat(const tg_tensor *t, int64_t i)
 
 tg_status tg_tensor_set_flat(tg_tensor *t, int64_t i, double value)
 {
-    if (!t || i < 0 || i >= tg_tensor_numel(t))
+    if (!t)
+        return tg__error_status(TG_EINVAL, "tg_tensor_set_flat: NULL tensor");
+    if (i < 0 || i >= tg_tensor_numel(t))
         return tg__error_status(TG_ERANGE, "tg_tensor_set_flat: index %lld out of range",
                                 (long long)i);
     store(t, offset_of_flat(t, i), value);
