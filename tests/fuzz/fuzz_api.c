@@ -1132,7 +1132,14 @@ static void op_metrics(rd *r)
     tg_tensor *a = pick(r), *b = pick(r);
     unsigned which = u8(r) % 6;
     switch (which) {
-    case 0: (void)tg_accuracy(a, b); break; /* values unchecked (KNOWN_ACCURACY) */
+    case 0:
+#if KNOWN_ACCURACY
+        /* scores [2^40, 0] loop over 2^40 rows (reported; tg_accuracy is being fixed) */
+        if ((a && tg_tensor_numel(a) == 0) || (b && tg_tensor_numel(b) == 0))
+            return;
+#endif
+        (void)tg_accuracy(a, b); /* values unchecked */
+        break;
     case 1: (void)tg_binary_accuracy(a, b); break;
     case 2: (void)tg_regression_accuracy(a, b, value(r)); break;
     case 3: {
