@@ -1142,6 +1142,10 @@ static void io_rows(void)
         NULL_FAILS("tg_scaler_fit", tg_scaler_fit(TG_SCALE_STANDARD, i23));
         NULL_FAILS("tg_scaler_fit", tg_scaler_fit(TG_SCALE_STANDARD, f32v));
         NULL_FAILS("tg_scaler_fit", tg_scaler_fit((tg_scale_kind)9, f23));
+        /* no columns: rejected (it walked 2^40 empty rows: a hang) */
+        tg_tensor *none = tg_zeros(TG_F32, 2, (int64_t[]){(int64_t)1 << 40, 0});
+        NULL_FAILS("tg_scaler_fit", tg_scaler_fit(TG_SCALE_MINMAX, none));
+        tg_tensor_free(&none);
     }
     tg_scaler *sc = tg_scaler_fit(TG_SCALE_MINMAX, f23);
     ROW("tg_scaler_apply") {

@@ -203,7 +203,8 @@ static struct slot {
 } slot[NSLOT];
 static tg_tensor *deferred[MAX_STEPS * 4]; /* freed at the next reset: the tape may use them */
 static int ndeferred;
-static tg_tape *tape;
+static tg_tape *tape;      /* the tape the calls use: tapes[0], or tapes[1] when stale */
+static tg_tape *tapes[2];  /* uses are generated (FUZZ_STALE_TAPE_TENSORS) */
 static tg_model *model;
 static const char *fn; /* the call being made, for messages */
 
@@ -467,9 +468,7 @@ static void op_create(rd *r)
             fn = "tg_tensor_from";
             x = tg_tensor_from(dt, ndim, sp, u8(r) % 16 ? (void *)buf : NULL);
         } else {
-#if FUZZ_STALE_TAPE_TENSORS == 0
-            /* the wrapped memory is shared by every wrap: fine, it stays alive */
-#endif
+            /* every wrap shares buf, which outlives them all */
             char *mem = (char *)buf;
 #if !KNOWN_WRAP_ALIGN
             mem += u8(r) % 4;
@@ -925,8 +924,8 @@ static void reset_tape(void)
     for (int i = 0; i < NSLOT; i++)
         if (slot[i].kind == TAPE)
             drop(i);
+    free_deferred(); /* with stale tensors, the other tape may still use them: at the end */
 #endif
-    free_deferred();
 }
 
 static void op_modes(rd *r)
@@ -947,6 +946,8 @@ static void op_modes(rd *r)
         int64_t c = tg_tape_count_op(tape, op);
         if (c < 0 && op >= 0 && op < tg_op_count())
             fuzz_fail("tg_tape_count_op(%d) = %lld", op, (long long)c);
+    } else if (which == 3 && FUZZ_STALE_TAPE_TENSORS && u8(r) % 2) {
+        tape = tape == tapes[0] ? tapes[1] : tapes[0]; /* slots keep the other's tensors */
     } else {
 #if KNOWN_THREADS
         tg_set_num_threads(1 + (int)(u8(r) % 2));
@@ -1477,8 +1478,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         init = true;
     }
     rd r = {data, size};
-    tape = tg_tape_new();
-    if (!tape)
+    tapes[0] = tg_tape_new();
+    tapes[1] = FUZZ_STALE_TAPE_TENSORS ? tg_tape_new() : NULL;
+    tape = tapes[0];
+    if (!tape || (FUZZ_STALE_TAPE_TENSORS && !tapes[1]))
         fuzz_fail("tg_tape_new: %s", tg_last_error());
     for (int step = 0; step < MAX_STEPS && r.n; step++) {
         unsigned op = u8(&r);
@@ -1499,7 +1502,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (int i = 0; i < NSLOT; i++)
         drop(i);
-    tg_tape_free(&tape);
+    tg_tape_free(&tapes[0]);
+    tg_tape_free(&tapes[1]);
+    tape = NULL;
     free_deferred();
     tg_model_free(&model);
     if (live_blocks != 0 || live_bytes != 0)
