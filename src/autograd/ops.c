@@ -614,6 +614,9 @@ tg_tensor *tg_concat(tg_tape *t, int n, tg_tensor *const *xs, int axis)
             return tg__fail(t, TG_ESHAPE, "tg_concat: tensor %d %s %s does not match %s %s on axis %d",
                             i, tg__shape_str(x).s, tg_dtype_name(x->dtype), tg__shape_str(x0).s,
                             tg_dtype_name(x0->dtype), axis);
+        if (x->shape[axis] > INT64_MAX - shape[axis]) /* empty tensors can be that long */
+            return tg__fail(t, TG_ESHAPE, "tg_concat: the joined size on axis %d overflows "
+                            "(tensor %d %s)", axis, i, tg__shape_str(x).s);
         shape[axis] += x->shape[axis];
     }
     tg_tensor *out = tg__new(t, x0->dtype, x0->ndim, shape);

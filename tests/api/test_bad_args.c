@@ -505,6 +505,10 @@ static void op_rows(void)
         TAPE_FAILS(TG_EINVAL, "tg_concat", tg_concat(T, 0, (tg_tensor *[]){f23}, 0));
         TAPE_FAILS(TG_ERANGE, "tg_concat", tg_concat(T, 2, (tg_tensor *[]){f23, f23}, 2));
         TAPE_FAILS(TG_ESHAPE, "tg_concat", tg_concat(T, 2, (tg_tensor *[]){f23, f32v}, 0));
+        /* two empty [2^62 + 2^62, 0]: the joined size overflowed (UB) */
+        tg_tensor *e = tg_zeros(TG_F32, 2, (int64_t[]){INT64_MAX, 0});
+        TAPE_FAILS(TG_ESHAPE, "tg_concat", tg_concat(T, 2, (tg_tensor *[]){e, e}, 0));
+        tg_tensor_free(&e);
         /* dtypes differ: TG_ESHAPE naming both dtypes (reported: TG_EDTYPE expected) */
         TAPE_FAILS_ANY("tg_concat", tg_concat(T, 2, (tg_tensor *[]){f23, d23}, 0));
     }
