@@ -414,6 +414,19 @@ static void op_rows(void)
             TAPE_FAILS(TG_EDTYPE, binary[i].name, f(T, f23, d23));
             TAPE_FAILS(TG_ESHAPE, binary[i].name, f(T, f23, f32v));
         }
+    ROW("tg_matmul") {
+        /* an empty product with a batch of 2^40 entries: nothing to compute (each entry
+         * ran an empty GEMM: a hang) */
+        tg_tensor *a = tg_zeros(TG_F32, 3, (int64_t[]){(int64_t)1 << 40, 0, 2});
+        tg_tensor *b = tg_zeros(TG_F32, 2, (int64_t[]){2, 3});
+        tg_tape_reset(T);
+        tg_tensor *y = tg_matmul(T, a, b);
+        CHECK(y && tg_tensor_numel(y) == 0 && y->shape[0] == (int64_t)1 << 40,
+              "empty batched matmul: %s", tg_tape_error(T));
+        tg_tensor_free(&a);
+        tg_tensor_free(&b);
+        tg_tape_reset(T);
+    }
     static const named losses[] = {
         F(tg_bce_with_logits), F(tg_binary_cross_entropy), F(tg_mse), F(tg_mae),
         F(tg_kl_div), F(tg_categorical_cross_entropy),

@@ -362,6 +362,16 @@ static bool overlap(const tg_tensor *a, const tg_tensor *b)
     return lo[0] < hi[1] && lo[1] < hi[0];
 }
 
+/* an (empty) tensor with sizes or strides beyond 2^31: slicing it multiplies a stride
+ * by the step without an overflow check (KNOWN_EXPAND_SLICE_OVERFLOW) */
+static bool huge_layout(const tg_tensor *x)
+{
+    for (int i = 0; x && i < x->ndim; i++)
+        if (x->shape[i] > INT32_MAX || x->stride[i] > INT32_MAX || x->stride[i] < -INT32_MAX)
+            return true;
+    return false;
+}
+
 static bool all_finite(const tg_tensor *x)
 {
     int64_t n = tg_tensor_numel(x);
@@ -644,11 +654,19 @@ static void op_view(rd *r)
                 ss[i] = 2;
 #endif
         }
+#if KNOWN_EXPAND_SLICE_OVERFLOW
+        if (huge_layout(x))
+            return;
+#endif
         if (which == 4) {
             fn = "tg_slice";
             y = tg_slice(tape, x, st, sp, u8(r) % 8 ? ss : NULL);
         } else {
             tg_tensor *like = pick(r);
+#if KNOWN_EXPAND_SLICE_OVERFLOW
+            if (huge_layout(like))
+                return;
+#endif
             fn = "tg_slice_backward";
             y = tg_slice_backward(tape, x, like, st, sp, ss);
             tape_op(y, f, !x || !like, where);
@@ -1017,6 +1035,10 @@ static void op_pview(rd *r)
                 ss[i] = 2;
 #endif
         }
+#if KNOWN_EXPAND_SLICE_OVERFLOW
+        if (huge_layout(x))
+            return;
+#endif
         fn = "tg_view_slice";
         y = tg_view_slice(x, u8(r) % 16 ? st : NULL, sp, ss);
         break;
@@ -1384,6 +1406,10 @@ static void op_model(rd *r)
         bool f = tg_tape_failed(tape);
         if (numel_d(x) * (double)tg_model_num_elements(model) > FLOP_CAP)
             return;
+#if KNOWN_SOFTMAX_EMPTY_AXIS
+        if (x && tg_tensor_numel(x) == 0) /* a softmax layer over an empty axis */
+            return;
+#endif
         fn = "tg_model_forward";
         tape_op(tg_model_forward(model, tape, x, u8(r) & 1), f, !x, where);
         return;
