@@ -999,6 +999,10 @@ tg_tensor *tg_max_pool2d(tg_tape *t, tg_tensor *x, const int64_t kernel[2],
     int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
     if (H * W > INT32_MAX)
         return tg__fail(t, TG_EINVAL, "%s: planes of x %s too large", fn, tg__shape_str(x).s);
+    /* padding lets an empty plane have windows, and they would hold no element to pick */
+    if ((H == 0 || W == 0) && N * C > 0 && Ho * Wo > 0)
+        return tg__fail(t, TG_ESHAPE, "%s: x %s has empty planes but padded windows (%lld,%lld)",
+                        fn, tg__shape_str(x).s, (long long)w.p[0], (long long)w.p[1]);
     tg_tensor *out = tg__new(t, x->dtype, 4, (int64_t[]){N, C, Ho, Wo});
     tg_tensor *arg = out ? tg__new(t, TG_I32, 3, (int64_t[]){N, C, Ho * Wo}) : NULL;
     if (!arg)

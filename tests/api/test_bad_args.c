@@ -460,6 +460,13 @@ static void op_rows(void)
             TAPE_FAILS(TG_EINVAL, pools[i].name, f(T, img, k, NULL, pad));
             TAPE_FAILS(TG_ESHAPE, pools[i].name, f(T, f23, k, NULL, NULL));
         }
+    ROW("tg_max_pool2d") {
+        /* an empty image with padding has windows holding no element (read out of bounds) */
+        tg_tensor *e = tg_zeros(TG_F32, 4, (int64_t[]){1, 3, 0, 0});
+        TAPE_FAILS(TG_ESHAPE, "tg_max_pool2d",
+                   tg_max_pool2d(T, e, (int64_t[]){2, 2}, NULL, (int64_t[]){1, 1}));
+        tg_tensor_free(&e);
+    }
     ROW("tg_clamp") {
         TAPE_QUIET(tg_clamp(T, NULL, 0, 1));
         TAPE_FAILS(TG_EDTYPE, "tg_clamp", tg_clamp(T, i23, 0, 1));
