@@ -662,9 +662,9 @@ tg_tensor *tg_conv2d_weight(tg_tape *t, tg_tensor *x, tg_tensor *g, const int64_
     tg_conv2d_opts o = opts ? *opts : tg_conv2d_defaults();
     /* a header with the weight's shape stands in for w in the convolution's checks */
     tg_tensor wh;
-    for (int d = 0; d < 4; d++)
-        if (w_shape[d] < 0)
-            return tg__fail(t, TG_EINVAL, "%s: invalid w_shape", fn);
+    int64_t wn;
+    if (!tg__numel(4, w_shape, &wn))
+        return tg__fail(t, TG_EINVAL, "%s: invalid w_shape %s", fn, tg__dims_str(4, w_shape).s);
     tg__init_header(&wh, x->dtype, 4, w_shape);
     if (!check_conv(t, x, &wh, NULL, o.groups, 2, fn) || !same_dtype(t, x, g, "g", fn))
         return NULL;
@@ -679,9 +679,10 @@ tg_tensor *tg_conv2d_weight(tg_tape *t, tg_tensor *x, tg_tensor *g, const int64_
         return tg__fail(t, TG_ESHAPE, "%s: g %s does not fit x %s and w_shape %s (want %s)", fn,
                         tg__shape_str(g).s, tg__shape_str(x).s, tg__dims_str(4, w_shape).s,
                         tg__dims_str(4, (int64_t[]){N, Co, Ho, Wo}).s);
-    int64_t C = x->shape[1], L = Ho * Wo, Cog = Co / G, K = (C / G) * win.k[0] * win.k[1];
-    int64_t per, parts;
-    if (!tg__numel(4, (int64_t[]){C, win.k[0] * win.k[1], Ho, Wo}, &per) ||
+    int64_t C = x->shape[1], Cog = Co / G, L, K, per, parts;
+    if (!tg__numel(2, (int64_t[]){Ho, Wo}, &L) ||
+        !tg__numel(3, (int64_t[]){C / G, win.k[0], win.k[1]}, &K) ||
+        !tg__numel(4, (int64_t[]){C, win.k[0] * win.k[1], Ho, Wo}, &per) ||
         !tg__numel(3, (int64_t[]){N, K, Co}, &parts))
         return tg__fail(t, TG_EINVAL, "%s: window too large: x %s", fn, tg__shape_str(x).s);
     tg_tensor *out = tg__new(t, x->dtype, 4, w_shape);
@@ -995,6 +996,10 @@ tg_tensor *tg_max_pool2d(tg_tape *t, tg_tensor *x, const int64_t kernel[2],
     int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
     if (H * W > INT32_MAX)
         return tg__fail(t, TG_EINVAL, "%s: planes of x %s too large", fn, tg__shape_str(x).s);
+    /* padding lets an empty plane have windows, and they would hold no element to pick */
+    if ((H == 0 || W == 0) && N * C > 0 && Ho * Wo > 0)
+        return tg__fail(t, TG_ESHAPE, "%s: x %s has empty planes but padded windows (%lld,%lld)",
+                        fn, tg__shape_str(x).s, (long long)w.p[0], (long long)w.p[1]);
     tg_tensor *out = tg__new(t, x->dtype, 4, (int64_t[]){N, C, Ho, Wo});
     tg_tensor *arg = out ? tg__new(t, TG_I32, 3, (int64_t[]){N, C, Ho * Wo}) : NULL;
     if (!arg)

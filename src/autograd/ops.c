@@ -171,6 +171,10 @@ tg_tensor *tg_tape_full(tg_tape *t, tg_dtype dt, int ndim, const int64_t *shape,
         return NULL;
     if ((unsigned)dt > TG_I32 || ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape))
         return tg__fail(t, TG_EINVAL, "tg_tape_full: invalid dtype or rank");
+    int64_t n;
+    if (!tg__numel(ndim, shape, &n) || n > INT64_MAX / 8)
+        return tg__fail(t, TG_EINVAL, "tg_tape_full: invalid or too large shape %s",
+                        tg__dims_str(ndim, shape).s);
     tg_tensor *out = tg__new(t, dt, ndim, shape);
     if (out)
         tg__k_fill(out, v);

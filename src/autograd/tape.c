@@ -708,7 +708,7 @@ tg_status tg_backward(tg_tape *t, tg_tensor *root)
 tg_status tg_backward_ex(tg_tape *t, tg_tensor *root, tg_tensor *seed,
                          const tg_backward_opts *opts)
 {
-    return run_backward(t, root, seed, 0, NULL, NULL, opts, "tg_backward");
+    return run_backward(t, root, seed, 0, NULL, NULL, opts, "tg_backward_ex");
 }
 
 tg_status tg_grad(tg_tape *t, tg_tensor *root, tg_tensor *seed, int n, tg_tensor *const *xs,
@@ -717,7 +717,9 @@ tg_status tg_grad(tg_tape *t, tg_tensor *root, tg_tensor *seed, int n, tg_tensor
     if (n < 0 || (n > 0 && (!xs || !grads))) {
         if (!t)
             return tg__error_status(TG_EINVAL, "tg_grad: NULL tape");
-        return tg__fail(t, TG_EINVAL, "tg_grad: invalid inputs"), TG_EINVAL;
+        tg__fail(t, TG_EINVAL, "tg_grad: invalid inputs (n %d, xs %s, grads %s)", n,
+                 xs ? "set" : "NULL", grads ? "set" : "NULL");
+        return t->status; /* the tape's first error, like every backward */
     }
     return run_backward(t, root, seed, n, xs, grads, opts, "tg_grad");
 }

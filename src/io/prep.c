@@ -487,9 +487,11 @@ static double get2(const tg_tensor *x, int64_t r, int64_t c)
 
 tg_scaler *tg_scaler_fit(tg_scale_kind kind, const tg_tensor *x)
 {
-    if (!x || x->ndim != 2 || x->shape[0] < 1 || !tg__is_float(x->dtype) ||
+    /* cols >= 1 too: [2^40, 0] would walk 2^40 empty rows */
+    if (!x || x->ndim != 2 || x->shape[0] < 1 || x->shape[1] < 1 || !tg__is_float(x->dtype) ||
         (kind != TG_SCALE_STANDARD && kind != TG_SCALE_MINMAX))
-        return tg__error(TG_EINVAL, "tg_scaler_fit: need a float [rows >= 1, cols] tensor and a kind");
+        return tg__error(TG_EINVAL,
+                         "tg_scaler_fit: need a float [rows >= 1, cols >= 1] tensor and a kind");
     int64_t rows = x->shape[0], cols = x->shape[1];
     tg_scaler *s = tg__calloc(sizeof *s);
     double *mem = tg__malloc(sizeof(double) * (size_t)(2 * cols + 1));

@@ -88,7 +88,7 @@ TG_API tg_status tg_kfold(const tg_tensor *x, const tg_tensor *y, int k, int fol
 /* ---- scalers (per column of a 2-D tensor) ---- */
 typedef enum { TG_SCALE_STANDARD, TG_SCALE_MINMAX } tg_scale_kind;
 typedef struct tg_scaler tg_scaler;
-/* Fits on x (the training set, float [rows >= 1, cols], any layout) and keeps per
+/* Fits on x (the training set, float [rows >= 1, cols >= 1], any layout) and keeps per
  * column a shift and a scale, x' = (x - shift) / scale: standard uses the mean and the
  * population std (so the training columns get mean 0 and std 1); min-max uses min and
  * max - min (training columns map onto [0, 1]). A constant column (zero variance or

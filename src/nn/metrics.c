@@ -9,9 +9,15 @@
 /* class of row i: argmax of a [N, C] tensor, or the I32 value of a [N] tensor */
 static int64_t class_of(const tg_tensor *x, int64_t i)
 {
-    if (x->dtype == TG_I32 || x->ndim == 1)
-        return (int64_t)tg_tensor_get_flat(x, i);
+    if (x->dtype == TG_I32 || x->ndim == 1) {
+        /* a float label that is no class index (negative, NaN, inf, beyond int64) is
+         * class -1: never converted, out of range for every caller */
+        double v = tg_tensor_get_flat(x, i);
+        return v >= 0 && v < 0x1p62 ? (int64_t)v : -1;
+    }
     int64_t C = x->shape[1], best = 0;
+    if (C == 0)
+        return -1; /* no class to predict: out of range (never read an element) */
     double bv = tg_tensor_get(x, (int64_t[]){i, 0});
     for (int64_t k = 1; k < C; k++) {
         double v = tg_tensor_get(x, (int64_t[]){i, k});
@@ -121,8 +127,10 @@ tg_status tg_confusion_matrix(const tg_tensor *pred, const tg_tensor *target, in
 {
     if (!rows_ok(pred, target, "tg_confusion_matrix"))
         return TG_ESHAPE;
-    if (C < 1 || !counts)
-        return tg__error_status(TG_EINVAL, "tg_confusion_matrix: need C >= 1 and a counts array");
+    if (C < 1 || C > ((int64_t)1 << 28) || !counts) /* C*C counts must be addressable */
+        return tg__error_status(TG_EINVAL,
+                                "tg_confusion_matrix: need 1 <= C <= 2^28 (C = %lld) and a "
+                                "counts array", (long long)C);
     memset(counts, 0, sizeof(int64_t) * (size_t)(C * C));
     for (int64_t i = 0; i < pred->shape[0]; i++) {
         int64_t p = class_of(pred, i), y = class_of(target, i);

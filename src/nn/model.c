@@ -44,6 +44,10 @@ tg_status tg_init_fill(tg_tensor *w, tg_init init, uint64_t seed, uint64_t strea
 
 tg_tensor *tg_activate(tg_tape *t, tg_tensor *x, tg_activation act, double param)
 {
+    /* like every op (the linear case included, which returns x itself): NULL on a
+     * failed tape or for a NULL input */
+    if (!t || tg_tape_failed(t) || !x)
+        return NULL;
     switch (act) {
     case TG_ACT_LINEAR: return x;
     case TG_ACT_RELU: return tg_relu(t, x);
@@ -309,7 +313,7 @@ static tg_status add_pool(tg_model *m, layer_kind k, const int64_t kernel[2],
     for (int a = 0; a < 2; a++) {
         if (p.stride[a] == 0)
             p.stride[a] = kernel[a];
-        if (p.stride[a] < 1 || p.padding[a] < 0 || 2 * p.padding[a] > kernel[a])
+        if (p.stride[a] < 1 || p.padding[a] < 0 || p.padding[a] > kernel[a] / 2)
             return tg__error_status(TG_EINVAL,
                                     "%s: layer %d: stride (%lld,%lld) must be >= 1 (0: the "
                                     "kernel) and padding (%lld,%lld) in [0, kernel/2] for "
@@ -542,8 +546,10 @@ static bool fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool t
 
 tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training)
 {
-    if (!m || !t || !x || tg_tape_failed(t))
+    if (!t || !x || tg_tape_failed(t))
         return NULL;
+    if (!m) /* not an input tensor: an error, not a quiet NULL */
+        return tg__fail(t, TG_EINVAL, "tg_model_forward: NULL model");
     if (x->dtype != m->dtype)
         return tg__fail(t, TG_EDTYPE, "tg_model_forward: input %s is %s, the model is %s",
                         tg__shape_str(x).s, tg_dtype_name(x->dtype), tg_dtype_name(m->dtype));
@@ -582,8 +588,10 @@ tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training
 
 tg_tensor *tg_model_penalty(tg_model *m, tg_tape *t)
 {
-    if (!m || !t)
+    if (!t || tg_tape_failed(t))
         return NULL;
+    if (!m)
+        return tg__fail(t, TG_EINVAL, "tg_model_penalty: NULL model");
     tg_tensor *total = tg_tape_zeros(t, m->dtype, 0, NULL);
     for (int i = 0; i < m->nlayers && total; i++) {
         const layer *l = &m->layers[i];
@@ -637,6 +645,8 @@ void tg_model_set_rng_counter(tg_model *m, uint64_t c)
 
 uint64_t tg_model_hash(const tg_model *m)
 {
+    if (!m)
+        return 0; /* like tg_tensor_hash(NULL) */
     XXH3_state_t st;
     XXH3_64bits_reset(&st);
     for (int i = 0; m && i < m->nparams; i++) {

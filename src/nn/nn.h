@@ -158,9 +158,11 @@ TG_API tg_status tg_model_summary(const tg_model *m, int ndim, const int64_t *in
  * message naming the layer and the shapes if x does not fit a layer, e.g.
  * "tg_model_forward: layer 3 (conv2d 6->16 5x5): input [64,3,12,12] has 3 channels,
  * want 6". Shapes are checked for every layer before any runs, so such a failure
- * changes neither the running statistics nor the counter. */
+ * changes neither the running statistics nor the counter. A NULL model is TG_EINVAL
+ * (a NULL x returns NULL without an error, like every op). */
 TG_API tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training);
-/* The sum of every layer's L1/L2 penalties as a scalar on the tape (0 if none). */
+/* The sum of every layer's L1/L2 penalties as a scalar on the tape (0 if none); NULL
+ * and TG_EINVAL on the tape for a NULL model. */
 TG_API tg_tensor *tg_model_penalty(tg_model *m, tg_tape *t);
 
 /* Parameters, in layer order (owned by the model; all require grad); num_elements
@@ -179,7 +181,7 @@ TG_API int tg_model_buffer_count(const tg_model *m);
 TG_API tg_tensor *const *tg_model_buffers(const tg_model *m);
 TG_API const char *tg_model_buffer_name(const tg_model *m, int i);
 /* XXH3 fingerprint of the full state: every parameter, then every buffer (names, shapes
- * and values), in order. */
+ * and values), in order; 0 for NULL. */
 TG_API uint64_t tg_model_hash(const tg_model *m);
 
 /* ---- metrics (read tensors; no tape, no gradients) ----

@@ -85,8 +85,9 @@ static inline bool tg__is_i32(double v)
     return v >= -2147483648.0 && v <= 2147483647.0 && v == (double)(int64_t)v;
 }
 
-/* element count of a shape with overflow check; false (and *n untouched) on overflow
- * or a negative extent */
+/* element count of a shape with overflow check; false (and *n untouched) on a negative
+ * extent or when the product of the nonzero extents (the largest contiguous stride)
+ * overflows, also for an empty shape */
 bool tg__numel(int ndim, const int64_t *shape, int64_t *n);
 /* fills dtype/ndim/shape and contiguous strides; offset 0; everything else zeroed */
 void tg__init_header(tg_tensor *t, tg_dtype dt, int ndim, const int64_t *shape);

@@ -68,7 +68,10 @@ size_t tg_tensor_format(const tg_tensor *t, char *buf, size_t size)
         put(&o, "(null)");
     } else {
         put(&o, "tensor(");
-        render(&o, t, 0, t->offset, tg_tensor_numel(t) > 1000, 7);
+        /* an empty tensor is summarised too: [2^40, 0] would otherwise print 2^40
+         * empty rows */
+        int64_t numel = tg_tensor_numel(t);
+        render(&o, t, 0, t->offset, numel > 1000 || numel == 0, 7);
         char tail[80];
         snprintf(tail, sizeof tail, ", dtype=%s%s)", tg_dtype_name(t->dtype),
                  tg_tensor_numel(t) == 0 ? ", shape=" : "");

@@ -100,7 +100,10 @@ const char *tg_dtype_name(tg_dtype d)
     return "?";
 }
 
-size_t tg_dtype_size(tg_dtype d) { return d == TG_F64 ? 8 : 4; }
+size_t tg_dtype_size(tg_dtype d)
+{
+    return d == TG_F64 ? 8 : d == TG_F32 || d == TG_I32 ? 4 : 0;
+}
 
 bool tg__is_float(tg_dtype d) { return d == TG_F32 || d == TG_F64; }
 
@@ -122,15 +125,22 @@ tg__shapebuf tg__shape_str(const tg_tensor *t) { return tg__dims_str(t->ndim, t-
 
 bool tg__numel(int ndim, const int64_t *shape, int64_t *n)
 {
+    /* the product of the nonzero sizes must fit too, even when a size is 0: it is the
+     * largest stride of a contiguous layout ([0, 2^62, 4] has strides 2^64, 4, 1) */
     int64_t c = 1;
+    bool empty = false;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
             return false;
-        if (shape[i] && c > INT64_MAX / shape[i])
+        if (shape[i] == 0) {
+            empty = true;
+            continue;
+        }
+        if (c > INT64_MAX / shape[i])
             return false;
         c *= shape[i];
     }
-    *n = c;
+    *n = empty ? 0 : c;
     return true;
 }
 
@@ -512,7 +522,7 @@ tg_status tg_tensor_set(tg_tensor *t, const int64_t *index, double value)
 {
     int64_t off;
     if (!index_offset(t, index, &off, "tg_tensor_set"))
-        return t ? TG_ERANGE : TG_EINVAL;
+        return t && index ? TG_ERANGE : TG_EINVAL;
     if (!value_fits(t, value, "tg_tensor_set"))
         return TG_ERANGE;
     store(t, off, value);
@@ -521,7 +531,11 @@ tg_status tg_tensor_set(tg_tensor *t, const int64_t *index, double value)
 
 double tg_tensor_get_flat(const tg_tensor *t, int64_t i)
 {
-    if (!t || i < 0 || i >= tg_tensor_numel(t)) {
+    if (!t) {
+        tg__error(TG_EINVAL, "tg_tensor_get_flat: NULL tensor");
+        return NAN;
+    }
+    if (i < 0 || i >= tg_tensor_numel(t)) {
         tg__error(TG_ERANGE, "tg_tensor_get_flat: index %lld out of range", (long long)i);
         return NAN;
     }
@@ -530,7 +544,9 @@ double tg_tensor_get_flat(const tg_tensor *t, int64_t i)
 
 tg_status tg_tensor_set_flat(tg_tensor *t, int64_t i, double value)
 {
-    if (!t || i < 0 || i >= tg_tensor_numel(t))
+    if (!t)
+        return tg__error_status(TG_EINVAL, "tg_tensor_set_flat: NULL tensor");
+    if (i < 0 || i >= tg_tensor_numel(t))
         return tg__error_status(TG_ERANGE, "tg_tensor_set_flat: index %lld out of range",
                                 (long long)i);
     if (!value_fits(t, value, "tg_tensor_set_flat"))
@@ -838,6 +854,8 @@ tg_tensor *tg_view_transpose(const tg_tensor *t, int d0, int d1)
     int perm[TG_MAX_DIMS];
     if (!t)
         return tg__error(TG_EINVAL, "tg_view_transpose: NULL tensor");
+    if (!t->storage)
+        return tg__error(TG_EINVAL, "tg_view_transpose: not a persistent tensor (use the tape op)");
     if (d0 < 0 || d0 >= t->ndim || d1 < 0 || d1 >= t->ndim)
         return tg__error(TG_ERANGE, "tg_view_transpose: axes (%d, %d) out of range for %s", d0,
                          d1, tg__shape_str(t).s);

@@ -78,7 +78,8 @@ TG_API const char *tg_last_error(void);
 TG_API tg_status tg_last_status(void);
 /* Short name of a status ("TG_ESHAPE"). Static string. */
 TG_API const char *tg_status_name(tg_status s);
-/* Name of a dtype ("f32", "f64", "i32"); size of one element in bytes. */
+/* Name of a dtype ("f32", "f64", "i32"); size of one element in bytes (0 for a value
+ * that is no dtype). */
 TG_API const char *tg_dtype_name(tg_dtype d);
 TG_API size_t tg_dtype_size(tg_dtype d);
 
