@@ -14,6 +14,8 @@
  * tg_tape_reset starts a new one). Ops, tg_backward and tg_grad refuse (TG_EINVAL, the
  * message naming the op and the input) a tensor of another tape or one made before the
  * last reset; their inputs are persistent tensors or current tensors of their own tape.
+ * Outside ops (tg_tensor_get, metrics, copies), a tape tensor must not be read after its
+ * tape's reset: its memory already holds newer tensors.
  * A persistent view (tg_view_*) of a tensor that requires grad is refused by ops that
  * record (gradients do not flow through persistent views): use the tape's view ops
  * (tg_transpose, tg_reshape, tg_slice, ...) on the parameter itself.

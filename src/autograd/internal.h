@@ -112,8 +112,9 @@ static inline bool tg__input_ok(tg_tape *t, const tg_tensor *x, int i, const cha
 {
     if (x->tape == t && x->gen == t->gen)
         return true;
-    if (!x->tape && (x->requires_grad || !t->record || !x->storage ||
-                     !atomic_load_explicit(&x->storage->grad_holders, memory_order_relaxed)))
+    if (!x->tape && x->gen == TG__PERSISTENT_GEN &&
+        (x->requires_grad || !t->record || !x->storage ||
+         !atomic_load_explicit(&x->storage->grad_holders, memory_order_relaxed)))
         return true;
     return tg__check_input(t, x, i, fn);
 }
@@ -125,8 +126,11 @@ static inline bool tg__inputs_ok(tg_tape *t, const char *fn, int n, const tg_ten
 {
     if (!t || t->status != TG_OK)
         return false;
+    for (int i = 0; i < n; i++) /* a NULL input fails quietly, whatever the others are */
+        if (!xs[i])
+            return false;
     for (int i = 0; i < n; i++)
-        if (!xs[i] || !tg__input_ok(t, xs[i], i, fn))
+        if (!tg__input_ok(t, xs[i], i, fn))
             return false;
     return true;
 }

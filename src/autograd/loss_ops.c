@@ -135,6 +135,8 @@ static tg_tensor *ce_rows(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
     if (z->ndim != 2)
         return tg__fail(t, TG_ESHAPE, "%s: logits must be [N, C], got %s", fn, tg__shape_str(z).s);
     int64_t N = z->shape[0], C = z->shape[1];
+    if (C < 1) /* also keeps an empty [N, 0] from walking N rows of nothing */
+        return tg__fail(t, TG_ESHAPE, "%s: logits %s have no classes", fn, tg__shape_str(z).s);
     double eps = o ? o->label_smoothing : 0;
     const tg_tensor *w = o ? o->weights : NULL;
     if (!(eps >= 0 && eps < 1))
@@ -196,7 +198,7 @@ static tg_tensor *ce_inputs(tg_tensor **in, tg_tensor *z, const tg_tensor *y,
  * into grad. A label out of range fails the tape. */
 static bool sce_plain_ok(const tg_tensor *z, const tg_tensor *y, const tg_ce_opts *o)
 {
-    return z->dtype == TG_F32 && z->ndim == 2 && y->dtype == TG_I32 && y->ndim == 1 &&
+    return z->dtype == TG_F32 && z->ndim == 2 && z->shape[1] >= 1 && y->dtype == TG_I32 && y->ndim == 1 &&
            y->shape[0] == z->shape[0] && tg_tensor_is_contiguous(z) &&
            tg_tensor_is_contiguous(y) && !(o && (o->weights || o->label_smoothing != 0));
 }

@@ -195,9 +195,9 @@ tg_tensor *tg_detach(tg_tape *t, tg_tensor *x)
 /* gradient reductions for broadcasting: sum g down to like's shape */
 tg_tensor *tg_sum_to(tg_tape *t, tg_tensor *g, const tg_tensor *like)
 {
-    TG__GUARD(t, "tg_sum_to", g);
     if (!like) /* only like's shape is read */
         return NULL;
+    TG__GUARD(t, "tg_sum_to", g);
     if (tg_tensor_same_shape(g, like))
         return g;
     int axes[TG_MAX_DIMS], n = 0, lead = g->ndim - like->ndim;
@@ -537,9 +537,9 @@ void tg__bwd_slice(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 tg_tensor *tg_slice_backward(tg_tape *t, tg_tensor *g, const tg_tensor *like,
                              const int64_t *start, const int64_t *stop, const int64_t *step)
 {
-    TG__GUARD(t, "tg_slice_backward", g);
     if (!like) /* only like's shape is read */
         return NULL;
+    TG__GUARD(t, "tg_slice_backward", g);
     if (!tg__check_float(t, g, "tg_slice_backward"))
         return NULL;
     tg_tensor region;

@@ -214,18 +214,21 @@ static const char *nth(int i, char *buf, size_t n)
 
 bool tg__check_input(tg_tape *t, const tg_tensor *x, int i, const char *fn)
 {
+    /* reads only x's own fields until x is known to be persistent: the header of a stale
+     * tape tensor may hold a newer tensor's data */
     char which[32];
     if (x->tape == t) /* an older generation of this tape */
         return tg__fail(t, TG_EINVAL,
-                        "%s: %s %s was recorded before tg_tape_reset (generation %u, the tape is "
+                        "%s: %s was recorded before tg_tape_reset (generation %u, the tape is "
                         "at %u); tape tensors are valid only until the next reset",
-                        fn, nth(i, which, sizeof which), tg__shape_str(x).s, x->gen, t->gen),
+                        fn, nth(i, which, sizeof which), x->gen, t->gen),
                false;
-    if (x->tape)
+    if (x->tape || x->gen != TG__PERSISTENT_GEN)
         return tg__fail(t, TG_EINVAL,
-                        "%s: %s %s belongs to another tape; an op's inputs must be persistent "
-                        "tensors or tensors of the op's own tape",
-                        fn, nth(i, which, sizeof which), tg__shape_str(x).s),
+                        "%s: %s belongs to another tape, or is a tape tensor from before a "
+                        "reset; an op's inputs must be persistent tensors or current tensors "
+                        "of the op's own tape",
+                        fn, nth(i, which, sizeof which)),
                false;
     if (t->record && !x->requires_grad && x->storage &&
         atomic_load_explicit(&x->storage->grad_holders, memory_order_relaxed) > 0)

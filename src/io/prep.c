@@ -277,6 +277,9 @@ tg_batcher *tg_batcher_new(const tg_tensor *x, const tg_tensor *y, int64_t batch
         return tg__error(TG_EINVAL,
                          "tg_batcher_new: need a contiguous x of rank >= 1 (and a contiguous y "
                          "with as many rows) and batch >= 1");
+    if ((uint64_t)x->shape[0] > SIZE_MAX / sizeof(int64_t) / 2) /* the row permutation */
+        return tg__error(TG_EINVAL, "tg_batcher_new: %lld rows are too many to permute",
+                         (long long)x->shape[0]);
     tg_batcher *b = tg__calloc(sizeof *b);
     if (!b)
         return tg__error(TG_ENOMEM, "tg_batcher_new: out of memory");
@@ -384,6 +387,9 @@ static tg_status check_rows(const tg_tensor *x, const tg_tensor *y, const char *
         return tg__error_status(TG_EINVAL, "%s: y %s must be contiguous with rank >= 1 and "
                                            "as many rows as x %s", fn, tg__shape_str(y).s,
                                 tg__shape_str(x).s);
+    if ((uint64_t)x->shape[0] > SIZE_MAX / sizeof(int64_t) / 2) /* the row permutation */
+        return tg__error_status(TG_EINVAL, "%s: %lld rows are too many to permute", fn,
+                                (long long)x->shape[0]);
     return TG_OK;
 }
 

@@ -68,6 +68,11 @@ double tg_accuracy(const tg_tensor *scores, const tg_tensor *target)
                   tg__shape_str(scores).s, tg__shape_str(target).s);
         return NAN;
     }
+    if (C == 0) { /* no classes: nothing to score (and no walk over empty rows) */
+        tg__error(TG_ESHAPE, "tg_accuracy: %s has no classes",
+                  tg__shape_str(scores->ndim == 2 ? scores : target).s);
+        return NAN;
+    }
     int64_t n = scores->shape[0], hit = 0;
     for (int64_t i = 0; i < n; i++) {
         for (int k = 0; k < 2; k++) { /* class indices given as values must be valid */

@@ -45,9 +45,8 @@ tg_status tg_init_fill(tg_tensor *w, tg_init init, uint64_t seed, uint64_t strea
 tg_tensor *tg_activate(tg_tape *t, tg_tensor *x, tg_activation act, double param)
 {
     /* like every op (the linear case included, which returns x itself): NULL on a
-     * failed tape or for a NULL input */
-    if (!t || tg_tape_failed(t) || !x)
-        return NULL;
+     * failed tape or for a NULL input, an error for a foreign or stale input */
+    TG__GUARD(t, "tg_activate", x);
     switch (act) {
     case TG_ACT_LINEAR: return x;
     case TG_ACT_RELU: return tg_relu(t, x);
@@ -58,8 +57,6 @@ tg_tensor *tg_activate(tg_tape *t, tg_tensor *x, tg_activation act, double param
     case TG_ACT_SOFTPLUS: return tg_softplus(t, x);
     case TG_ACT_SOFTMAX: return tg_softmax(t, x, -1);
     }
-    if (!t || t->status != TG_OK || !x)
-        return NULL;
     return tg__fail(t, TG_EINVAL, "tg_activate: unknown activation %d", (int)act);
 }
 

@@ -24,6 +24,11 @@ struct tg__storage {
     atomic_int grad_lock;    /* 1 while a backward adds into a .grad of a header here */
 };
 
+/* tg_tensor.gen of every persistent header (tape tensors hold their tape's generation,
+ * counted from 1): with tape == NULL it tells a persistent tensor from arena memory that
+ * a reset handed to newer tensors, so a stale tape tensor is never taken for one */
+#define TG__PERSISTENT_GEN 0x7A9E5C3Bu
+
 /* sets x->requires_grad, keeping its storage's count of headers that require grad
  * (persistent views of such a storage are refused by recording ops) */
 void tg__set_requires_grad(tg_tensor *x, bool on);

@@ -269,6 +269,7 @@ static tg_tensor *new_tensor(tg_dtype dt, int ndim, const int64_t *shape, void *
     atomic_init(&s->grad_lock, 0);
     t->storage = s;
     t->data = data;
+    t->gen = TG__PERSISTENT_GEN;
     return t;
 }
 
@@ -281,6 +282,7 @@ static tg_tensor *share(const tg_tensor *x, const tg_tensor *view)
     *t = *view;
     t->grad = NULL;
     t->tape = NULL;
+    t->gen = TG__PERSISTENT_GEN;
     t->node = -1;
     t->requires_grad = 0;
     t->label = NULL;
