@@ -72,7 +72,8 @@ TG_API tg_tensor *tg_stft_power(const tg_stft *s, const tg_tensor *x);
 
 /* ---- mel scale, log-mel spectrogram, MFCC ---- */
 
-/* The HTK mel scale: mel = 2595 log10(1 + hz / 700), and its inverse. */
+/* The HTK mel scale: mel = 2595 log10(1 + hz / 700), and its inverse. NaN with
+ * tg_last_error() for hz <= -700 (no logarithm) or NaN, and for a NaN mel. */
 TG_API double tg_hz_to_mel(double hz);
 TG_API double tg_mel_to_hz(double mel);
 /* HTK-style triangular filters (librosa's mel(htk=True, norm=None)): n_mels + 2 points

@@ -103,7 +103,8 @@ tg_status tg_audio_load(const char *path, int target_rate, tg_tensor **out, int 
         tg_tensor *rs = tg_audio_resample(w, (double)target_rate / r);
         tg_tensor_free(&w);
         if (!rs) {
-            st = tg__error_status(TG_ENOMEM, "tg_audio_load: %s: resampling %d -> %d Hz: %s",
+            /* the resampler's status: TG_EINVAL for a ratio beyond 64 */
+            st = tg__error_status(tg_last_status(), "tg_audio_load: %s: resampling %d -> %d Hz: %s",
                                   path, r, target_rate, tg_last_error());
             goto done;
         }

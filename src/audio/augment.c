@@ -42,7 +42,7 @@ tg_tensor *tg_audio_fit(const tg_tensor *x, int64_t length)
         return tg__error(TG_EINVAL, "tg_audio_fit: length %lld < 1", (long long)length);
     tg_tensor *y = tg_zeros(TG_F32, 1, &length);
     if (!y)
-        return NULL;
+        return tg__error(tg_last_status(), "tg_audio_fit: %s", tg_last_error());
     int64_t n = x->shape[0];
     const float *xd = x->data;
     float *yd = y->data;
@@ -104,7 +104,10 @@ tg_tensor *tg_audio_speed(const tg_tensor *x, double min_factor, double max_fact
         return tg__error(TG_EINVAL, "tg_audio_speed: want 0.25 <= min <= max <= 4, got [%g, %g]",
                          min_factor, max_factor);
     double f = min_factor + (max_factor - min_factor) * tg_rng_uniform01(seed, index, CTR_SPEED);
-    return tg__audio_resample(x, 1.0 / f, true);
+    tg_tensor *y = tg__audio_resample(x, 1.0 / f, true);
+    if (!y) /* the resampler's message names tg_audio_resample */
+        tg__error(tg_last_status(), "tg_audio_speed: %s", tg_last_error());
+    return y;
 }
 
 tg_status tg_spec_augment(tg_tensor *spec, int freq_masks, int max_freq, int time_masks,

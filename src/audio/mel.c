@@ -8,11 +8,15 @@
 
 double tg_hz_to_mel(double hz)
 {
+    if (!(hz > -700.0)) /* the logarithm of 1 + hz/700 <= 0, or NaN */
+        return tg__error(TG_EINVAL, "tg_hz_to_mel: %g Hz is not above -700", hz), NAN;
     return 2595.0 * log10(1.0 + hz / 700.0);
 }
 
 double tg_mel_to_hz(double mel)
 {
+    if (isnan(mel))
+        return tg__error(TG_EINVAL, "tg_mel_to_hz: mel is NaN"), NAN;
     return 700.0 * (pow(10.0, mel / 2595.0) - 1.0);
 }
 
@@ -68,14 +72,18 @@ tg_melspec *tg_melspec_new(const tg_melspec_opts *opts)
         o.fmax = o.rate / 2.0;
     if (!(o.floor > 0) || !isfinite(o.floor))
         return tg__error(TG_EINVAL, "tg_melspec_new: floor %g is not > 0", o.floor);
+    /* the options are checked by the filterbank and the STFT: their messages are given
+     * this function's name */
     tg_tensor *fb = tg_mel_filterbank(o.n_mels, o.n_fft, o.rate, o.fmin, o.fmax);
     if (!fb)
-        return NULL;
+        return tg__error(tg_last_status(), "tg_melspec_new: %s", tg_last_error());
     tg_stft *s = tg_stft_new(o.n_fft, o.hop);
     tg_melspec *m = s ? tg__calloc(sizeof *m) : NULL;
     if (!m) {
         if (s)
             tg__error(TG_ENOMEM, "tg_melspec_new: out of memory");
+        else
+            tg__error(tg_last_status(), "tg_melspec_new: %s", tg_last_error());
         tg_stft_free(&s);
         tg_tensor_free(&fb);
         return NULL;
@@ -101,8 +109,8 @@ tg_tensor *tg_melspec_log(const tg_melspec *m, const tg_tensor *x)
     if (!m)
         return tg__error(TG_EINVAL, "tg_melspec_log: melspec is NULL");
     tg_tensor *p = tg_stft_power(m->stft, x);
-    if (!p)
-        return NULL;
+    if (!p) /* its message names tg_stft_power */
+        return tg__error(tg_last_status(), "tg_melspec_log: %s", tg_last_error());
     int64_t frames = p->shape[0], nb = p->shape[1], nm = m->o.n_mels;
     tg_tensor *out = tg_zeros(TG_F32, 2, (int64_t[]){nm, frames});
     if (!out) {

@@ -774,7 +774,7 @@ tg_status tg_model_summary(const tg_model *m, int ndim, const int64_t *input_sha
     for (int i = 0; i < m->nlayers; i++) {
         const layer *l = &m->layers[i];
         if (!fits(t, l, i, &nd, sh, false)) {
-            tg_status st = tg__error_status(tg_tape_status(t), "%s", tg_tape_error(t));
+            tg_status st = tg__error_status(tg_tape_status(t), "%s: %s", fn, tg_tape_error(t));
             tg_tape_free(&t);
             return st;
         }

@@ -154,12 +154,13 @@ tg_tensor *tg_model_predict(tg_model *m, const tg_tensor *x, int64_t batch)
             memcpy((char *)out->data + (size_t)(lo * per) * tg_dtype_size(out->dtype), y->data,
                    (size_t)tg_tensor_numel(y) * tg_dtype_size(y->dtype));
         }
+        bool sliced = rows != NULL;
         tg_tensor_free(&rows);
         if (!y || !out) {
             if (st == TG_OK)
                 st = TG_ENOMEM;
             tg__error_status(st, "%s: rows %lld..%lld: %s", fn, (long long)lo, (long long)hi,
-                             rows || y ? tg_tape_error(t) : "out of memory");
+                             sliced && !y ? tg_tape_error(t) : "out of memory");
             tg_tensor_free(&out);
             tg_tape_free(&t);
             return NULL;
@@ -277,6 +278,7 @@ tg_status tg_fit(tg_model *m, tg_optim *opt, const tg_tensor *x, const tg_tensor
     tg_status st = check_opts(m, opt, x, y, o);
     if (st != TG_OK)
         return st;
+    int epoch = o->first_epoch;
     tg_tape *t = tg_tape_new();
     tg_batcher *b = tg_batcher_new(x, y, o->batch, o->shuffle, o->drop_last, o->seed);
     tg_progress *pr = t && b ? tg_progress_new(o->progress, o->log_csv) : NULL;
@@ -285,7 +287,7 @@ tg_status tg_fit(tg_model *m, tg_optim *opt, const tg_tensor *x, const tg_tensor
         es = tg_early_stop_new(tg_model_param_count(m), tg_model_params(m), o->early_stop_patience,
                                o->early_stop_min_delta);
     if (!t || !b || !pr || (o->early_stop_patience && !es)) {
-        st = t && b ? tg_last_status() : TG_ENOMEM;
+        st = t ? tg_last_status() : TG_ENOMEM;
         goto done;
     }
     /* resuming: the batcher replays the finished epochs' orders */
@@ -299,7 +301,7 @@ tg_status tg_fit(tg_model *m, tg_optim *opt, const tg_tensor *x, const tg_tensor
     int64_t rows = x->shape[0];
     int64_t nb = o->drop_last ? rows / o->batch : (rows + o->batch - 1) / o->batch;
     tg_epoch_stats s = {.epochs = o->epochs};
-    for (int epoch = o->first_epoch; epoch <= o->epochs; epoch++) {
+    for (; epoch <= o->epochs; epoch++) {
         double lr = o->schedule ? tg_lr_schedule_at(o->schedule, epoch - 1, plr) : plr;
         if (set_lr && tg_optim_set_lr(opt, lr) != TG_OK) {
             st = tg_last_status();
@@ -362,6 +364,10 @@ tg_status tg_fit(tg_model *m, tg_optim *opt, const tg_tensor *x, const tg_tensor
             break;
     }
 done:
+    /* an error of a call made here (the batcher, the log, the lr, the validation data,
+     * ...) gets the documented context */
+    if (st != TG_OK && strncmp(tg_last_error(), "tg_fit:", 7) != 0)
+        tg__error_status(st, "tg_fit: epoch %d: %s", epoch, tg_last_error());
     tg_early_stop_free(&es);
     tg_progress_free(&pr);
     tg_batcher_free(&b);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "tapegrad.h"
@@ -112,6 +113,25 @@ static bool names(const char *msg, const char *fn)
         double d_ = (expr);                                                               \
         CHECK(isnan(d_) && names(tg_last_error(), fn), "%s: want NaN naming %s; got %g '%s'", \
               #expr, fn, d_, tg_last_error());                                            \
+    } while (0)
+
+/* a call outside a tape returning NULL, with tg_last_status() st and a message naming fn */
+#define NULL_FAILS_ST(st, fn, expr)                                                       \
+    do {                                                                                  \
+        clear_error();                                                                    \
+        const void *p_ = (expr);                                                          \
+        CHECK(!p_ && tg_last_status() == (st) && names(tg_last_error(), fn),              \
+              "%s: want NULL, %s naming %s; got %p, %s '%s'", #expr, tg_status_name(st),  \
+              fn, p_, tg_status_name(tg_last_status()), tg_last_error());                 \
+    } while (0)
+/* a call outside a tape returning NaN, with tg_last_status() st and a message naming fn */
+#define NAN_FAILS_ST(st, fn, expr)                                                        \
+    do {                                                                                  \
+        clear_error();                                                                    \
+        double d_ = (expr);                                                               \
+        CHECK(isnan(d_) && tg_last_status() == (st) && names(tg_last_error(), fn),        \
+              "%s: want NaN, %s naming %s; got %g, %s '%s'", #expr, tg_status_name(st),   \
+              fn, d_, tg_status_name(tg_last_status()), tg_last_error());                 \
     } while (0)
 
 typedef tg_tensor *(*unary_fn)(tg_tape *, tg_tensor *);
@@ -282,12 +302,17 @@ static void tensor_rows(void)
     ROW("tg_dtype_size") CHECK(tg_dtype_size((tg_dtype)7) == 0, "unknown dtype has size 0");
     NO_BAD_ARGS("tg_set_allocator", "NULL restores malloc (done at exit); a hook is trusted");
     ROW("tg_set_num_threads") {
+        /* documented: outside [1, tg_max_threads()] is TG_EINVAL, the setting unchanged */
         int was = tg_num_threads();
-        tg_set_num_threads(-5); /* documented: n < 1 is 1 */
-        CHECK(tg_num_threads() == 1, "n < 1 means 1");
-        tg_set_num_threads(was);
+        STATUS_FAILS(TG_EINVAL, "tg_set_num_threads", tg_set_num_threads(0));
+        STATUS_FAILS(TG_EINVAL, "tg_set_num_threads", tg_set_num_threads(-5));
+        STATUS_FAILS(TG_EINVAL, "tg_set_num_threads", tg_set_num_threads(tg_max_threads() + 1));
+        STATUS_FAILS(TG_EINVAL, "tg_set_num_threads", tg_set_num_threads(INT32_MAX));
+        CHECK(tg_num_threads() == was, "a refused count leaves the setting");
     }
     NO_BAD_ARGS("tg_num_threads", "no arguments");
+    NO_BAD_ARGS("tg_max_threads", "no arguments");
+    NO_BAD_ARGS("tg_last_status", "no arguments");
 }
 
 static void tape_rows(void)
@@ -882,6 +907,84 @@ static void nn_rows(void)
         NAN_FAILS("tg_roc_auc", tg_roc_auc(NULL, f23));
         NAN_FAILS("tg_roc_auc", tg_roc_auc(f23, f32v));
     }
+    static const named regression[] = {F(tg_rmse), F(tg_mae_metric), F(tg_r2_score)};
+    for (size_t i = 0; i < sizeof regression / sizeof regression[0]; i++)
+        ROW(regression[i].name) {
+            double (*f)(const tg_tensor *, const tg_tensor *) =
+                (double (*)(const tg_tensor *, const tg_tensor *))regression[i].f;
+            const char *fn = regression[i].name;
+            tg_tensor *i23f = tg_zeros(TG_I32, 2, (int64_t[]){2, 3});
+            NAN_FAILS_ST(TG_EINVAL, fn, f(NULL, f23));
+            NAN_FAILS_ST(TG_EINVAL, fn, f(f23, NULL));
+            NAN_FAILS_ST(TG_EINVAL, fn, f(f23, f32v)); /* 6 values vs 5 */
+            NAN_FAILS_ST(TG_EINVAL, fn, f(i23f, f23)); /* integer predictions */
+            NAN_FAILS_ST(TG_EINVAL, fn, f(f23, i23f));
+            NAN_FAILS_ST(TG_EINVAL, fn, f(f0, f0));    /* no values */
+            tg_tensor_free(&i23f);
+        }
+    ROW("tg_r2_score") {
+        /* constant targets and an inexact fit: R^2 is undefined */
+        NAN_FAILS_ST(TG_EINVAL, "tg_r2_score", tg_r2_score(f23, d23));
+    }
+    ROW("tg_argmax") {
+        NULL_FAILS_ST(TG_EINVAL, "tg_argmax", tg_argmax(NULL));
+        NULL_FAILS_ST(TG_EINVAL, "tg_argmax", tg_argmax(f32v)); /* [N] */
+        NULL_FAILS_ST(TG_EINVAL, "tg_argmax", tg_argmax(i23));  /* integer scores */
+        NULL_FAILS_ST(TG_EINVAL, "tg_argmax", tg_argmax(f0));   /* no classes */
+        NULL_FAILS_ST(TG_EINVAL, "tg_argmax", tg_argmax(img));  /* rank 4 */
+    }
+    ROW("tg_model_set_name") {
+        tg_model *e = tg_model_new(TG_F32, 1), *two = tg_model_new(TG_F32, 1);
+        STATUS_FAILS(TG_EINVAL, "tg_model_set_name", tg_model_set_name(NULL, "a"));
+        STATUS_FAILS(TG_ESTATE, "tg_model_set_name", tg_model_set_name(e, "a"));
+        tg_model_add_dense(two, 3, 2, NULL);
+        STATUS_FAILS(TG_EINVAL, "tg_model_set_name", tg_model_set_name(two, NULL));
+        STATUS_FAILS(TG_EINVAL, "tg_model_set_name", tg_model_set_name(two, ""));
+        STATUS_FAILS(TG_EINVAL, "tg_model_set_name", tg_model_set_name(two, "123"));
+        STATUS_FAILS(TG_EINVAL, "tg_model_set_name", tg_model_set_name(two, "fc.1"));
+        STATUS_FAILS(TG_EINVAL, "tg_model_set_name", tg_model_set_name(two, "a b"));
+        STATUS_FAILS(TG_EINVAL, "tg_model_set_name",
+                     tg_model_set_name(two, "abcdefghijklmnopqrstuvwxyz012345")); /* 32 */
+        CHECK(tg_model_set_name(two, "fc") == TG_OK, "a valid name: %s", tg_last_error());
+        tg_model_add_activation(two, TG_ACT_RELU, 0);
+        STATUS_FAILS(TG_EINVAL, "tg_model_set_name", tg_model_set_name(two, "fc"));
+        CHECK(!strcmp(tg_model_param_name(two, 0), "fc.weight"), "names kept: %s",
+              tg_model_param_name(two, 0));
+        tg_model_free(&e);
+        tg_model_free(&two);
+    }
+    ROW("tg_model_layer_name") {
+        tg_model *d = tg_model_new(TG_F32, 1);
+        tg_model_add_dense(d, 3, 2, NULL);
+        CHECK(!tg_model_layer_name(NULL, 0) && !tg_model_layer_name(d, -1) &&
+                  !tg_model_layer_name(d, 1) && !tg_model_layer_name(d, INT32_MIN),
+              "NULL model or index out of range: NULL");
+        CHECK(tg_model_layer_name(d, 0) && !strcmp(tg_model_layer_name(d, 0), ""),
+              "an unnamed layer: \"\"");
+        tg_model_free(&d);
+    }
+    ROW("tg_model_summary") {
+        FILE *devnull = fopen("/dev/null", "w");
+        tg_model *d = tg_model_new(TG_F32, 1);
+        tg_model_add_dense(d, 4, 2, NULL);
+        int64_t s2[2] = {2, 4};
+        const char *fn = "tg_model_summary";
+        STATUS_FAILS(TG_EINVAL, fn, tg_model_summary(NULL, 2, s2, devnull));
+        STATUS_FAILS(TG_EINVAL, fn, tg_model_summary(d, 2, s2, NULL));
+        STATUS_FAILS(TG_EINVAL, fn, tg_model_summary(d, 2, NULL, devnull));
+        STATUS_FAILS(TG_EINVAL, fn, tg_model_summary(d, 0, s2, devnull));
+        STATUS_FAILS(TG_EINVAL, fn, tg_model_summary(d, -1, s2, devnull));
+        STATUS_FAILS(TG_EINVAL, fn, tg_model_summary(d, TG_MAX_DIMS + 1, s2, devnull));
+        STATUS_FAILS(TG_EINVAL, fn, tg_model_summary(d, 2, (int64_t[]){2, -4}, devnull));
+        STATUS_FAILS(TG_EINVAL, fn, tg_model_summary(d, 2, (int64_t[]){INT64_MAX, 4}, devnull));
+        /* an input that does not fit: the forward pass's TG_ESHAPE, in a message naming
+         * tg_model_summary (it named only tg_model_forward) */
+        STATUS_FAILS(TG_ESHAPE, fn, tg_model_summary(d, 2, (int64_t[]){2, 3}, devnull));
+        CHECK(strstr(tg_last_error(), "has 3 features, want 4"), "the layer's reason: %s",
+              tg_last_error());
+        tg_model_free(&d);
+        fclose(devnull);
+    }
     tg_model_free(&m);
 }
 
@@ -1195,6 +1298,377 @@ static void io_rows(void)
     tg_model_free(&m);
 }
 
+static void train_rows(void)
+{
+    char dir[] = "/tmp/tg-bad-args-XXXXXX", log[64];
+    CHECK(mkdtemp(dir) != NULL, "temp dir");
+    snprintf(log, sizeof log, "%s/log.csv", dir);
+    const char *missing = "/nonexistent/tg-bad-args/log.csv";
+    tg_model *m = tg_model_new(TG_F32, 1);
+    tg_model_add_dense(m, 3, 2, NULL);
+    tg_optim *opt = tg_sgd_new(tg_model_param_count(m), tg_model_params(m), NULL);
+    tg_tensor *y2 = tg_zeros(TG_I32, 1, (int64_t[]){2});
+    CHECK(opt && y2, "a model and an optimizer for the rows");
+
+    NO_BAD_ARGS("tg_fit_defaults", "no arguments");
+    ROW("tg_progress_new") {
+        NULL_FAILS_ST(TG_EIO, "tg_progress_new", tg_progress_new(NULL, missing));
+        NULL_FAILS_ST(TG_EIO, "tg_progress_new", tg_progress_new(NULL, dir)); /* a directory */
+    }
+    tg_progress *pr = tg_progress_new(NULL, log);
+    CHECK(pr != NULL, "a progress object: %s", tg_last_error());
+    ROW("tg_progress_batch") {
+        /* NULL, or numbers that make no sense: nothing drawn (not a terminal), no crash */
+        tg_progress_batch(NULL, 1, 1, 1, 1, 0.5);
+        tg_progress_batch(pr, -1, 0, 5, -2, NAN);
+        tg_progress_batch(pr, 1, 1, INT64_MAX, 1, INFINITY);
+    }
+    ROW("tg_progress_epoch") {
+        tg_epoch_stats st = {.epoch = 1, .epochs = 1, .lr = 0.1};
+        STATUS_FAILS(TG_EINVAL, "tg_progress_epoch", tg_progress_epoch(NULL, &st));
+        STATUS_FAILS(TG_EINVAL, "tg_progress_epoch", tg_progress_epoch(pr, NULL));
+    }
+    ROW("tg_progress_free") {
+        tg_progress_free(NULL);
+        tg_progress *n = NULL;
+        tg_progress_free(&n);
+    }
+    tg_progress_free(&pr);
+
+    ROW("tg_model_predict") {
+        const char *fn = "tg_model_predict";
+        tg_tensor *tv = tg_view_transpose(f23, 0, 1); /* [3, 2], not contiguous */
+        tg_tensor *s0 = tg_zeros(TG_F32, 0, NULL);
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_model_predict(NULL, f23, 2));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_model_predict(m, NULL, 2));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_model_predict(m, f23, 0));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_model_predict(m, f23, -1));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_model_predict(m, tv, 2));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_model_predict(m, s0, 2)); /* rank 0 */
+        tg_tape_reset(T);
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_model_predict(m, tg_relu(T, f23), 2)); /* tape tensor */
+        tg_tape_reset(T);
+        NULL_FAILS_ST(TG_EDTYPE, fn, tg_model_predict(m, d23, 2));
+        NULL_FAILS_ST(TG_ESHAPE, fn, tg_model_predict(m, f32v, 2));
+        /* the forward pass's reason (it said "out of memory" for every failed forward) */
+        CHECK(strstr(tg_last_error(), "is not 2-D") && !strstr(tg_last_error(), "memory"),
+              "the forward error: %s", tg_last_error());
+        NULL_FAILS_ST(TG_ESHAPE, fn, tg_model_predict(m, img, 1));
+        tg_tensor_free(&tv);
+        tg_tensor_free(&s0);
+    }
+
+    ROW("tg_fit") {
+        const char *fn = "tg_fit";
+        tg_fit_opts o = tg_fit_defaults(), b;
+        o.epochs = 1;
+        uint64_t h = tg_model_hash(m);
+        STATUS_FAILS(TG_EINVAL, fn, tg_fit(NULL, opt, f23, y2, &o, NULL));
+        STATUS_FAILS(TG_EINVAL, fn, tg_fit(m, NULL, f23, y2, &o, NULL));
+        STATUS_FAILS(TG_EINVAL, fn, tg_fit(m, opt, NULL, y2, &o, NULL));
+        STATUS_FAILS(TG_EINVAL, fn, tg_fit(m, opt, f23, NULL, &o, NULL));
+        STATUS_FAILS(TG_EINVAL, fn, tg_fit(m, opt, f23, y2, NULL, NULL));
+#define FIT_OPT_FAILS(st, field, value)                                                   \
+    do {                                                                                  \
+        b = o;                                                                            \
+        b.field = (value);                                                                \
+        STATUS_FAILS(st, fn, tg_fit(m, opt, f23, y2, &b, NULL));                          \
+    } while (0)
+        FIT_OPT_FAILS(TG_EINVAL, epochs, 0);
+        FIT_OPT_FAILS(TG_EINVAL, first_epoch, 0);
+        FIT_OPT_FAILS(TG_EINVAL, batch, 0);
+        FIT_OPT_FAILS(TG_EINVAL, batch, -5);
+        FIT_OPT_FAILS(TG_EINVAL, eval_batch, 0);
+        FIT_OPT_FAILS(TG_EINVAL, early_stop_patience, -1);
+        FIT_OPT_FAILS(TG_EINVAL, checkpoint_every, -1);
+        FIT_OPT_FAILS(TG_EINVAL, early_stop_min_delta, NAN);
+        FIT_OPT_FAILS(TG_EINVAL, early_stop_min_delta, -1);
+        FIT_OPT_FAILS(TG_EINVAL, base_lr, -0.1);
+        FIT_OPT_FAILS(TG_EINVAL, base_lr, NAN);
+        FIT_OPT_FAILS(TG_EINVAL, loss, (tg_fit_loss)7);
+        FIT_OPT_FAILS(TG_EINVAL, loss, (tg_fit_loss)-1);
+        FIT_OPT_FAILS(TG_EINVAL, x_val, f23);            /* x_val without y_val */
+        FIT_OPT_FAILS(TG_EINVAL, y_val, y2);             /* y_val without x_val */
+        FIT_OPT_FAILS(TG_EINVAL, early_stop_patience, 2); /* needs validation data */
+        tg_plateau pl = tg_plateau_defaults();
+        FIT_OPT_FAILS(TG_EINVAL, plateau, &pl);          /* needs validation data */
+        FIT_OPT_FAILS(TG_EIO, checkpoint, "/nonexistent/tg-bad-args/ck.tgc");
+        /* rows that differ, or none */
+        STATUS_FAILS(TG_EINVAL, fn, tg_fit(m, opt, f23, i6, &o, NULL));
+        tg_tensor *x0 = tg_zeros(TG_F32, 2, (int64_t[]){0, 3});
+        tg_tensor *y0 = tg_zeros(TG_I32, 1, (int64_t[]){0});
+        STATUS_FAILS(TG_EINVAL, fn, tg_fit(m, opt, x0, y0, &o, NULL));
+        tg_tensor_free(&x0);
+        tg_tensor_free(&y0);
+        CHECK(tg_model_hash(m) == h, "a refused tg_fit trains nothing");
+        /* the rest fail after the checks: still tg_fit's message and the right status */
+        FIT_OPT_FAILS(TG_EIO, log_csv, missing);
+        tg_tensor *x32 = tg_zeros(TG_F32, 2, (int64_t[]){3, 2});
+        tg_tensor *tv = tg_view_transpose(x32, 0, 1);
+        /* x not contiguous: TG_ENOMEM naming only tg_batcher_new (the status was guessed) */
+        STATUS_FAILS(TG_EINVAL, fn, tg_fit(m, opt, tv, y2, &o, NULL));
+        tg_tensor_free(&tv);
+        tg_tensor_free(&x32);
+        STATUS_FAILS(TG_EDTYPE, fn, tg_fit(m, opt, d23, y2, &o, NULL)); /* not the model's */
+        tg_tensor *x4 = tg_zeros(TG_F32, 2, (int64_t[]){2, 4});
+        STATUS_FAILS(TG_ESHAPE, fn, tg_fit(m, opt, x4, y2, &o, NULL));
+        /* validation data that does not fit the model (the message named only
+         * tg_model_predict) */
+        b = o;
+        b.x_val = x4;
+        b.y_val = y2;
+        STATUS_FAILS(TG_ESHAPE, fn, tg_fit(m, opt, f23, y2, &b, NULL));
+        CHECK(strstr(tg_last_error(), "has 4 features, want 3"), "the validation error: %s",
+              tg_last_error());
+        tg_tensor_free(&x4);
+        /* an invalid schedule (its NaN lr was refused by tg_optim_set_lr, named alone) */
+        tg_lr_schedule sch = tg_lr_step(0, 0.5);
+        FIT_OPT_FAILS(TG_EINVAL, schedule, &sch);
+        /* an invalid plateau (the message named only tg_plateau_update) */
+        pl.factor = 2;
+        b = o;
+        b.x_val = f23;
+        b.y_val = y2;
+        b.plateau = &pl;
+        STATUS_FAILS(TG_EINVAL, fn, tg_fit(m, opt, f23, y2, &b, NULL));
+#undef FIT_OPT_FAILS
+    }
+    tg_tensor_free(&y2);
+    tg_optim_free(&opt);
+    tg_model_free(&m);
+    remove(log);
+    rmdir(dir);
+}
+
+static void audio_rows(void)
+{
+    /* without libsndfile/libsamplerate/FFTW these fail with TG_ESTATE, whatever the
+     * arguments (audio.h); the rest check their arguments either way */
+    bool av = tg_audio_available();
+    tg_status io_st = av ? TG_EINVAL : TG_ESTATE;
+    char dir[] = "/tmp/tg-bad-args-XXXXXX", wav[64], txt[64];
+    CHECK(mkdtemp(dir) != NULL, "temp dir");
+    snprintf(wav, sizeof wav, "%s/a.wav", dir);
+    snprintf(txt, sizeof txt, "%s/a.txt", dir);
+    const char *missing = "/nonexistent/tg-bad-args.wav";
+    tg_tensor *w = tg_rand_uniform(TG_F32, 1, (int64_t[]){800}, -0.5, 0.5, 3, 0);
+    tg_tensor *empty = tg_zeros(TG_F32, 1, (int64_t[]){0});
+    tg_tensor *w64 = tg_zeros(TG_F64, 1, (int64_t[]){8});
+    tg_tensor *strided = tg_view_slice(w, (int64_t[]){0}, (int64_t[]){800}, (int64_t[]){2});
+    tg_tensor *spec_t = tg_view_transpose(f23, 0, 1); /* [3, 2], not contiguous */
+    /* waveforms every wave function refuses: NULL, I32, 2-D, empty, F64, strided */
+    tg_tensor *bad_waves[] = {NULL, i6, f23, empty, w64, strided};
+    const int nbad = (int)(sizeof bad_waves / sizeof bad_waves[0]);
+    CHECK(w && empty && w64 && strided && !tg_tensor_is_contiguous(strided), "audio inputs");
+
+    NO_BAD_ARGS("tg_audio_available", "no arguments");
+    NO_BAD_ARGS("tg_melspec_defaults", "no arguments");
+    ROW("tg_audio_save_wav") {
+        const char *fn = "tg_audio_save_wav";
+        STATUS_FAILS(io_st, fn, tg_audio_save_wav(NULL, w, 16000));
+        for (int i = 0; i < nbad - 2; i++) /* F64 is fine, and strided is read by index */
+            STATUS_FAILS(io_st, fn, tg_audio_save_wav(wav, bad_waves[i], 16000));
+        STATUS_FAILS(io_st, fn, tg_audio_save_wav(wav, w, 0));
+        STATUS_FAILS(io_st, fn, tg_audio_save_wav(wav, w, -16000));
+        STATUS_FAILS(io_st, fn, tg_audio_save_wav(wav, w, 768001));
+        STATUS_FAILS(av ? TG_EIO : TG_ESTATE, fn, tg_audio_save_wav(missing, w, 16000));
+    }
+    ROW("tg_audio_load") {
+        const char *fn = "tg_audio_load";
+        tg_tensor *out = f23;
+        int rate = 7;
+        STATUS_FAILS(io_st, fn, tg_audio_load(NULL, 0, &out, &rate));
+        CHECK(out == NULL, "*out NULL on failure");
+        STATUS_FAILS(io_st, fn, tg_audio_load(wav, 0, NULL, &rate));
+        STATUS_FAILS(io_st, fn, tg_audio_load(wav, -1, &out, &rate));
+        STATUS_FAILS(io_st, fn, tg_audio_load(wav, 768001, &out, &rate));
+        STATUS_FAILS(av ? TG_EIO : TG_ESTATE, fn, tg_audio_load(missing, 0, &out, &rate));
+        FILE *f = fopen(txt, "w");
+        CHECK(f && fputs("not a sound file\n", f) >= 0 && fclose(f) == 0, "text file");
+        STATUS_FAILS(av ? TG_EFORMAT : TG_ESTATE, fn, tg_audio_load(txt, 0, &out, &rate));
+        if (av) {
+            /* a target rate beyond 64 x the file's: the resampler's TG_EINVAL (was reported
+             * as TG_ENOMEM) */
+            CHECK(tg_audio_save_wav(wav, w, 100) == TG_OK, "a 100 Hz file: %s", tg_last_error());
+            STATUS_FAILS(TG_EINVAL, fn, tg_audio_load(wav, 768000, &out, &rate));
+            CHECK(out == NULL && rate == 7, "outputs untouched on failure but *out = NULL");
+        }
+    }
+    ROW("tg_audio_resample") {
+        const char *fn = "tg_audio_resample";
+        for (int i = 0; i < nbad; i++)
+            NULL_FAILS_ST(io_st, fn, tg_audio_resample(bad_waves[i], 2));
+        double ratios[] = {0, -1, 1.0 / 65, 65, NAN, INFINITY};
+        for (size_t i = 0; i < sizeof ratios / sizeof ratios[0]; i++)
+            NULL_FAILS_ST(io_st, fn, tg_audio_resample(w, ratios[i]));
+    }
+    ROW("tg_audio_fit") {
+        const char *fn = "tg_audio_fit";
+        for (int i = 0; i < nbad; i++)
+            NULL_FAILS_ST(TG_EINVAL, fn, tg_audio_fit(bad_waves[i], 100));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_audio_fit(w, 0));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_audio_fit(w, -1));
+        /* a length no tensor can have (the message named only tg_zeros) */
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_audio_fit(w, INT64_MAX));
+    }
+    ROW("tg_stft_new") {
+        const char *fn = "tg_stft_new";
+        int nffts[] = {0, -2, 14, 15, 17, 65538, INT32_MAX};
+        for (size_t i = 0; i < sizeof nffts / sizeof nffts[0]; i++)
+            NULL_FAILS_ST(io_st, fn, tg_stft_new(nffts[i], 8));
+        NULL_FAILS_ST(io_st, fn, tg_stft_new(64, 0));
+        NULL_FAILS_ST(io_st, fn, tg_stft_new(64, -1));
+        NULL_FAILS_ST(io_st, fn, tg_stft_new(64, 65));
+    }
+    ROW("tg_stft_free") {
+        tg_stft_free(NULL);
+        tg_stft *n = NULL;
+        tg_stft_free(&n);
+    }
+    tg_stft *st = av ? tg_stft_new(64, 16) : NULL;
+    CHECK(!av || st, "an STFT: %s", tg_last_error());
+    ROW("tg_stft_frames") {
+        CHECK(tg_stft_frames(NULL, 100) == 0 && tg_stft_frames(st, 0) == 0 &&
+                  tg_stft_frames(st, -5) == 0 && tg_stft_frames(st, INT64_MIN) == 0,
+              "NULL or no samples: 0 frames");
+        CHECK(!av || tg_stft_frames(st, INT64_MAX) == 1 + (INT64_MAX - 64 + 15) / 16,
+              "the largest count does not overflow");
+    }
+    ROW("tg_stft_power") {
+        const char *fn = "tg_stft_power";
+        NULL_FAILS_ST(io_st, fn, tg_stft_power(NULL, w));
+        if (av)
+            for (int i = 0; i < nbad; i++)
+                NULL_FAILS_ST(TG_EINVAL, fn, tg_stft_power(st, bad_waves[i]));
+    }
+    tg_stft_free(&st);
+    ROW("tg_hz_to_mel") {
+        /* below -700 Hz the logarithm has no value (it returned NaN silently) */
+        NAN_FAILS_ST(TG_EINVAL, "tg_hz_to_mel", tg_hz_to_mel(-700));
+        NAN_FAILS_ST(TG_EINVAL, "tg_hz_to_mel", tg_hz_to_mel(-1000));
+        NAN_FAILS_ST(TG_EINVAL, "tg_hz_to_mel", tg_hz_to_mel(NAN));
+        NAN_FAILS_ST(TG_EINVAL, "tg_hz_to_mel", tg_hz_to_mel(-INFINITY));
+    }
+    ROW("tg_mel_to_hz") {
+        NAN_FAILS_ST(TG_EINVAL, "tg_mel_to_hz", tg_mel_to_hz(NAN));
+    }
+    ROW("tg_mel_filterbank") {
+        const char *fn = "tg_mel_filterbank";
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mel_filterbank(0, 512, 16000, 0, 8000));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mel_filterbank(4097, 512, 16000, 0, 8000));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mel_filterbank(40, 0, 16000, 0, 8000));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mel_filterbank(40, 511, 16000, 0, 8000));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mel_filterbank(40, 65538, 16000, 0, 8000));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mel_filterbank(40, 512, 0, 0, 8000));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mel_filterbank(40, 512, 16000, -1, 8000));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mel_filterbank(40, 512, 16000, 8000, 8000));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mel_filterbank(40, 512, 16000, 0, 8001));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mel_filterbank(40, 512, 16000, NAN, 8000));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mel_filterbank(40, 512, 16000, 0, NAN));
+    }
+    ROW("tg_melspec_new") {
+        /* option errors found by the filterbank or the STFT named only those */
+        const char *fn = "tg_melspec_new";
+        tg_melspec_opts o;
+#define MELSPEC_FAILS(st_, field, value)                                                  \
+    do {                                                                                  \
+        o = tg_melspec_defaults();                                                        \
+        o.field = (value);                                                                \
+        NULL_FAILS_ST(st_, fn, tg_melspec_new(&o));                                       \
+    } while (0)
+        MELSPEC_FAILS(TG_EINVAL, floor, 0);
+        MELSPEC_FAILS(TG_EINVAL, floor, NAN);
+        MELSPEC_FAILS(TG_EINVAL, floor, INFINITY);
+        MELSPEC_FAILS(TG_EINVAL, rate, 0);
+        MELSPEC_FAILS(TG_EINVAL, rate, -16000);
+        MELSPEC_FAILS(TG_EINVAL, n_mels, 0);
+        MELSPEC_FAILS(TG_EINVAL, n_fft, 511);
+        MELSPEC_FAILS(TG_EINVAL, fmin, -20);
+        MELSPEC_FAILS(TG_EINVAL, fmax, 9000);
+        MELSPEC_FAILS(TG_EINVAL, fmin, 9000); /* above the default fmax (rate / 2) */
+        MELSPEC_FAILS(io_st, hop, 0);
+        MELSPEC_FAILS(io_st, hop, 513);
+        MELSPEC_FAILS(io_st, n_fft, 8); /* a filterbank, but no STFT that short */
+#undef MELSPEC_FAILS
+    }
+    ROW("tg_melspec_free") {
+        tg_melspec_free(NULL);
+        tg_melspec *n = NULL;
+        tg_melspec_free(&n);
+    }
+    tg_melspec *ms = av ? tg_melspec_new(NULL) : NULL;
+    CHECK(!av || ms, "a melspec: %s", tg_last_error());
+    ROW("tg_melspec_log") {
+        const char *fn = "tg_melspec_log";
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_melspec_log(NULL, w));
+        /* bad waveforms: the message named only tg_stft_power */
+        if (av)
+            for (int i = 0; i < nbad; i++)
+                NULL_FAILS_ST(TG_EINVAL, fn, tg_melspec_log(ms, bad_waves[i]));
+    }
+    tg_melspec_free(&ms);
+    ROW("tg_mfcc") {
+        const char *fn = "tg_mfcc";
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mfcc(NULL, 1));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mfcc(f32v, 1));   /* 1-D */
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mfcc(i23, 1));    /* I32 */
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mfcc(d23, 1));    /* F64 */
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mfcc(f0, 1));     /* no frames */
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mfcc(spec_t, 1)); /* not contiguous */
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mfcc(img, 1));    /* rank 4 */
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mfcc(f23, 0));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mfcc(f23, -1));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_mfcc(f23, 3)); /* 2 mels */
+    }
+    ROW("tg_audio_shift") {
+        const char *fn = "tg_audio_shift";
+        for (int i = 0; i < nbad; i++)
+            STATUS_FAILS(TG_EINVAL, fn, tg_audio_shift(bad_waves[i], 4, 1, 0));
+        STATUS_FAILS(TG_EINVAL, fn, tg_audio_shift(w, -1, 1, 0));
+        STATUS_FAILS(TG_EINVAL, fn, tg_audio_shift(w, INT64_MAX, 1, 0));
+        STATUS_FAILS(TG_EINVAL, fn, tg_audio_shift(w, INT64_MIN, 1, 0));
+    }
+    ROW("tg_audio_add_noise") {
+        const char *fn = "tg_audio_add_noise";
+        for (int i = 0; i < nbad; i++)
+            STATUS_FAILS(TG_EINVAL, fn, tg_audio_add_noise(bad_waves[i], 10, 20, 1, 0));
+        STATUS_FAILS(TG_EINVAL, fn, tg_audio_add_noise(w, 20, 10, 1, 0));
+        STATUS_FAILS(TG_EINVAL, fn, tg_audio_add_noise(w, NAN, 10, 1, 0));
+        STATUS_FAILS(TG_EINVAL, fn, tg_audio_add_noise(w, 10, NAN, 1, 0));
+        STATUS_FAILS(TG_EINVAL, fn, tg_audio_add_noise(w, -INFINITY, 10, 1, 0));
+        STATUS_FAILS(TG_EINVAL, fn, tg_audio_add_noise(w, 10, INFINITY, 1, 0));
+    }
+    ROW("tg_audio_speed") {
+        const char *fn = "tg_audio_speed";
+        /* bad waveforms: the message named only tg_audio_resample */
+        for (int i = 0; i < nbad; i++)
+            NULL_FAILS_ST(io_st, fn, tg_audio_speed(bad_waves[i], 0.9, 1.1, 1, 0));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_audio_speed(w, 0.2, 1.1, 1, 0));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_audio_speed(w, 0.9, 4.5, 1, 0));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_audio_speed(w, 1.1, 0.9, 1, 0));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_audio_speed(w, NAN, 1.1, 1, 0));
+        NULL_FAILS_ST(TG_EINVAL, fn, tg_audio_speed(w, 0.9, NAN, 1, 0));
+    }
+    ROW("tg_spec_augment") {
+        const char *fn = "tg_spec_augment";
+        tg_tensor *sp = tg_zeros(TG_F32, 2, (int64_t[]){4, 5});
+        tg_tensor *bad[] = {NULL, f32v, i23, d23, f0, spec_t, img};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+            STATUS_FAILS(TG_EINVAL, fn, tg_spec_augment(bad[i], 1, 1, 1, 1, 1, 0));
+        STATUS_FAILS(TG_EINVAL, fn, tg_spec_augment(sp, -1, 1, 1, 1, 1, 0));
+        STATUS_FAILS(TG_EINVAL, fn, tg_spec_augment(sp, 1, -1, 1, 1, 1, 0));
+        STATUS_FAILS(TG_EINVAL, fn, tg_spec_augment(sp, 1, 1, -1, 1, 1, 0));
+        STATUS_FAILS(TG_EINVAL, fn, tg_spec_augment(sp, 1, 1, 1, -1, 1, 0));
+        tg_tensor_free(&sp);
+    }
+    tg_tensor *all[] = {strided, w, empty, w64, spec_t};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        tg_tensor_free(&all[i]);
+    remove(wav);
+    remove(txt);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--pretend-missing"))
@@ -1218,6 +1692,8 @@ int main(int argc, char **argv)
     nn_rows();
     optim_rows();
     io_rows();
+    train_rows();
+    audio_rows();
 
     int missing = 0;
     for (int i = 0; i < NAPI; i++)
