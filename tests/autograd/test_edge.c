@@ -59,6 +59,34 @@ static double value(const tg_tensor *y, int64_t i)
     return y ? tg_tensor_get_flat(y, i) : NAN;
 }
 
+/* softmax / log-softmax shift by the row maximum: logits of +-1000 (exp overflows
+ * without the shift) give exact, finite results, over the last axis (contiguous rows)
+ * and over axis 0 (strided columns), in F64 and F32 */
+static void test_softmax_large_logits(void)
+{
+    static const double v[3] = {1000.0, 0.0, -1000.0};
+    static const double want_sm[3] = {1.0, 0.0, 0.0}, want_lsm[3] = {0.0, -1000.0, -2000.0};
+    for (int dt = 0; dt < 2; dt++)
+        for (int axis = 0; axis < 2; axis++)
+            for (int lg = 0; lg < 2; lg++) {
+                /* [1, 3] over axis 1, or [3, 1] over axis 0 */
+                int64_t shape[2] = {axis ? 1 : 3, axis ? 3 : 1};
+                tg_tensor *x = tg_zeros(dt ? TG_F32 : TG_F64, 2, shape);
+                for (int64_t i = 0; x && i < 3; i++)
+                    tg_tensor_set_flat(x, i, v[i]);
+                tg_tape *t = tg_tape_new();
+                tg_tensor *y = lg ? tg_log_softmax(t, x, axis) : tg_softmax(t, x, axis);
+                const double *want = lg ? want_lsm : want_sm;
+                for (int64_t i = 0; i < 3; i++)
+                    CHECK(value(y, i) == want[i], "%s %s over axis %d of {1000, 0, -1000}: "
+                          "element %lld is %g, want %g", dt ? "F32" : "F64",
+                          lg ? "log_softmax" : "softmax", axis, (long long)i, value(y, i),
+                          want[i]);
+                tg_tape_free(&t);
+                tg_tensor_free(&x);
+            }
+}
+
 /* Every sum and mean accumulates in double: F32 results are the exact sums rounded
  * once, on every layout (contiguous axis 0, strided, several axes) */
 static void test_sum_accumulates_in_double(void)
@@ -183,6 +211,7 @@ static void test_view_overflow(void)
 int main(void)
 {
     test_softmax_empty_axis();
+    test_softmax_large_logits();
     test_sum_accumulates_in_double();
     test_cross_entropy_accumulates_in_double();
     test_view_overflow();

@@ -144,6 +144,19 @@ static void grad_results_are_distinct(void)
     /* the same tensor asked for twice: two buffers */
     CHECK(tg_grad(t, y, seed, 2, (tg_tensor *[]){a, a}, g, NULL) == TG_OK && g[0]->data != g[1]->data,
           "a tensor listed twice gets two buffers");
+    /* ... also when its gradient is a sum the walk made for it (a used twice: the
+     * buffer tg_grad may hand out without a copy, but only once) */
+    tg_tape_reset(t);
+    y = tg_add(t, a, a);
+    seed = tg_tape_full(t, TG_F64, 1, (int64_t[]){3}, 1.5);
+    CHECK(tg_grad(t, y, seed, 2, (tg_tensor *[]){a, a}, g, NULL) == TG_OK, "tg_grad of a + a: %s",
+          tg_tape_error(t));
+    CHECK(g[0] != g[1] && g[0]->data != g[1]->data, "a + a: a listed twice gets two buffers");
+    tg_tensor_set_flat(g[0], 0, 100);
+    CHECK(tg_tensor_get_flat(g[0], 0) == 100 && tg_tensor_get_flat(g[1], 0) == 3 &&
+              tg_tensor_get_flat(g[1], 1) == 3,
+          "a + a: writing the first result leaves the second at 3 (got %g)",
+          tg_tensor_get_flat(g[1], 0));
     tg_tape_free(&t);
     tg_tensor_free(&a);
     tg_tensor_free(&b);

@@ -105,6 +105,7 @@ static void expect6(const char *what, unary_fn f, const double *v, const double 
 
 static tg_tensor *f_relu(tg_tape *t, tg_tensor *x) { return tg_relu(t, x); }
 static tg_tensor *f_leaky(tg_tape *t, tg_tensor *x) { return tg_leaky_relu(t, x, 0.25); }
+static tg_tensor *f_leaky_neg(tg_tape *t, tg_tensor *x) { return tg_leaky_relu(t, x, -0.5); }
 static tg_tensor *f_abs(tg_tape *t, tg_tensor *x) { return tg_abs(t, x); }
 static tg_tensor *f_l1(tg_tape *t, tg_tensor *x) { return tg_l1_penalty(t, x, 3.0); }
 static tg_tensor *f_clamp(tg_tape *t, tg_tensor *x) { return tg_clamp(t, x, -0.5, 1.5); }
@@ -125,6 +126,9 @@ static void test_elementwise_kinks(void)
     expect6("relu at 0", f_relu, v, (double[]){0, 2, 0, 0, 5, 0});
     /* leaky relu: x > 0 ? 1 : alpha, so alpha at 0 (PyTorch likewise) */
     expect6("leaky_relu at 0", f_leaky, v, (double[]){0.25, 2, 0.75, 1.0, 5, 1.5});
+    /* a negative alpha (accepted): the slope follows the sign of x, not of the output
+     * (alpha x > 0 for x < 0) */
+    expect6("leaky_relu with alpha -0.5", f_leaky_neg, v, (double[]){-0.5, 2, -1.5, -2, 5, -3});
     /* abs: sign(x), 0 at 0 */
     expect6("abs at 0", f_abs, v, (double[]){0, 2, -3, 0, 5, -6});
     /* l1_penalty: lambda sign(x), 0 at 0 (a scalar output: weight 1) */
