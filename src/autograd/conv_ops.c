@@ -145,10 +145,17 @@ static win2d window_of(const tg__node *n)
 /* ----------------------------------------------------------------- kernels */
 
 /* window positions o in [0, out) with 0 <= o*s + off < n: [*lo, *hi) */
+static int64_t ceil_div(int64_t a, int64_t s) /* a >= 0, s >= 1, without overflow */
+{
+    return a / s + (a % s != 0);
+}
+
 static void valid_range(int64_t off, int64_t s, int64_t n, int64_t out, int64_t *lo, int64_t *hi)
 {
-    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
-    int64_t h = n - off <= 0 ? 0 : (n - off + s - 1) / s;
+    /* off > INT64_MIN and n >= 0; n - off may not fit when off < 0: then every
+     * position up to out is below n */
+    int64_t l = off >= 0 ? 0 : ceil_div(-off, s);
+    int64_t h = off >= n ? 0 : (off < 0 && n > INT64_MAX + off) ? out : ceil_div(n - off, s);
     l = l < out ? l : out;
     h = h < out ? h : out;
     *lo = l;

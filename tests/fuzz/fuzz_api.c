@@ -329,9 +329,19 @@ static const char *shape_text(const tg_tensor *x)
     return b;
 }
 
+/* whether x is a kept tape tensor from before its tape's last reset (its header may hold
+ * newer data: the harness never reads it; the library must refuse it) */
+static bool stale(const tg_tensor *x)
+{
+    for (int i = 0; x && i < NSLOT; i++)
+        if (slot[i].t == x && slot[i].kind == TAPE && slot[i].gen != gens[slot[i].owner])
+            return true;
+    return false;
+}
+
 static double numel_d(const tg_tensor *x)
 {
-    return x ? (double)tg_tensor_numel(x) : 0;
+    return x && !stale(x) ? (double)tg_tensor_numel(x) : 0;
 }
 
 static int64_t pair_a[2], pair_b[2], pair_c[2], pair_d[2];
@@ -349,7 +359,7 @@ static const int64_t *pair(rd *r, int64_t *p)
 static double conv_flops(const tg_tensor *x, const int64_t *k, const int64_t *s,
                          const int64_t *p, const int64_t *d, double per)
 {
-    if (!x || x->ndim != 4 || !k)
+    if (!x || stale(x) || x->ndim != 4 || !k)
         return 0;
     double out = (double)x->shape[0] * (double)x->shape[1];
     for (int i = 0; i < 2; i++) {
@@ -708,7 +718,7 @@ static void op_conv(rd *r)
             memcpy(o.dilation, d, sizeof o.dilation);
         o.groups = u8(r) % 4 ? 1 : small(r);
         null_in = !x || !w;
-        if (w && w->ndim == 4 &&
+        if (w && !stale(w) && w->ndim == 4 &&
             conv_flops(x, w->shape + 2, s, p, d, (double)w->shape[0]) > FLOP_CAP)
             return;
         if (which == 0) {
