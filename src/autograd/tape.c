@@ -146,18 +146,10 @@ void tg_tape_reset(tg_tape *t)
 {
     if (!t)
         return;
-    /* if the last step needed several chunks, replace them by one big enough for all,
-     * so that a steady-state step never allocates */
-    if (t->chunks && t->chunks->next) {
-        size_t total = 0;
-        for (tg__chunk *c = t->chunks; c; c = c->next)
-            total += c->size;
-        tg__chunk *one = chunk_new(total);
-        if (one) {
-            chunks_free(t->chunks);
-            t->chunks = one;
-        }
-    }
+    /* every chunk is kept, in order: the next step makes the same allocations into the
+     * same chunks, so a steady-state step never allocates; and no chunk is freed before
+     * tg_tape_free, so a tensor from before the reset is still readable memory, which
+     * ops use to refuse it (its generation is older) */
     for (tg__chunk *c = t->chunks; c; c = c->next)
         c->used = 0;
     t->cur = t->chunks;
