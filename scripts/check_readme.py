@@ -29,8 +29,14 @@ def blocks(readme):
 
 
 def copy_tree(dst):
-    files = subprocess.run(["git", "-C", ROOT, "ls-files", "-z"], check=True,
-                           capture_output=True).stdout.decode().split("\0")
+    r = subprocess.run(["git", "-C", ROOT, "ls-files", "-z"], capture_output=True)
+    if r.returncode == 0:
+        files = r.stdout.decode().split("\0")
+    else:  # not a git checkout (an unpacked tarball): every file outside build dirs
+        files = []
+        for d, subdirs, names in os.walk(ROOT):
+            subdirs[:] = [s for s in subdirs if not s.startswith(("build", ".git"))]
+            files += [os.path.relpath(os.path.join(d, n), ROOT) for n in names]
     for f in filter(None, files):
         src = os.path.join(ROOT, f)
         if not os.path.isfile(src):
