@@ -105,6 +105,20 @@ double tg_binary_accuracy(const tg_tensor *p, const tg_tensor *y)
     return (double)hit / (double)n;
 }
 
+/* sum of squared deviations of y's n values from their mean (two passes, in double) */
+static double sum_sq_dev(const tg_tensor *y, int64_t n)
+{
+    double mean = 0, ss = 0;
+    for (int64_t i = 0; i < n; i++)
+        mean += tg_tensor_get_flat(y, i);
+    mean /= (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        double d = tg_tensor_get_flat(y, i) - mean;
+        ss += d * d;
+    }
+    return ss;
+}
+
 double tg_regression_accuracy(const tg_tensor *pred, const tg_tensor *y, double k)
 {
     int64_t n = tg_tensor_numel(y);
@@ -112,15 +126,7 @@ double tg_regression_accuracy(const tg_tensor *pred, const tg_tensor *y, double 
         tg__error(TG_EINVAL, "tg_regression_accuracy: need same-size inputs and k > 0");
         return NAN;
     }
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < n; i++)
-        mean += tg_tensor_get_flat(y, i);
-    mean /= (double)n;
-    for (int64_t i = 0; i < n; i++) {
-        double d = tg_tensor_get_flat(y, i) - mean;
-        var += d * d;
-    }
-    double precision = sqrt(var / (double)n) / k;
+    double precision = sqrt(sum_sq_dev(y, n) / (double)n) / k;
     int64_t hit = 0;
     for (int64_t i = 0; i < n; i++)
         hit += fabs(tg_tensor_get_flat(pred, i) - tg_tensor_get_flat(y, i)) < precision;
@@ -284,14 +290,7 @@ double tg_r2_score(const tg_tensor *pred, const tg_tensor *y)
     int64_t n = regression_pair(pred, y, "tg_r2_score");
     if (n < 0)
         return NAN;
-    double mean = 0, tot = 0, sq, ab;
-    for (int64_t i = 0; i < n; i++)
-        mean += tg_tensor_get_flat(y, i);
-    mean /= (double)n;
-    for (int64_t i = 0; i < n; i++) {
-        double d = tg_tensor_get_flat(y, i) - mean;
-        tot += d * d;
-    }
+    double tot = sum_sq_dev(y, n), sq, ab;
     errors(pred, y, n, &sq, &ab);
     if (tot == 0) /* constant targets: R^2 is undefined unless the fit is exact */
         return sq == 0 ? 1.0 : (tg__error(TG_EINVAL, "tg_r2_score: the targets are constant, "
