@@ -1,0 +1,666 @@
+/* Musical instruments: which of the 12 General MIDI families (piano, organ, brass, ...)
+ * plays a single note, learned from two sample libraries and tested on a third, whose
+ * recordings of the same instruments the model never heard.
+ *
+ * Data: the corpus of examples/music_render (notes of GM programs 0..95 rendered by
+ * fluidsynth from FluidR3_GM, TimGM6mb and MuseScore General; manifest.csv). The clips of
+ * --test-library are the test set; of the others' notes, every fifth (the 3rd, 8th, ...
+ * of each program) is held out as the same-library test (new notes of recordings that
+ * were trained on), the rest is the training set. Nothing is tuned on either test set:
+ * the epochs, learning rate and model are fixed.
+ *
+ * Features: each clip from its onset (the first sample above 1/1000 of its peak), 1 s,
+ * a 64-band log-mel spectrogram (HTK mel, 512-sample frames every 10 ms: [64, 98]),
+ * standardised per clip (its own mean and standard deviation: the loudness of a library
+ * is not a cue).
+ * Augmentation (default on; --no-augment): every epoch, every training clip is made again
+ * from its waveform with draws reproducible from (seed, epoch * N + clip): pitch shift by
+ * resampling (0.94..1.06, about a semitone either way; tg_audio_speed), gain -12..+6 dB
+ * (clipped to [-1, 1]), an onset delay of up to 50 ms, white noise at 20..50 dB SNR, and
+ * SpecAugment masks (one band of up to 6 mels, one of up to 10 frames).
+ *
+ * Models (--arch):
+ *   1d (default)  the mel bands as 64 channels of a 1-D convolution over time (conv2d with
+ *                 kernel 1x5 over [64, 1, 98]): 64->64->64->64, each with batch norm, ReLU
+ *                 and max pooling by 2 in time; dense 64*12 -> 64 -> 12
+ *   2d            conv 3x3 over [1, 64, 98]: 1->8->16->32 channels, each with batch norm,
+ *                 ReLU and 2x2 max pooling; dense 32*8*12 -> 64 -> 12
+ * (the README's music section compares them). Adam (--lr, default 2e-3), batches of
+ * --batch (32), --epochs (15) epochs.
+ *
+ * Prints one line per epoch on stderr (tg_progress; --log FILE appends the CSV rows that
+ * scripts/plot_log.sh draws; "validation" there is the same-library held-out notes), then
+ * the held-out library's accuracy, the confusion matrix and per-family precision and
+ * recall, and the same-library accuracy; --json: one JSON object, the last line of stdout.
+ *   --confusion FILE   also writes the confusion matrix as CSV (scripts/plot_confusion.sh
+ *                      draws it as a heatmap)
+ *   --dump-features F  writes the clean features and labels of the three sets to the
+ *                      safetensors file F (bench/music_torch.py trains on them) and exits
+ * --save/--resume checkpoint the model and optimizer after each epoch.
+ *
+ *   music --resume MODEL [--arch A] --predict FILE [FILE...]
+ * prints the three most likely families of each sound file (WAV, FLAC, ...: any rate or
+ * number of channels; resampled to 16 kHz and mixed down) with their probabilities. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "music.h"
+#include "tapegrad.h"
+
+#define MELS 64
+#define CLASSES MUSIC_FAMILIES
+#define CLIP MUSIC_CLIP
+#define RATE MUSIC_RATE
+#define EVAL_BATCH 256
+#define ONSET 1e-3 /* the onset: the first sample above this fraction of the peak */
+
+typedef struct {
+    int n;
+    char **file;
+    int32_t *label;
+} clipset;
+
+enum { SET_TRAIN, SET_SAME, SET_TEST, SETS };
+static const char *const set_names[SETS] = {"train", "same", "test"};
+
+static void die_oom(void)
+{
+    fprintf(stderr, "music: out of memory\n");
+    exit(1);
+}
+
+static void add_clip(clipset *s, int *cap, const char *path, int label)
+{
+    if (s->n == *cap) {
+        *cap = *cap ? 2 * *cap : 256;
+        s->file = realloc(s->file, sizeof *s->file * (size_t)*cap);
+        s->label = realloc(s->label, sizeof *s->label * (size_t)*cap);
+        if (!s->file || !s->label)
+            die_oom();
+    }
+    if (!(s->file[s->n] = strdup(path)))
+        die_oom();
+    s->label[s->n++] = label;
+}
+
+/* DIR/manifest.csv into the three sets; exits on error */
+static void read_manifest(const char *dir, int test_lib, clipset out[SETS])
+{
+    char path[4096], line[1024], clip[4600];
+    snprintf(path, sizeof path, "%s/manifest.csv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr,
+                "music: no data in %s (no manifest.csv). Render the corpus first:\n"
+                "  BUILD/examples/music_render --out %s\n", dir, dir);
+        exit(2);
+    }
+    memset(out, 0, SETS * sizeof *out);
+    int cap[SETS] = {0}, seen[MUSIC_LIBRARIES][MUSIC_PROGRAMS] = {{0}}, lineno = 0;
+    bool have[MUSIC_LIBRARIES] = {false};
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (line[0] == '#' || !strncmp(line, "file,", 5))
+            continue;
+        char file[512], family[64], lib[64];
+        int program, pitch, velocity, lidx = -1;
+        if (sscanf(line, "%511[^,],%63[^,],%d,%63[^,],%d,%d", file, family, &program, lib,
+                   &pitch, &velocity) == 6)
+            for (int l = 0; l < MUSIC_LIBRARIES; l++)
+                if (!strcmp(lib, music_library_names[l]))
+                    lidx = l;
+        int fam = music_family_of(program);
+        if (lidx < 0 || fam < 0 || strcmp(family, music_family_names[fam])) {
+            fprintf(stderr, "music: %s:%d: bad row (want file,family,program,library,...; the "
+                    "family of program 0..95 is program / 8): %s", path, lineno, line);
+            exit(1);
+        }
+        have[lidx] = true;
+        int k = seen[lidx][program]++;
+        int s = lidx == test_lib ? SET_TEST : k % 5 == 2 ? SET_SAME : SET_TRAIN;
+        snprintf(clip, sizeof clip, "%s/%s", dir, file);
+        add_clip(&out[s], &cap[s], clip, fam);
+    }
+    fclose(f);
+    if (!have[test_lib]) {
+        fprintf(stderr, "music: %s has no clips of the test library %s (render it with "
+                "music_render --libraries ...)\n", path, music_library_names[test_lib]);
+        exit(2);
+    }
+    if (!out[SET_TRAIN].n) {
+        fprintf(stderr, "music: %s has no library to train on besides the test library %s\n",
+                path, music_library_names[test_lib]);
+        exit(2);
+    }
+}
+
+static void free_clipset(clipset *s)
+{
+    for (int i = 0; i < s->n; i++)
+        free(s->file[i]);
+    free(s->file);
+    free(s->label);
+}
+
+/* x (F32 [n]) from its onset, cut or zero-padded to CLIP samples, into dst */
+static void from_onset(const tg_tensor *x, float *dst)
+{
+    const float *v = x->data;
+    int64_t n = tg_tensor_numel(x), start = 0;
+    float peak = 0;
+    for (int64_t i = 0; i < n; i++)
+        peak = fabsf(v[i]) > peak ? fabsf(v[i]) : peak;
+    while (start < n && !(fabsf(v[start]) > (float)ONSET * peak))
+        start++;
+    if (start == n)
+        start = 0;
+    int64_t k = n - start < CLIP ? n - start : CLIP;
+    memcpy(dst, v + start, sizeof(float) * (size_t)k);
+    memset(dst + k, 0, sizeof(float) * (size_t)(CLIP - k));
+}
+
+/* a sound file as CLIP samples at RATE from its onset into dst; false with the message
+ * (naming the file) in tg_last_error() */
+static bool load_clip(const char *path, float *dst)
+{
+    tg_tensor *x = NULL;
+    if (tg_audio_load(path, RATE, &x, NULL) != TG_OK)
+        return false;
+    from_onset(x, dst);
+    tg_tensor_free(&x);
+    return true;
+}
+
+static tg_tensor *load_waves(const clipset *s)
+{
+    tg_tensor *w = tg_zeros(TG_F32, 2, (int64_t[]){s->n > 0 ? s->n : 1, CLIP});
+    if (!w)
+        die_oom();
+    for (int i = 0; i < s->n; i++)
+        if (!load_clip(s->file[i], (float *)w->data + (int64_t)i * CLIP)) {
+            fprintf(stderr, "music: %s\n", tg_last_error());
+            exit(1);
+        }
+    return w;
+}
+
+typedef struct {
+    const tg_melspec *ms;
+    bool augment;
+    uint64_t seed;
+} frontend;
+
+/* a clip (CLIP samples at src) -> standardised log-mel [MELS * frames] at dst; augmented
+ * with the draws of `index` when fe->augment. false (tg_last_error) on failure. */
+static bool features(const frontend *fe, const float *src, uint64_t index, float *dst,
+                     int64_t nfeat)
+{
+    tg_tensor *row = tg_tensor_wrap(TG_F32, 1, (int64_t[]){CLIP}, (void *)src);
+    tg_tensor *w = NULL, *lm = NULL;
+    bool ok = row != NULL;
+    if (ok && fe->augment) {
+        tg_tensor *sp = tg_audio_speed(row, 0.94, 1.06, fe->seed, index);
+        w = sp ? tg_zeros(TG_F32, 1, (int64_t[]){CLIP}) : NULL;
+        ok = w != NULL;
+        if (ok) { /* pitch-shifted, delayed by up to 50 ms, gain -12..+6 dB */
+            const uint64_t stream = 0x6d75736963ull; /* draws apart from tg_audio_*'s */
+            int64_t delay = (int64_t)(tg_rng_uniform01(fe->seed ^ stream, index, 0) * RATE / 20);
+            double gain = pow(10, (-12 + 18 * tg_rng_uniform01(fe->seed ^ stream, index, 1)) / 20);
+            const float *s = sp->data;
+            float *d = w->data;
+            int64_t n = tg_tensor_numel(sp);
+            for (int64_t i = delay; i < CLIP && i - delay < n; i++)
+                d[i] = fmaxf(-1.0f, fminf(1.0f, (float)(gain * s[i - delay])));
+        }
+        tg_tensor_free(&sp);
+        ok = ok && tg_audio_add_noise(w, 20, 50, fe->seed, index) == TG_OK;
+    }
+    if (ok)
+        lm = tg_melspec_log(fe->ms, w ? w : row);
+    ok = lm && tg_tensor_numel(lm) == nfeat &&
+         (!fe->augment || tg_spec_augment(lm, 1, 6, 1, 10, fe->seed, index) == TG_OK);
+    if (ok) {
+        const float *l = lm->data;
+        double sum = 0, sum2 = 0;
+        for (int64_t k = 0; k < nfeat; k++) {
+            sum += l[k];
+            sum2 += (double)l[k] * l[k];
+        }
+        double mean = sum / (double)nfeat;
+        double sd = sqrt(fmax(sum2 / (double)nfeat - mean * mean, 1e-12));
+        for (int64_t k = 0; k < nfeat; k++)
+            dst[k] = (float)(((double)l[k] - mean) / sd);
+    }
+    tg_tensor_free(&lm);
+    tg_tensor_free(&w);
+    tg_tensor_free(&row);
+    return ok;
+}
+
+/* features of the first n rows of waves into x (F32 [n, nfeat]); index = base + row */
+static void all_features(const frontend *fe, const tg_tensor *waves, int64_t n, tg_tensor *x,
+                         uint64_t base, int threads)
+{
+    int64_t nfeat = x->shape[1];
+    int failed = 0;
+    (void)threads;
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 8) reduction(+ : failed)
+#endif
+    for (int64_t i = 0; i < n; i++)
+        failed += !features(fe, (const float *)waves->data + i * CLIP, base + (uint64_t)i,
+                            (float *)x->data + i * nfeat, nfeat);
+    if (failed) {
+        fprintf(stderr, "music: features of %d clips failed: %s\n", failed, tg_last_error());
+        exit(1);
+    }
+}
+
+static bool build(tg_model *m, bool one_d, int64_t frames)
+{
+    tg_conv2d_layer_opts c = tg_conv2d_layer_defaults();
+    c.bias = false; /* batch norm follows */
+    tg_dense_opts d = tg_dense_defaults();
+    d.init = TG_INIT_HE_UNIFORM;
+    int64_t w = frames, h = one_d ? 1 : MELS;
+    const int64_t k3[2] = {3, 3}, p22[2] = {2, 2}, k5[2] = {1, 5}, p12[2] = {1, 2};
+    int64_t ch2[4] = {1, 8, 16, 32}, ch1[4] = {MELS, 64, 64, 64};
+    const int64_t *ch = one_d ? ch1 : ch2;
+    c.padding[0] = one_d ? 0 : 1;
+    c.padding[1] = one_d ? 2 : 1;
+    bool ok = true;
+    for (int l = 0; l < 3 && ok; l++) {
+        ok = tg_model_add_conv2d(m, ch[l], ch[l + 1], one_d ? k5 : k3, &c) == TG_OK &&
+             tg_model_add_batch_norm(m, ch[l + 1], NULL) == TG_OK &&
+             tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
+             tg_model_add_max_pool2d(m, one_d ? p12 : p22, NULL) == TG_OK;
+        w /= 2;
+        h = one_d ? 1 : h / 2;
+    }
+    return ok && tg_model_add_flatten(m) == TG_OK &&
+           tg_model_add_dense(m, ch[3] * h * w, 64, &d) == TG_OK &&
+           tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
+           tg_model_add_dense(m, 64, CLASSES, NULL) == TG_OK;
+}
+
+/* m's outputs (evaluation mode) for the n rows of x seen as [n, sample...]: a new
+ * F32 [n, CLASSES]; exits on error */
+static tg_tensor *scores_of(tg_model *m, const tg_tensor *x, int64_t n, const int64_t sample[3])
+{
+    tg_tensor *xv = tg_tensor_wrap(TG_F32, 4, (int64_t[]){n, sample[0], sample[1], sample[2]},
+                                   x->data);
+    tg_tensor *s = xv ? tg_model_predict(m, xv, EVAL_BATCH) : NULL;
+    tg_tensor_free(&xv);
+    if (!s) {
+        fprintf(stderr, "music: evaluation failed: %s\n", tg_last_error());
+        exit(1);
+    }
+    return s;
+}
+
+/* accuracy over the n rows of x with labels y; conf[true * CLASSES + predicted] when not
+ * NULL. NaN for an empty set. */
+static double evaluate(tg_model *m, const tg_tensor *x, int64_t n, const int32_t *y,
+                       const int64_t sample[3], int64_t *conf)
+{
+    if (n == 0)
+        return NAN;
+    tg_tensor *s = scores_of(m, x, n, sample);
+    tg_tensor *yt = tg_tensor_wrap(TG_I32, 1, &n, (void *)y);
+    int64_t local[CLASSES * CLASSES];
+    if (!yt || tg_confusion_matrix(s, yt, CLASSES, conf ? conf : local) != TG_OK) {
+        fprintf(stderr, "music: evaluation failed: %s\n", tg_last_error());
+        exit(1);
+    }
+    const int64_t *c = conf ? conf : local;
+    int64_t hit = 0;
+    for (int k = 0; k < CLASSES; k++)
+        hit += c[k * CLASSES + k];
+    tg_tensor_free(&s);
+    tg_tensor_free(&yt);
+    return (double)hit / (double)n;
+}
+
+/* --predict: the top three families of each file; exit status 1 if a file failed */
+static int predict(tg_model *m, const tg_melspec *ms, const int64_t sample[3], int64_t nfeat,
+                   char **files, int nfiles, bool json)
+{
+    frontend fe = {.ms = ms};
+    float *clip = malloc(sizeof(float) * CLIP);
+    tg_tensor *x = tg_zeros(TG_F32, 2, (int64_t[]){1, nfeat});
+    if (!clip || !x)
+        die_oom();
+    int status = 0;
+    for (int i = 0; i < nfiles; i++) {
+        if (!load_clip(files[i], clip) || !features(&fe, clip, 0, x->data, nfeat)) {
+            fprintf(stderr, "music: %s\n", tg_last_error());
+            status = 1;
+            continue;
+        }
+        tg_tensor *s = scores_of(m, x, 1, sample);
+        const float *z = s->data;
+        double p[CLASSES], zmax = z[0], sum = 0;
+        for (int k = 1; k < CLASSES; k++)
+            zmax = fmax(zmax, z[k]);
+        for (int k = 0; k < CLASSES; k++)
+            sum += p[k] = exp(z[k] - zmax);
+        int top[3] = {-1, -1, -1};
+        for (int r = 0; r < 3; r++)
+            for (int k = 0; k < CLASSES; k++)
+                if (k != top[0] && k != top[1] && (top[r] < 0 || p[k] > p[top[r]]))
+                    top[r] = k;
+        if (json) {
+            printf("{\"file\":\"");
+            for (const char *c = files[i]; *c; c++)
+                printf(*c == '"' || *c == '\\' ? "\\%c" : (unsigned char)*c < 0x20 ? "?" : "%c", *c);
+            printf("\",\"top\":[");
+            for (int r = 0; r < 3; r++)
+                printf("%s{\"family\":\"%s\",\"p\":%.4f}", r ? "," : "",
+                       music_family_names[top[r]], p[top[r]] / sum);
+            printf("]}\n");
+        } else {
+            printf("%s:", files[i]);
+            for (int r = 0; r < 3; r++)
+                printf("%s %s %.3f", r ? "," : "", music_family_names[top[r]], p[top[r]] / sum);
+            printf("\n");
+        }
+        tg_tensor_free(&s);
+    }
+    free(clip);
+    tg_tensor_free(&x);
+    return status;
+}
+
+/* the confusion matrix as CSV: a header of predicted families, one row per true family */
+static void write_confusion(const char *path, const int64_t *conf)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fprintf(f, "true\\predicted");
+    for (int j = 0; j < CLASSES; j++)
+        fprintf(f, ",%s", music_family_names[j]);
+    fprintf(f, "\n");
+    for (int k = 0; k < CLASSES; k++) {
+        fprintf(f, "%s", music_family_names[k]);
+        for (int j = 0; j < CLASSES; j++)
+            fprintf(f, ",%lld", (long long)conf[k * CLASSES + j]);
+        fprintf(f, "\n");
+    }
+    if (fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static void dump_features(const char *path, tg_tensor *const x[SETS], const clipset s[SETS],
+                          const int64_t sample[3], int test_lib)
+{
+    const char *names[2 * SETS];
+    char nbuf[2 * SETS][16];
+    const tg_tensor *ts[2 * SETS];
+    tg_tensor *own[2 * SETS];
+    for (int k = 0; k < SETS; k++) {
+        int64_t n = s[k].n;
+        snprintf(nbuf[2 * k], sizeof nbuf[0], "x_%s", set_names[k]);
+        snprintf(nbuf[2 * k + 1], sizeof nbuf[0], "y_%s", set_names[k]);
+        names[2 * k] = nbuf[2 * k];
+        names[2 * k + 1] = nbuf[2 * k + 1];
+        own[2 * k] = tg_tensor_wrap(TG_F32, 4, (int64_t[]){n, sample[0], sample[1], sample[2]},
+                                    x[k]->data);
+        own[2 * k + 1] = tg_tensor_wrap(TG_I32, 1, &n, s[k].label);
+        ts[2 * k] = own[2 * k];
+        ts[2 * k + 1] = own[2 * k + 1];
+    }
+    const char *kv[2] = {"test_library", music_library_names[test_lib]};
+    if (tg_safetensors_write(path, 2 * SETS, names, ts, 1, kv) != TG_OK) {
+        fprintf(stderr, "music: %s\n", tg_last_error());
+        exit(1);
+    }
+    for (int k = 0; k < 2 * SETS; k++)
+        tg_tensor_free(&own[k]);
+    fprintf(stderr, "music: features written to %s\n", path);
+}
+
+int main(int argc, char **argv)
+{
+    /* --predict FILE...: everything after it is a file */
+    int nfiles = 0;
+    char **files = NULL;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--predict")) {
+            files = argv + i + 1;
+            nfiles = argc - i - 1;
+            argc = i;
+            if (!nfiles) {
+                fprintf(stderr, "music: --predict needs at least one sound file\n");
+                return 2;
+            }
+            break;
+        }
+    bool no_augment = false, predict_listed = false; /* --predict is taken out above */
+    const char *arch = "1d", *test_name = "musescore", *confusion = NULL, *dump = NULL;
+    const ex_flag extra[] = {
+        {"--test-library", EX_FLAG_STRING, &test_name, 0, 0, "--test-library L",
+         "fluidr3, timgm6mb or musescore", "the library held out for testing (default musescore)"},
+        {"--no-augment", EX_FLAG_BOOL, &no_augment, 0, 0, NULL, NULL,
+         "train without augmentation (pitch, gain, delay, noise, masks)"},
+        {"--arch", EX_FLAG_STRING, &arch, 0, 0, "--arch 1d|2d", "1d or 2d",
+         "1d: conv over frames with mels as channels (default); 2d: conv over [1, mels, frames]"},
+        {"--confusion", EX_FLAG_STRING, &confusion, 0, 0, "--confusion FILE", "a path",
+         "write the test confusion matrix as CSV (scripts/plot_confusion.sh)"},
+        {"--dump-features", EX_FLAG_STRING, &dump, 0, 0, "--dump-features F", "a path",
+         "write the clean features of the three sets (safetensors) and exit"},
+        {"--predict", EX_FLAG_BOOL, &predict_listed, 0, 0, NULL, NULL,
+         "FILE... (last): top-3 families of sound files with the model of --resume"},
+        {0}};
+    static char def_dir[4096];
+    const char *home = getenv("HOME");
+    snprintf(def_dir, sizeof def_dir, "%s/.cache/tapegrad/music", home ? home : ".");
+    ex_args a = {.epochs = 15, .seed = 1, .threads = 1, .lr = 2e-3, .batch = 32,
+                 .data = def_dir};
+    ex_parse(argc, argv, &a, EX_LR | EX_BATCH | EX_DATA | EX_LOG, extra,
+             "music: a CNN that names the instrument family of a note (log-mel spectrograms of "
+             "notes rendered by examples/music_render), tested on a sample library it never heard");
+    int test_lib = -1;
+    for (int l = 0; l < MUSIC_LIBRARIES; l++)
+        if (!strcmp(test_name, music_library_names[l]))
+            test_lib = l;
+    if (test_lib < 0) {
+        fprintf(stderr, "music: --test-library: '%s' is not fluidr3, timgm6mb or musescore "
+                "(see music --help)\n", test_name);
+        return 2;
+    }
+    if (strcmp(arch, "1d") && strcmp(arch, "2d")) {
+        fprintf(stderr, "music: --arch: '%s' is not 1d or 2d (see music --help)\n", arch);
+        return 2;
+    }
+    if (files && !a.resume) {
+        fprintf(stderr, "music: --predict needs the model: --resume MODEL.safetensors\n");
+        return 2;
+    }
+    bool augment = !no_augment, one_d = !strcmp(arch, "1d");
+    if (!tg_audio_available()) {
+        fprintf(stderr, "music: tapegrad was built without audio support\n");
+        return 2;
+    }
+    tg_melspec_opts mo = tg_melspec_defaults();
+    mo.n_mels = MELS;
+    tg_melspec *ms = tg_melspec_new(&mo);
+    tg_model *m = tg_model_new(TG_F32, a.seed);
+    int64_t frames = 1 + (CLIP - mo.n_fft + mo.hop - 1) / mo.hop, nfeat = MELS * frames;
+    const int64_t sample[3] = {one_d ? MELS : 1, one_d ? 1 : MELS, frames};
+    if (!ms || !m || !build(m, one_d, frames)) {
+        fprintf(stderr, "music: %s\n", tg_last_error());
+        return 1;
+    }
+    if (files) {
+        if (tg_checkpoint_load(a.resume, m, NULL, NULL) != TG_OK) {
+            fprintf(stderr, "music: %s\n", tg_last_error());
+            return 1;
+        }
+        int rc = predict(m, ms, sample, nfeat, files, nfiles, a.json);
+        tg_model_free(&m);
+        tg_melspec_free(&ms);
+        return rc;
+    }
+
+    double t0 = ex_now();
+    clipset cs[SETS];
+    read_manifest(a.data, test_lib, cs);
+    tg_tensor *wave[SETS], *x[SETS];
+    frontend fe = {.ms = ms, .augment = false, .seed = a.seed};
+    for (int k = 0; k < SETS; k++) {
+        wave[k] = load_waves(&cs[k]);
+        x[k] = tg_zeros(TG_F32, 2, (int64_t[]){cs[k].n > 0 ? cs[k].n : 1, nfeat});
+        if (!x[k])
+            die_oom();
+        all_features(&fe, wave[k], cs[k].n, x[k], 0, a.threads);
+    }
+    int64_t ntrain = cs[SET_TRAIN].n;
+    fprintf(stderr, "music: %lld train, %lld same-library held-out, %lld test clips (%s); "
+            "features [%d, %lld] in %.1f s\n", (long long)ntrain, (long long)cs[SET_SAME].n,
+            (long long)cs[SET_TEST].n, music_library_names[test_lib], MELS, (long long)frames,
+            ex_now() - t0);
+    if (dump) {
+        dump_features(dump, x, cs, sample, test_lib);
+        return 0;
+    }
+
+    tg_adam_opts ao = tg_adam_defaults();
+    ao.lr = a.lr;
+    tg_optim *opt = tg_adam_new(tg_model_param_count(m), tg_model_params(m), &ao);
+    tg_tape *t = tg_tape_new();
+    int64_t B = a.batch < ntrain ? a.batch : ntrain;
+    tg_tensor *xb = tg_zeros(TG_F32, 4, (int64_t[]){B, sample[0], sample[1], sample[2]});
+    tg_tensor *yb = tg_zeros(TG_I32, 1, &B);
+    int64_t *perm = malloc(sizeof *perm * (size_t)ntrain);
+    tg_progress *pr = tg_progress_new(stderr, a.log);
+    if (!opt || !t || !xb || !yb || !perm || !pr) {
+        fprintf(stderr, "music: %s\n", tg_last_error());
+        return 1;
+    }
+    const int32_t *ytrain = cs[SET_TRAIN].label;
+    int first = ex_resume(&a, m, opt), epochs_run = 0;
+    double train_secs = 0;
+    fe.augment = augment;
+    for (int epoch = first; epoch <= a.epochs; epoch++) {
+        double e0 = ex_now();
+        if (augment) /* a new augmented copy of every training clip */
+            all_features(&fe, wave[SET_TRAIN], ntrain, x[SET_TRAIN],
+                         (uint64_t)epoch * (uint64_t)ntrain, a.threads);
+        tg_permutation(ntrain, a.seed, 1000 + (uint64_t)epoch, perm);
+        double loss = 0;
+        int64_t batches = 0, hits = 0, nb = ntrain / B;
+        for (int64_t lo = 0; lo + B <= ntrain; lo += B) {
+            for (int64_t r = 0; r < B; r++) {
+                memcpy((float *)xb->data + r * nfeat,
+                       (const float *)x[SET_TRAIN]->data + perm[lo + r] * nfeat,
+                       sizeof(float) * (size_t)nfeat);
+                ((int32_t *)yb->data)[r] = ytrain[perm[lo + r]];
+            }
+            tg_tape_reset(t);
+            tg_tensor *out = tg_model_forward(m, t, xb, true);
+            tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
+            if (tg_backward(t, l) != TG_OK) {
+                fprintf(stderr, "music: %s\n", tg_tape_error(t));
+                return 1;
+            }
+            tg_optim_step(opt);
+            tg_optim_zero_grad(opt);
+            loss += tg_tensor_get_flat(l, 0);
+            hits += (int64_t)(tg_accuracy(out, yb) * (double)B + 0.5);
+            batches++;
+            tg_progress_batch(pr, epoch, a.epochs, batches, nb, loss / (double)batches);
+        }
+        double secs = ex_now() - e0;
+        train_secs += secs;
+        epochs_run++;
+        tg_epoch_stats st = {.epoch = epoch, .epochs = a.epochs,
+                             .train_loss = loss / (double)batches,
+                             .train_acc = (double)hits / (double)(batches * B),
+                             .val_loss = NAN, .lr = tg_optim_lr(opt),
+                             .seconds = ex_now() - t0, .remaining = NAN};
+        st.val_acc = evaluate(m, x[SET_SAME], cs[SET_SAME].n, cs[SET_SAME].label, sample, NULL);
+        st.remaining = train_secs / epochs_run * (a.epochs - epoch);
+        if (tg_progress_epoch(pr, &st) != TG_OK) {
+            fprintf(stderr, "music: %s\n", tg_last_error());
+            return 1;
+        }
+        ex_maybe_save(&a, m, opt, epoch);
+    }
+    fe.augment = false;
+    if (augment)
+        all_features(&fe, wave[SET_TRAIN], ntrain, x[SET_TRAIN], 0, a.threads);
+    double train_acc = evaluate(m, x[SET_TRAIN], ntrain, ytrain, sample, NULL);
+    double same_acc = evaluate(m, x[SET_SAME], cs[SET_SAME].n, cs[SET_SAME].label, sample, NULL);
+    int64_t conf[CLASSES * CLASSES];
+    double test_acc = evaluate(m, x[SET_TEST], cs[SET_TEST].n, cs[SET_TEST].label, sample, conf);
+    double prec[CLASSES], rec[CLASSES], f1;
+    for (int k = 0; k < CLASSES; k++)
+        tg_precision_recall_f1(conf, CLASSES, k, &prec[k], &rec[k], &f1);
+    if (confusion)
+        write_confusion(confusion, conf);
+    double epoch_secs = epochs_run ? train_secs / epochs_run : NAN;
+    if (a.json) {
+        printf("{\"test_library\":\"%s\",\"test_acc\":%.4f,\"same_library_acc\":", test_name,
+               test_acc);
+        printf(isnan(same_acc) ? "null" : "%.4f", same_acc);
+        printf(",\"train_acc\":%.4f,\"arch\":\"%s\",\"augment\":%d,\"seed\":%llu,\"epochs\":%d,"
+               "\"epochs_run\":%d,\"epoch_seconds\":", train_acc, arch, augment,
+               (unsigned long long)a.seed, a.epochs, epochs_run);
+        printf(isnan(epoch_secs) ? "null" : "%.3f", epoch_secs);
+        printf(",\"seconds\":%.2f,\"n_train\":%d,\"n_same\":%d,\"n_test\":%d,\"families\":[",
+               ex_now() - t0, cs[SET_TRAIN].n, cs[SET_SAME].n, cs[SET_TEST].n);
+        for (int k = 0; k < CLASSES; k++)
+            printf("%s\"%s\"", k ? "," : "", music_family_names[k]);
+        printf("],\"precision\":[");
+        for (int k = 0; k < CLASSES; k++)
+            printf("%s%.4f", k ? "," : "", prec[k]);
+        printf("],\"recall\":[");
+        for (int k = 0; k < CLASSES; k++)
+            printf("%s%.4f", k ? "," : "", rec[k]);
+        printf("],\"confusion\":[");
+        for (int k = 0; k < CLASSES; k++) {
+            printf("%s[", k ? "," : "");
+            for (int j = 0; j < CLASSES; j++)
+                printf("%s%lld", j ? "," : "", (long long)conf[k * CLASSES + j]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        printf("music (%s, %s): %d epochs, %.1f s each: test acc %.4f on %d notes of %s (held "
+               "out), same-library acc %.4f on %d held-out notes, train acc %.4f\n",
+               arch, augment ? "augmented" : "no augmentation", epochs_run, epoch_secs, test_acc,
+               cs[SET_TEST].n, test_name, same_acc, cs[SET_SAME].n, train_acc);
+        printf("confusion on %s (rows: true family, columns: predicted, in the order of the "
+               "rows)\n", test_name);
+        for (int k = 0; k < CLASSES; k++) {
+            printf("%-21s", music_family_names[k]);
+            for (int j = 0; j < CLASSES; j++)
+                printf("%4lld", (long long)conf[k * CLASSES + j]);
+            printf("   precision %.3f recall %.3f\n", prec[k], rec[k]);
+        }
+    }
+    ex_print_hash(&a, m);
+    tg_progress_free(&pr);
+    tg_tape_free(&t);
+    tg_optim_free(&opt);
+    tg_model_free(&m);
+    tg_melspec_free(&ms);
+    for (int k = 0; k < SETS; k++) {
+        tg_tensor_free(&wave[k]);
+        tg_tensor_free(&x[k]);
+        free_clipset(&cs[k]);
+    }
+    tg_tensor_free(&xb);
+    tg_tensor_free(&yb);
+    free(perm);
+    return 0;
+}
