@@ -33,6 +33,7 @@
 
 #define PROG "music_render"
 #define SILENT 1e-4f  /* a clip whose peak is below this has no sound */
+#define SETTLE 8192  /* samples rendered and dropped between notes */
 #define ATTEMPTS 16   /* pitches tried for one note before giving up */
 
 static const char *default_font[MUSIC_LIBRARIES][2] = {
@@ -173,8 +174,13 @@ static bool render(fluid_synth_t *syn, int sfont, int program, note d, float *x)
         for (int j = 0; j < n; j++)
             x[i + j] = 0.5f * (left[j] + right[j]);
     }
-    /* silence whatever still sounds before the next note */
-    fluid_synth_all_sounds_off(syn, -1);
+    /* silence whatever still sounds, and let the synthesizer settle (the voices it
+     * kills fade out over the following blocks) before the next note */
+    if (fluid_synth_all_sounds_off(syn, -1) != FLUID_OK)
+        return false;
+    for (int i = 0; i < SETTLE; i += BLOCK)
+        if (fluid_synth_write_float(syn, BLOCK, left, 0, 1, right, 0, 1) != FLUID_OK)
+            return false;
     float peak = 0;
     for (int i = 0; i < MUSIC_CLIP; i++)
         peak = fabsf(x[i]) > peak ? fabsf(x[i]) : peak;
@@ -185,12 +191,86 @@ static bool render(fluid_synth_t *syn, int sfont, int program, note d, float *x)
     return true;
 }
 
-static void mkdir_or_die(const char *path)
+/* a synthesizer of `set` with the font of library l loaded (*sf: its id); NULL after
+ * printing the reason, naming the font */
+static fluid_synth_t *open_synth(fluid_settings_t *set, const char *font, int l, int *sf)
+{
+    fluid_msg[0] = 0;
+    fluid_synth_t *syn = new_fluid_synth(set);
+    if (!syn) {
+        fprintf(stderr, PROG ": cannot make a fluidsynth synthesizer at %d Hz: %s\n", MUSIC_RATE,
+                fluid_msg);
+        return NULL;
+    }
+    *sf = fluid_synth_sfload(syn, font, 1);
+    if (*sf == FLUID_FAILED) {
+        fprintf(stderr, PROG ": %s (library %s) is not a sound font fluidsynth can load%s%s\n",
+                font, music_library_names[l], fluid_msg[0] ? ": " : "", fluid_msg);
+        delete_fluid_synth(syn);
+        return NULL;
+    }
+    return syn;
+}
+
+static bool mkdir_ok(const char *path)
 {
     if (mkdir(path, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, PROG ": cannot create %s: %s\n", path, strerror(errno));
-        exit(1);
+        return false;
     }
+    return true;
+}
+
+/* renders the notes of library l (font) for the programs in want into out/NAME/, one
+ * manifest row each into mf (x: the F32 [MUSIC_CLIP] buffer); false after printing the
+ * reason */
+static bool render_library(fluid_settings_t *set, const char *font, int l, uint64_t seed,
+                           const bool want[MUSIC_PROGRAMS], int notes, const char *out, FILE *mf,
+                           tg_tensor *x, int *clips)
+{
+    /* a synthesizer holding the font for the whole library keeps its samples in
+     * fluidsynth's sample cache; each program gets a fresh synthesizer (loading the font
+     * again from the cache), since one that has played other programs renders a note
+     * slightly differently: a clip then depends only on its program's earlier notes,
+     * whatever subset of programs is rendered */
+    char path[4096 + 256];
+    int sf;
+    fluid_synth_t *holder = open_synth(set, font, l, &sf);
+    if (!holder)
+        return false;
+    snprintf(path, sizeof path, "%s/%s", out, music_library_names[l]);
+    bool ok = mkdir_ok(path);
+    for (int p = 0; p < MUSIC_PROGRAMS && ok; p++) {
+        if (!want[p])
+            continue;
+        fluid_synth_t *syn = open_synth(set, font, l, &sf);
+        ok = syn != NULL;
+        for (int n = 0; n < notes && ok; n++) {
+            note d = draw(seed, l, p, n, 0);
+            for (int a = 1; !(ok = render(syn, sf, p, d, x->data)) && a < ATTEMPTS; a++)
+                d = draw(seed, l, p, n, a);
+            if (!ok) {
+                fprintf(stderr, PROG ": %s (library %s): program %d, key %d: %s\n", font,
+                        music_library_names[l], p, d.pitch,
+                        fluid_msg[0] ? fluid_msg : "fluidsynth failed");
+                break;
+            }
+            char file[128];
+            snprintf(file, sizeof file, "%s/p%02d_n%03d.wav", music_library_names[l], p, n);
+            snprintf(path, sizeof path, "%s/%s", out, file);
+            if (!(ok = tg_audio_save_wav(path, x, MUSIC_RATE) == TG_OK)) {
+                fprintf(stderr, PROG ": %s\n", tg_last_error());
+                break;
+            }
+            fprintf(mf, "%s,%s,%d,%s,%d,%d,%d\n", file, music_family_names[p / 8], p,
+                    music_library_names[l], d.pitch, d.velocity, d.hold_ms);
+            (*clips)++;
+        }
+        if (syn)
+            delete_fluid_synth(syn);
+    }
+    delete_fluid_synth(holder);
+    return ok;
 }
 
 int main(int argc, char **argv)
@@ -247,7 +327,7 @@ int main(int argc, char **argv)
     }
     /* the stamp: every parameter that changes the corpus */
     char stamp[1024];
-    snprintf(stamp, sizeof stamp, "# music_render seed=%llu notes=%ld programs=%s libraries=%s "
+    snprintf(stamp, sizeof stamp, "# music_render v2 seed=%llu notes=%ld programs=%s libraries=%s "
              "rate=%d fluidsynth=%s", (unsigned long long)seed, notes, programs, libraries,
              MUSIC_RATE, fluid_version_str());
     for (int l = 0; l < MUSIC_LIBRARIES; l++)
@@ -277,7 +357,8 @@ int main(int argc, char **argv)
                     music_library_names[l], strerror(errno));
             return 1;
         }
-    mkdir_or_die(out);
+    if (!mkdir_ok(out))
+        return 1;
     fluid_set_log_function(FLUID_PANIC, fluid_log_keep, NULL);
     fluid_set_log_function(FLUID_ERR, fluid_log_keep, NULL);
     fluid_set_log_function(FLUID_WARN, fluid_log_quiet, NULL);
@@ -289,63 +370,36 @@ int main(int argc, char **argv)
     tg_tensor *x = tg_zeros(TG_F32, 1, (int64_t[]){MUSIC_CLIP});
     if (!mf || !x) {
         fprintf(stderr, PROG ": cannot write %s: %s\n", tmp, strerror(errno));
+        if (mf)
+            fclose(mf);
+        tg_tensor_free(&x);
         return 1;
     }
     fprintf(mf, "%s\nfile,family,program,library,pitch,velocity,hold_ms\n", stamp);
     int clips = 0;
-    for (int l = 0; l < MUSIC_LIBRARIES; l++) {
-        if (!want_l[l])
-            continue;
-        fluid_settings_t *set = new_fluid_settings();
-        fluid_synth_t *syn = NULL;
-        if (set && fluid_settings_setnum(set, "synth.sample-rate", MUSIC_RATE) == FLUID_OK &&
-            fluid_settings_setint(set, "synth.reverb.active", 0) == FLUID_OK &&
-            fluid_settings_setint(set, "synth.chorus.active", 0) == FLUID_OK &&
-            fluid_settings_setint(set, "synth.cpu-cores", 1) == FLUID_OK &&
-            fluid_settings_setnum(set, "synth.gain", 1.0) == FLUID_OK)
-            syn = new_fluid_synth(set);
-        if (!syn) {
-            fprintf(stderr, PROG ": cannot make a fluidsynth synthesizer at %d Hz: %s\n",
-                    MUSIC_RATE, fluid_msg);
-            return 1;
-        }
-        fluid_msg[0] = 0;
-        int sf = fluid_synth_sfload(syn, font[l], 1);
-        if (sf == FLUID_FAILED) {
-            fprintf(stderr, PROG ": %s (library %s) is not a sound font fluidsynth can load%s%s\n",
-                    font[l], music_library_names[l], fluid_msg[0] ? ": " : "", fluid_msg);
-            return 1;
-        }
-        snprintf(path, sizeof path, "%s/%s", out, music_library_names[l]);
-        mkdir_or_die(path);
-        for (int p = 0; p < MUSIC_PROGRAMS; p++) {
-            if (!want_p[p])
-                continue;
-            for (int n = 0; n < notes; n++) {
-                note d = draw(seed, l, p, n, 0);
-                bool ok = false;
-                for (int a = 1; !(ok = render(syn, sf, p, d, x->data)) && a < ATTEMPTS; a++)
-                    d = draw(seed, l, p, n, a);
-                if (!ok) {
-                    fprintf(stderr, PROG ": %s (library %s): program %d, key %d: %s\n", font[l],
-                            music_library_names[l], p, d.pitch,
-                            fluid_msg[0] ? fluid_msg : "fluidsynth failed");
-                    return 1;
-                }
-                char file[128];
-                snprintf(file, sizeof file, "%s/p%02d_n%03d.wav", music_library_names[l], p, n);
-                snprintf(path, sizeof path, "%s/%s", out, file);
-                if (tg_audio_save_wav(path, x, MUSIC_RATE) != TG_OK) {
-                    fprintf(stderr, PROG ": %s\n", tg_last_error());
-                    return 1;
-                }
-                fprintf(mf, "%s,%s,%d,%s,%d,%d,%d\n", file, music_family_names[p / 8], p,
-                        music_library_names[l], d.pitch, d.velocity, d.hold_ms);
-                clips++;
-            }
-        }
-        delete_fluid_synth(syn);
+    fluid_settings_t *set = new_fluid_settings();
+    if (!set || fluid_settings_setnum(set, "synth.sample-rate", MUSIC_RATE) != FLUID_OK ||
+        fluid_settings_setint(set, "synth.reverb.active", 0) != FLUID_OK ||
+        fluid_settings_setint(set, "synth.chorus.active", 0) != FLUID_OK ||
+        fluid_settings_setint(set, "synth.cpu-cores", 1) != FLUID_OK ||
+        fluid_settings_setnum(set, "synth.gain", 1.0) != FLUID_OK) {
+        fprintf(stderr, PROG ": cannot set up fluidsynth at %d Hz: %s\n", MUSIC_RATE, fluid_msg);
         delete_fluid_settings(set);
+        fclose(mf);
+        remove(tmp);
+        tg_tensor_free(&x);
+        return 1;
+    }
+    bool ok = true;
+    for (int l = 0; l < MUSIC_LIBRARIES && ok; l++)
+        if (want_l[l])
+            ok = render_library(set, font[l], l, seed, want_p, (int)notes, out, mf, x, &clips);
+    delete_fluid_settings(set);
+    if (!ok) {
+        fclose(mf);
+        remove(tmp);
+        tg_tensor_free(&x);
+        return 1;
     }
     snprintf(path, sizeof path, "%s/manifest.csv", out);
     if (fclose(mf) != 0 || rename(tmp, path) != 0) {

@@ -8,6 +8,10 @@ pkgs=(gcc pkg-config meson ninja-build libxxhash-dev libopenblas-dev zlib1g-dev
       libjansson-dev dataset-fashion-mnist
       libsndfile1-dev libsamplerate0-dev libfftw3-dev # the audio module (src/audio)
       espeak-ng # scripts/make_digits.py: the spoken-digit corpus of examples/audio
+      # examples/music_render (the instrument corpus of examples/music) and the smallest
+      # of its three sound fonts (5.4 MB; the full run also needs fluid-soundfont-gm and
+      # musescore-general-soundfont-small, see README)
+      libfluidsynth-dev timgm6mb-soundfont
       xxhash # xxhsum, for tests/io/golden/make_golden.py
       gnuplot-nox # scripts/plot_log.sh (learning curves)
       clang libclang-rt-dev libomp-dev)
