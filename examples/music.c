@@ -16,7 +16,7 @@
  * Augmentation (default on; --no-augment): every epoch, every training clip is made again
  * from its waveform with draws reproducible from (seed, epoch * N + clip): pitch shift by
  * resampling (0.94..1.06, about a semitone either way; tg_audio_speed), gain -12..+6 dB
- * (clipped to [-1, 1]), an onset delay of up to 50 ms, white noise at 20..50 dB SNR, and
+ * (clipped to [-1, 1]), an onset delay of up to 50 ms, white noise at 40..60 dB SNR, and
  * SpecAugment masks (one band of up to 6 mels, one of up to 10 frames).
  *
  * Models (--arch):
@@ -217,7 +217,7 @@ static bool features(const frontend *fe, const float *src, uint64_t index, float
                 d[i] = fmaxf(-1.0f, fminf(1.0f, (float)(gain * s[i - delay])));
         }
         tg_tensor_free(&sp);
-        ok = ok && tg_audio_add_noise(w, 20, 50, fe->seed, index) == TG_OK;
+        ok = ok && tg_audio_add_noise(w, 40, 60, fe->seed, index) == TG_OK;
     }
     if (ok)
         lm = tg_melspec_log(fe->ms, w ? w : row);

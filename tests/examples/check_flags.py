@@ -19,7 +19,9 @@ COMMON = ["--epochs", "--seed", "--threads", "--json", "--print-hash", "--save",
 OWN = {"spiral": ["--lr", "--dropout"], "xor": ["--lr"], "sine": ["--lr"],
        "binary": ["--lr"], "mnist": ["--lr", "--dropout", "--batch", "--data", "--limit", "--log"],
        "cnn": ["--lr", "--batch", "--data", "--limit", "--decay", "--batch-norm"],
-       "audio": ["--lr", "--batch", "--data", "--no-augment", "--arch", "--patience"]}
+       "audio": ["--lr", "--batch", "--data", "--no-augment", "--arch", "--patience"],
+       "music": ["--lr", "--batch", "--data", "--log", "--test-library", "--no-augment", "--arch",
+                 "--confusion", "--dump-features", "--predict"]}
 
 ro = tempfile.mkdtemp(prefix="tg-ro-")
 os.chmod(ro, 0o500)
@@ -45,13 +47,17 @@ BAD = [
     (["--dropout", "0.1"], ["unknown option --dropout"], ["xor", "sine", "binary", "cnn", "audio"]),
     (["--log"], ["--log", "needs a file"], ["mnist"]),
     (["--log", "x.csv"], ["unknown option --log"], ["spiral", "xor", "sine", "binary", "cnn", "audio"]),
-    (["--batch", "0"], ["--batch", "1..1000000"], ["mnist", "cnn", "audio"]),
-    (["--arch", "3d"], ["--arch", "1d or 2d"], ["audio"]),
+    (["--batch", "0"], ["--batch", "1..1000000"], ["mnist", "cnn", "audio", "music"]),
+    (["--arch", "3d"], ["--arch", "1d or 2d"], ["audio", "music"]),
+    (["--test-library", "gm"], ["--test-library", "fluidr3, timgm6mb or musescore"], ["music"]),
+    (["--predict"], ["--predict", "sound file"], ["music"]),
+    (["--predict", "x.wav"], ["--predict", "--resume"], ["music"]),
     (["--patience", "0"], ["--patience", "1..1000"], ["audio"]),
     (["--limit", "abc"], ["--limit", "integer"], ["mnist", "cnn"]),
     (["--limit", "-5"], ["--limit"], ["mnist", "cnn"]),
     (["--decay", "-1"], ["--decay"], ["cnn"]),
-    (["--data", "/nonexistent-data-dir"], ["/nonexistent-data-dir"], ["mnist", "cnn", "audio"]),
+    (["--data", "/nonexistent-data-dir"], ["/nonexistent-data-dir"], ["mnist", "cnn", "audio",
+                                                                      "music"]),
 ]
 if os.geteuid() != 0:  # root can write anywhere: the read-only directory means nothing
     BAD.append((["--save", ro + "/ck.safetensors"], ["--save", "cannot write"], None))
