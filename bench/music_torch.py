@@ -13,7 +13,7 @@ dense layer, Glorot-uniform output layer, zero biases), trained with Adam (lr 2e
 betas 0.9/0.999, eps 1e-8) on shuffled batches of 32 (a smaller last batch is dropped,
 as examples/music does) for 15 epochs. Initial weights and batch order come from
 torch's own RNG (seed --seed), so individual runs differ from tapegrad's; means over
-seeds are what compare. Compare it with `examples/music --no-augment`: augmentation
+seeds are what compare. Compare it with `examples/music` without --augment: augmentation
 needs the waveforms and is tapegrad's alone.
 
 usage: bench/music_torch.py FEATURES.safetensors [--arch 1d|2d] [--seed S] [--epochs N]

@@ -13,7 +13,7 @@
  * a 64-band log-mel spectrogram (HTK mel, 512-sample frames every 10 ms: [64, 98]),
  * standardised per clip (its own mean and standard deviation: the loudness of a library
  * is not a cue).
- * Augmentation (default on; --no-augment): every epoch, every training clip is made again
+ * Augmentation (--augment; off by default, see below): every epoch, every training clip is made again
  * from its waveform with draws reproducible from (seed, epoch * N + clip): pitch shift by
  * resampling (0.94..1.06, about a semitone either way; tg_audio_speed), gain -12..+6 dB
  * (clipped to [-1, 1]), an onset delay of up to 50 ms, white noise at 40..60 dB SNR, and
@@ -444,13 +444,13 @@ int main(int argc, char **argv)
             }
             break;
         }
-    bool no_augment = false, predict_listed = false; /* --predict is taken out above */
+    bool augment = false, predict_listed = false; /* --predict is taken out above */
     const char *arch = "1d", *test_name = "musescore", *confusion = NULL, *dump = NULL;
     const ex_flag extra[] = {
         {"--test-library", EX_FLAG_STRING, &test_name, 0, 0, "--test-library L",
          "fluidr3, timgm6mb or musescore", "the library held out for testing (default musescore)"},
-        {"--no-augment", EX_FLAG_BOOL, &no_augment, 0, 0, NULL, NULL,
-         "train without augmentation (pitch, gain, delay, noise, masks)"},
+        {"--augment", EX_FLAG_BOOL, &augment, 0, 0, NULL, NULL,
+         "train on augmented copies (pitch, gain, delay, noise, masks); default off"},
         {"--arch", EX_FLAG_STRING, &arch, 0, 0, "--arch 1d|2d", "1d or 2d",
          "1d: conv over frames with mels as channels (default); 2d: conv over [1, mels, frames]"},
         {"--confusion", EX_FLAG_STRING, &confusion, 0, 0, "--confusion FILE", "a path",
@@ -485,7 +485,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "music: --predict needs the model: --resume MODEL.safetensors\n");
         return 2;
     }
-    bool augment = !no_augment, one_d = !strcmp(arch, "1d");
+    bool one_d = !strcmp(arch, "1d");
     if (!tg_audio_available()) {
         fprintf(stderr, "music: tapegrad was built without audio support\n");
         return 2;

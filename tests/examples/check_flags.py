@@ -20,7 +20,7 @@ OWN = {"spiral": ["--lr", "--dropout"], "xor": ["--lr"], "sine": ["--lr"],
        "binary": ["--lr"], "mnist": ["--lr", "--dropout", "--batch", "--data", "--limit", "--log"],
        "cnn": ["--lr", "--batch", "--data", "--limit", "--decay", "--batch-norm"],
        "audio": ["--lr", "--batch", "--data", "--no-augment", "--arch", "--patience"],
-       "music": ["--lr", "--batch", "--data", "--log", "--test-library", "--no-augment", "--arch",
+       "music": ["--lr", "--batch", "--data", "--log", "--test-library", "--augment", "--arch",
                  "--confusion", "--dump-features", "--predict"]}
 
 ro = tempfile.mkdtemp(prefix="tg-ro-")

@@ -11,7 +11,7 @@
   is not its program's is refused;
 - one augmented epoch on a tiny corpus (two libraries, one held out): the JSON's keys,
   a confusion matrix covering every test clip, drawn by scripts/plot_confusion.sh;
-- a small overfit run (no augmentation) saved, then --predict on training clips of every
+- a small overfit run (no augmentation, the default) saved, then --predict on training clips of every
   family (as rendered, and as 44.1 kHz stereo copies: resampled and mixed down) must name
   each clip's family first, with three distinct families and falling probabilities.
 
@@ -183,7 +183,7 @@ def main():
     # one augmented epoch: the whole path, the JSON, the confusion matrix and its plot
     conf = os.path.join(work, "confusion.csv")
     p = run([music, "--data", data, "--test-library", test_lib, "--epochs", "1", "--batch", "8",
-             "--json", "--confusion", conf])
+             "--augment", "--json", "--confusion", conf])
     out = json.loads(p.stdout.strip().splitlines()[-1])
     print(p.stderr.strip())
     if list(out)[:3] != ["test_library", "test_acc", "same_library_acc"] or \
@@ -210,7 +210,7 @@ def main():
     # a small overfit run, saved; --predict on training clips must give their families
     model = os.path.join(work, "music-small.safetensors")
     p = run([music, "--data", data, "--test-library", test_lib, "--epochs", "25", "--batch", "8",
-             "--no-augment", "--json", "--save", model])
+             "--json", "--save", model])
     out = json.loads(p.stdout.strip().splitlines()[-1])
     print(json.dumps({k: out[k] for k in ("test_acc", "same_library_acc", "train_acc")}))
     if out["train_acc"] != 1:
