@@ -21,7 +21,8 @@ under the name fluidr3 with other notes (a smoke test of the held-out-library pa
 a measurement).
 
 usage: check_music.py MUSIC_RENDER MUSIC PLOT_CONFUSION WORKDIR
-Exit 0 on success, 1 on failure, 77 when TimGM6mb is not installed."""
+Exit 0 on success, 1 on failure, 77 when MUSIC_RENDER is "none" (built without
+libfluidsynth) or TimGM6mb is not installed."""
 import csv
 import hashlib
 import json
@@ -104,6 +105,9 @@ def stereo_44k(src, dst):
 
 def main():
     render, music, plot, work = sys.argv[1:5]
+    if render == "none":
+        print("built without libfluidsynth (libfluidsynth-dev): no music_render, skipped")
+        return 77
     if not os.access(TIMGM, os.R_OK):
         print(f"{TIMGM} is not installed (timgm6mb-soundfont): skipped")
         return 77
