@@ -11,6 +11,7 @@
   is not its program's is refused;
 - one augmented epoch on a tiny corpus (two libraries, one held out): the JSON's keys,
   a confusion matrix covering every test clip, drawn by scripts/plot_confusion.sh;
+  2 augmented epochs saved and resumed to 3 give the model of 3 straight epochs;
 - a small overfit run (no augmentation, the default) saved, then --predict on training clips of every
   family (as rendered, and as 44.1 kHz stereo copies: resampled and mixed down) must name
   each clip's family first, with three distinct families and falling probabilities.
@@ -243,6 +244,16 @@ def main():
     p = run([music, "--resume", model, "--predict", files[0]])
     if not p.stdout.startswith(files[0] + ": " + want[0] + " "):
         fail(f"text prediction: {p.stdout!r}")
+
+    # ---- --save after 2 augmented epochs, --resume to 3: the model of 3 straight epochs
+    ck = os.path.join(work, "music-resume.safetensors")
+    hb = [music, "--data", data, "--test-library", test_lib, "--batch", "8", "--augment",
+          "--seed", "2", "--print-hash"]
+    run(hb + ["--epochs", "2", "--save", ck])
+    hashes = [run(hb + ["--epochs", "3"] + extra).stdout.split()[-1]
+              for extra in ([], ["--resume", ck])]
+    if hashes[0] != hashes[1]:
+        fail(f"resumed model {hashes[1]} differs from straight {hashes[0]}")
 
     # ---- files --predict cannot use: each named, exit 1, the good file still predicted
     empty = os.path.join(work, "empty.wav")
