@@ -146,6 +146,15 @@ static void free_clipset(clipset *s)
     free(s->label);
 }
 
+static void free_data(tg_tensor *wave[SETS], tg_tensor *x[SETS], clipset cs[SETS])
+{
+    for (int k = 0; k < SETS; k++) {
+        tg_tensor_free(&wave[k]);
+        tg_tensor_free(&x[k]);
+        free_clipset(&cs[k]);
+    }
+}
+
 /* x (F32 [n]) from its onset, cut or zero-padded to CLIP samples, into dst */
 static void from_onset(const tg_tensor *x, float *dst)
 {
@@ -530,6 +539,9 @@ int main(int argc, char **argv)
             ex_now() - t0);
     if (dump) {
         dump_features(dump, x, cs, sample, test_lib);
+        free_data(wave, x, cs);
+        tg_model_free(&m);
+        tg_melspec_free(&ms);
         return 0;
     }
 
@@ -654,11 +666,7 @@ int main(int argc, char **argv)
     tg_optim_free(&opt);
     tg_model_free(&m);
     tg_melspec_free(&ms);
-    for (int k = 0; k < SETS; k++) {
-        tg_tensor_free(&wave[k]);
-        tg_tensor_free(&x[k]);
-        free_clipset(&cs[k]);
-    }
+    free_data(wave, x, cs);
     tg_tensor_free(&xb);
     tg_tensor_free(&yb);
     free(perm);

@@ -12,6 +12,7 @@
 - one augmented epoch on a tiny corpus (two libraries, one held out): the JSON's keys,
   a confusion matrix covering every test clip, drawn by scripts/plot_confusion.sh;
   2 augmented epochs saved and resumed to 3 give the model of 3 straight epochs;
+  --dump-features writes the three sets' shapes (for bench/music_torch.py);
 - a small overfit run (no augmentation, the default) saved, then --predict on training clips of every
   family (as rendered, and as 44.1 kHz stereo copies: resampled and mixed down) must name
   each clip's family first, with three distinct families and falling probabilities.
@@ -211,6 +212,17 @@ def main():
         svg = open(os.path.join(work, "confusion.svg")).read()
         if png[:8] != b"\x89PNG\r\n\x1a\n" or "synth_pad" not in svg or "predicted" not in svg:
             fail("confusion heatmap")
+
+    # the features for the PyTorch reference: a safetensors file of the three sets
+    feat = os.path.join(work, "features.safetensors")
+    run([music, "--data", data, "--test-library", test_lib, "--dump-features", feat])
+    with open(feat, "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    shapes = {k: v["shape"] for k, v in header.items() if k != "__metadata__"}
+    if shapes != {"x_train": [40, 64, 1, 98], "y_train": [40], "x_same": [8, 64, 1, 98],
+                  "y_same": [8], "x_test": [48, 64, 1, 98], "y_test": [48]} or \
+            header["__metadata__"]["test_library"] != test_lib:
+        fail(f"--dump-features: {shapes} {header['__metadata__']}")
 
     # a small overfit run, saved; --predict on training clips must give their families
     model = os.path.join(work, "music-small.safetensors")
