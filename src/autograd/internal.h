@@ -12,13 +12,27 @@ typedef enum tg__op {
     TG_OP_COUNT
 } tg__op;
 
-/* per-node op arguments */
+/* per-node op arguments: the fields an op's backward reads, by name */
 typedef struct tg__args {
-    double s;                        /* scalar parameter (alpha, exponent, ...) */
-    int64_t v[3 * TG_MAX_DIMS];      /* shapes, slice start/stop/step, permutations */
-    int axis;
-    uint32_t mask;                   /* reduced axes */
-    bool keep;
+    double s;                        /* scalar parameter (alpha, exponent, rate, ...) */
+    int axis;                        /* max, softmax, log_softmax */
+    uint32_t mask;                   /* reduced axes of sum, mean, max */
+    bool keep;                       /* keepdim of the reductions */
+    union {                          /* per op family */
+        int64_t perm[TG_MAX_DIMS];   /* permute */
+        struct {                     /* slice, slice_backward (normalised) */
+            int64_t start[TG_MAX_DIMS], stop[TG_MAX_DIMS], step[TG_MAX_DIMS];
+        } slice;
+        double clamp_hi;             /* clamp: [s, clamp_hi] */
+        struct {                     /* dropout: the counters that regenerate the mask */
+            uint64_t seed, stream;
+        } dropout;
+        struct {                     /* im2col, col2im, conv2d, conv2d_weight */
+            tg__win2d win;
+            int64_t groups;
+        } conv;
+        int64_t scatter_size;        /* scatter_add_last: length of the output's last axis */
+    };
 } tg__args;
 
 typedef struct tg__node {
@@ -85,6 +99,10 @@ struct tg_tape {
 void *tg__fail(tg_tape *t, tg_status s, const char *fmt, ...) TG_PRINTF(3, 4);
 /* x is F32 or F64; else records TG_EDTYPE naming fn and returns false */
 bool tg__check_float(tg_tape *t, const tg_tensor *x, const char *fn);
+/* The one dtype check between two inputs: p is NULL or has x's dtype; else records
+ * TG_EDTYPE naming fn and both inputs (xname, pname) with their shapes and dtypes */
+bool tg__same_dtype(tg_tape *t, const char *fn, const tg_tensor *x, const char *xname,
+                    const tg_tensor *p, const char *pname);
 /* x itself if contiguous, else an unrecorded contiguous copy on the tape (NULL and
  * TG_ENOMEM on failure) */
 const tg_tensor *tg__dense_of(tg_tape *t, const tg_tensor *x);
@@ -146,6 +164,17 @@ static inline bool tg__opt_input_ok(tg_tape *t, const char *fn, const tg_tensor 
 {
     return !x || tg__input_ok(t, x, -1, fn);
 }
+/* Window checks shared by the convolution and pooling ops (conv_ops.c). tg__make_window
+ * fills w from the user's pairs (NULL stride/dilation: 1, NULL padding: 0) and checks
+ * their ranges; tg__window_fit gives the window's output size over an H x W image (x
+ * names the input in messages); tg__check_image wants a float [N, C, H, W]. Each records
+ * the error naming fn and returns false on failure. */
+bool tg__make_window(tg_tape *t, tg__win2d *w, const int64_t *kernel, const int64_t *stride,
+                     const int64_t *padding, const int64_t *dilation, const char *fn);
+bool tg__window_fit(tg_tape *t, const tg__win2d *w, int64_t H, int64_t W, const tg_tensor *x,
+                    int64_t *Ho, int64_t *Wo, const char *fn);
+bool tg__check_image(tg_tape *t, const tg_tensor *x, const char *fn);
+
 #define TG__NARGS(...) ((int)(sizeof((const tg_tensor *[]){__VA_ARGS__}) / sizeof(void *)))
 /* return NULL from an op unless tg__inputs_ok(t, fn, inputs...) */
 #define TG__GUARD(t, fn, ...)                                                           \

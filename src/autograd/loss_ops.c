@@ -41,11 +41,8 @@ static bool same_target(tg_tape *t, const tg_tensor *p, const tg_tensor *y, cons
 {
     if (!tg__check_float(t, p, fn))
         return false;
-    if (y->dtype != p->dtype) {
-        tg__fail(t, TG_EDTYPE, "%s: target dtype %s differs from input dtype %s", fn,
-                 tg_dtype_name(y->dtype), tg_dtype_name(p->dtype));
+    if (!tg__same_dtype(t, fn, p, "input", y, "target"))
         return false;
-    }
     if (!tg_tensor_same_shape(p, y)) {
         tg__fail(t, TG_ESHAPE, "%s: target %s does not match input %s", fn, tg__shape_str(y).s,
                  tg__shape_str(p).s);
@@ -93,9 +90,7 @@ static tg_tensor *clamp_like(tg_tape *t, tg_tensor *x, double lo, double hi, boo
     }
     if (mask)
         return out;
-    tg__args a = {.s = lo};
-    a.v[0] = 0;
-    memcpy(&a.v[1], &hi, sizeof hi);
+    tg__args a = {.s = lo, .clamp_hi = hi};
     return tg__record(t, TG_OP_CLAMP, 1, &x, out, &a);
 }
 
@@ -111,9 +106,7 @@ tg_tensor *tg_in_range_mask(tg_tape *t, tg_tensor *x, double lo, double hi)
 
 void tg__bwd_clamp(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
-    double hi;
-    memcpy(&hi, &n->a.v[1], sizeof hi);
-    gi[0] = tg_mul(t, g, tg_in_range_mask(t, n->in[0], n->a.s, hi));
+    gi[0] = tg_mul(t, g, tg_in_range_mask(t, n->in[0], n->a.s, n->a.clamp_hi));
 }
 
 /* --------------------------------------------------- softmax cross-entropy */
@@ -575,16 +568,14 @@ tg_tensor *tg_dropout(tg_tape *t, tg_tensor *x, double rate, uint64_t seed, uint
         return NULL;
     tg__k_unary(out, x, TG_U_COPY, 0);
     tg__k_dropout_mask(out, rate, seed, stream);
-    tg__args a = {.s = rate};
-    a.v[0] = (int64_t)seed;
-    a.v[1] = (int64_t)stream;
+    tg__args a = {.s = rate, .dropout = {.seed = seed, .stream = stream}};
     return tg__record(t, TG_OP_DROPOUT, 1, &x, out, &a);
 }
 
 void tg__bwd_dropout(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
     /* the same mask, regenerated from its counters: dropout is its own adjoint */
-    gi[0] = tg_dropout(t, g, n->a.s, (uint64_t)n->a.v[0], (uint64_t)n->a.v[1], true);
+    gi[0] = tg_dropout(t, g, n->a.s, n->a.dropout.seed, n->a.dropout.stream, true);
 }
 
 /* -------------------------------------------------------------- penalties */

@@ -4,20 +4,16 @@
 #include <math.h>
 #include <string.h>
 
+#include "cnn.h"
 #include "internal.h"
 
 /* ------------------------------------------------------------------ checks */
 
+/* a and b are F32 or F64 and of one dtype */
 static bool check_pair(tg_tape *t, const tg_tensor *a, const tg_tensor *b, const char *fn)
 {
-    if (!tg__check_float(t, a, fn) || !tg__check_float(t, b, fn))
-        return false;
-    if (a->dtype != b->dtype) {
-        tg__fail(t, TG_EDTYPE, "%s: dtypes differ: %s %s vs %s %s", fn, tg__shape_str(a).s,
-                 tg_dtype_name(a->dtype), tg__shape_str(b).s, tg_dtype_name(b->dtype));
-        return false;
-    }
-    return true;
+    return tg__check_float(t, a, fn) && tg__check_float(t, b, fn) &&
+           tg__same_dtype(t, fn, a, "a", b, "b");
 }
 
 /* normalises a possibly negative axis; false (with an error) if out of range */
@@ -436,7 +432,7 @@ tg_tensor *tg_permute(tg_tape *t, tg_tensor *x, const int *perm)
         return tg__fail(t, s, "tg_permute: %s", err);
     tg__args a = {0};
     for (int i = 0; i < x->ndim; i++)
-        a.v[i] = perm[i];
+        a.perm[i] = perm[i];
     return view_out(t, x, &v, TG_OP_PERMUTE, &a);
 }
 
@@ -457,7 +453,7 @@ void tg__bwd_permute(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi
 {
     int inv[TG_MAX_DIMS];
     for (int i = 0; i < n->in[0]->ndim; i++)
-        inv[n->a.v[i]] = i;
+        inv[n->a.perm[i]] = i;
     gi[0] = tg_permute(t, g, inv);
 }
 
@@ -507,6 +503,25 @@ void tg__bwd_reshape(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi
     gi[0] = tg_reshape(t, g, n->in[0]->ndim, n->in[0]->shape);
 }
 
+/* all axes from start_axis on merged into one: a reshape */
+tg_tensor *tg_flatten(tg_tape *t, tg_tensor *x, int start_axis)
+{
+    TG__GUARD(t, "tg_flatten", x);
+    if (x->ndim == 0)
+        return tg_reshape(t, x, 1, (int64_t[]){1});
+    int s = start_axis < 0 ? start_axis + x->ndim : start_axis;
+    if (s < 0 || s >= x->ndim)
+        return tg__fail(t, TG_ERANGE, "tg_flatten: start_axis %d out of range for x %s",
+                        start_axis, tg__shape_str(x).s);
+    int64_t shape[TG_MAX_DIMS];
+    for (int d = 0; d < s; d++)
+        shape[d] = x->shape[d];
+    if (!tg__numel(x->ndim - s, x->shape + s, &shape[s]))
+        return tg__fail(t, TG_ESHAPE, "tg_flatten: axes %d.. of x %s overflow", s,
+                        tg__shape_str(x).s);
+    return tg_reshape(t, x, s + 1, shape);
+}
+
 tg_tensor *tg_slice(tg_tape *t, tg_tensor *x, const int64_t *start, const int64_t *stop,
                     const int64_t *step)
 {
@@ -519,19 +534,19 @@ tg_tensor *tg_slice(tg_tape *t, tg_tensor *x, const int64_t *start, const int64_
     tg__args a = {0};
     for (int i = 0; i < x->ndim; i++) {
         int64_t b = start[i] < 0 ? start[i] + x->shape[i] : start[i];
-        a.v[i] = b;
+        a.slice.start[i] = b;
         /* normalised stop: one past the last element taken (b + len * step overflows
          * for a huge step) */
-        a.v[TG_MAX_DIMS + i] = v.shape[i] ? b + (v.shape[i] - 1) * step[i] + 1 : b;
-        a.v[2 * TG_MAX_DIMS + i] = step[i];
+        a.slice.stop[i] = v.shape[i] ? b + (v.shape[i] - 1) * step[i] + 1 : b;
+        a.slice.step[i] = step[i];
     }
     return view_out(t, x, &v, TG_OP_SLICE, &a);
 }
 
 void tg__bwd_slice(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
-    const int64_t *v = n->a.v;
-    gi[0] = tg_slice_backward(t, g, n->in[0], v, v + TG_MAX_DIMS, v + 2 * TG_MAX_DIMS);
+    const tg__args *a = &n->a;
+    gi[0] = tg_slice_backward(t, g, n->in[0], a->slice.start, a->slice.stop, a->slice.step);
 }
 
 tg_tensor *tg_slice_backward(tg_tape *t, tg_tensor *g, const tg_tensor *like,
@@ -559,17 +574,16 @@ tg_tensor *tg_slice_backward(tg_tape *t, tg_tensor *g, const tg_tensor *like,
     tg__args a = {0};
     for (int i = 0; i < like->ndim; i++) {
         int64_t b = start[i] < 0 ? start[i] + like->shape[i] : start[i];
-        a.v[i] = b;
-        a.v[TG_MAX_DIMS + i] = g->shape[i] ? b + (g->shape[i] - 1) * step[i] + 1 : b;
-        a.v[2 * TG_MAX_DIMS + i] = step[i];
+        a.slice.start[i] = b;
+        a.slice.stop[i] = g->shape[i] ? b + (g->shape[i] - 1) * step[i] + 1 : b;
+        a.slice.step[i] = step[i];
     }
     return tg__record(t, TG_OP_SLICE_BWD, 1, &g, out, &a);
 }
 
 void tg__bwd_slice_bwd(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
-    const int64_t *v = n->a.v;
-    gi[0] = tg_slice(t, g, v, v + TG_MAX_DIMS, v + 2 * TG_MAX_DIMS);
+    gi[0] = tg_slice(t, g, n->a.slice.start, n->a.slice.stop, n->a.slice.step);
 }
 
 tg_tensor *tg_expand(tg_tape *t, tg_tensor *x, int ndim, const int64_t *shape)

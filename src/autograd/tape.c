@@ -242,6 +242,17 @@ bool tg__check_float(tg_tape *t, const tg_tensor *x, const char *fn)
     return false;
 }
 
+bool tg__same_dtype(tg_tape *t, const char *fn, const tg_tensor *x, const char *xname,
+                    const tg_tensor *p, const char *pname)
+{
+    if (!p || p->dtype == x->dtype)
+        return true;
+    tg__fail(t, TG_EDTYPE, "%s: dtypes differ: %s %s %s, %s %s %s", fn, xname,
+             tg__shape_str(x).s, tg_dtype_name(x->dtype), pname, tg__shape_str(p).s,
+             tg_dtype_name(p->dtype));
+    return false;
+}
+
 const tg_tensor *tg__dense_of(tg_tape *t, const tg_tensor *x)
 {
     if (tg_tensor_is_contiguous(x))

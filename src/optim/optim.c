@@ -111,9 +111,6 @@ TG__GRAD_KERNELS(float, f32)
 TG__GRAD_KERNELS(double, f64)
 
 /* sum of squares, accumulated in double in a fixed order */
-/* below this many elements a parameter is updated by one thread */
-#define PAR_MIN_ELEMS ((int64_t)1 << 15)
-
 static double sumsq(const tg_tensor *g, int64_t n, const void *data)
 {
     double s = 0;
@@ -505,7 +502,7 @@ static tg_status optim_step(tg_optim *o, bool zero, const char *fn)
         tg_tensor *const *st = o->state + (size_t)j * (size_t)o->nstate;
         /* large parameters are split into one chunk per thread: every element's update
          * is independent, so the result does not depend on the split */
-        int chunks = n >= PAR_MIN_ELEMS ? tg_num_threads() : 1;
+        int chunks = n >= TG__PAR_MIN_ELEMS ? tg_num_threads() : 1;
         int64_t per = (n + chunks - 1) / chunks;
 #ifdef TG_HAVE_OPENMP
 #pragma omp parallel for num_threads(chunks) if (chunks > 1)

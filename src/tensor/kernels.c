@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "gemm.h"
-#include "internal.h"
+#include "kernels.h"
 
 /* ----------------------------------------------------------------- threads */
 
@@ -43,18 +43,13 @@ tg_status tg_set_num_threads(int n)
 
 int tg_num_threads(void) { return g_threads; }
 
-/* Elementwise work is split across threads only above this many elements per call
- * (below it the fork/join costs more than it saves). Every element is computed by the
- * same code whatever the split, so results never depend on the thread count. */
-#define PAR_MIN_ELEMS ((int64_t)1 << 15)
-
-static int par_chunks(int64_t n)
+int tg__par_threads(int64_t work)
 {
 #ifdef TG_HAVE_OPENMP
-    if (n >= PAR_MIN_ELEMS && g_threads > 1)
+    if (work >= TG__PAR_MIN_ELEMS && g_threads > 1)
         return g_threads;
 #endif
-    (void)n;
+    (void)work;
     return 1;
 }
 
@@ -241,7 +236,7 @@ void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
         return;
     }
     int64_t total = tg_tensor_numel(out);
-    if (total < PAR_MIN_ELEMS && flat(out, x, NULL)) {
+    if (total < TG__PAR_MIN_ELEMS && flat(out, x, NULL)) {
         if (x->dtype == TG_F32)
             unary_row_float(uop, total, (float *)out->data + out->offset, 1,
                             (const float *)x->data + x->offset, 1, (float)p0);
@@ -256,7 +251,7 @@ void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
     int64_t offs[2] = {out->offset, x->offset};
     tg__iter it;
     tg__iter_init(&it, out->ndim, out->shape, 2, sts, offs);
-    int chunks = it.count == 1 ? par_chunks(it.inner) : 1;
+    int chunks = it.count == 1 ? tg__par_threads(it.inner) : 1;
     if (chunks > 1) { /* one long row (the contiguous case): split it */
         tg__iter_next(&it);
         int64_t per = (it.inner + chunks - 1) / chunks;
@@ -337,7 +332,7 @@ BINARY_ROW(double)
 void tg__k_binary(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, tg__bop bop, double p0)
 {
     int64_t total = tg_tensor_numel(out);
-    if (total < PAR_MIN_ELEMS && flat(out, a, b)) {
+    if (total < TG__PAR_MIN_ELEMS && flat(out, a, b)) {
         if (a->dtype == TG_F32)
             binary_row_float(bop, total, (float *)out->data + out->offset, 1,
                              (const float *)a->data + a->offset, 1,
@@ -355,7 +350,7 @@ void tg__k_binary(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, tg__bo
     int64_t offs[3] = {out->offset, a->offset, b->offset};
     tg__iter it;
     tg__iter_init(&it, out->ndim, out->shape, 3, sts, offs);
-    int chunks = it.count == 1 ? par_chunks(it.inner) : 1;
+    int chunks = it.count == 1 ? tg__par_threads(it.inner) : 1;
     if (chunks > 1) { /* one long row (the contiguous case): split it */
         tg__iter_next(&it);
         int64_t per = (it.inner + chunks - 1) / chunks;
@@ -438,7 +433,7 @@ void tg__k_dropout_mask(tg_tensor *t, double rate, uint64_t seed, uint64_t strea
 {
     int64_t n = tg_tensor_numel(t);
     uint32_t thresh = (uint32_t)ceil(rate * 65536.0);
-    int chunks = par_chunks(n);
+    int chunks = tg__par_threads(n);
     int64_t per = ((n + chunks - 1) / chunks + 3) / 4 * 4;
 #ifdef TG_HAVE_OPENMP
 #pragma omp parallel for num_threads(chunks) if (chunks > 1)
