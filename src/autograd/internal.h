@@ -2,7 +2,7 @@
 #ifndef TG_AUTOGRAD_INTERNAL_H
 #define TG_AUTOGRAD_INTERNAL_H
 
-#include "../tensor/internal.h"
+#include "../tensor/kernels.h"
 #include "autograd.h"
 
 typedef enum tg__op {
@@ -95,8 +95,6 @@ struct tg_tape {
     char err[TG_ERRMSG];
 };
 
-/* records the first error; returns NULL */
-void *tg__fail(tg_tape *t, tg_status s, const char *fmt, ...) TG_PRINTF(3, 4);
 /* x is F32 or F64; else records TG_EDTYPE naming fn and returns false */
 bool tg__check_float(tg_tape *t, const tg_tensor *x, const char *fn);
 /* The one dtype check between two inputs: p is NULL or has x's dtype; else records

@@ -204,6 +204,11 @@ static const char *nth(int i, char *buf, size_t n)
     return buf;
 }
 
+bool tg__tape_inputs_ok(tg_tape *t, const char *fn, int n, const tg_tensor *const *xs)
+{
+    return tg__inputs_ok(t, fn, n, xs);
+}
+
 bool tg__check_input(tg_tape *t, const tg_tensor *x, int i, const char *fn)
 {
     /* reads only x's own fields until x is known to be persistent: the header of a stale

@@ -18,7 +18,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "checkpoint.h"
 #include "internal.h"
 

@@ -8,7 +8,7 @@
 
 #include <zlib.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "datasets.h"
 
 static bool out_ok(tg_tensor **a, tg_tensor **b, const char *fn)

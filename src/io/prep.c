@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "prep.h"
 
 /* ------------------------------------------------------------------- CSV */

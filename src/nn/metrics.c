@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "nn.h"
 
 /* class of row i: argmax of a [N, C] tensor, or the I32 value of a [N] tensor */

@@ -5,7 +5,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
-#include "../autograd/internal.h"
+#include "../util.h"
 #include "nn.h"
 
 tg_status tg_init_fill(tg_tensor *w, tg_init init, uint64_t seed, uint64_t stream)
@@ -46,7 +46,8 @@ tg_tensor *tg_activate(tg_tape *t, tg_tensor *x, tg_activation act, double param
 {
     /* like every op (the linear case included, which returns x itself): NULL on a
      * failed tape or for a NULL input, an error for a foreign or stale input */
-    TG__GUARD(t, "tg_activate", x);
+    if (!tg__tape_inputs_ok(t, "tg_activate", 1, (const tg_tensor *const[]){x}))
+        return NULL;
     switch (act) {
     case TG_ACT_LINEAR: return x;
     case TG_ACT_RELU: return tg_relu(t, x);

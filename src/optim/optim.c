@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "internal.h"
 #include "optim.h"
 

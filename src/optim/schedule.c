@@ -1,7 +1,7 @@
 /* Learning-rate schedules (functions of the epoch) and reduce-on-plateau. */
 #include <math.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "optim.h"
 
 tg_lr_schedule tg_lr_inverse_time(double decay)

@@ -1,12 +1,51 @@
-/* Private to libtapegrad: the kernel layer (src/tensor), used by src/tensor and by the
- * op files of src/autograd only. Kernels know nothing about tapes: they take headers
+/* Private to libtapegrad: the tensor layer's private interface (storage, view
+ * arithmetic, the kernels), used by src/tensor and by src/autograd only; every other
+ * module uses src/util.h and the public headers. Kernels know nothing about tapes: they take headers
  * whose data is allocated (or pointers, sizes and strides), and their callers have
  * checked shapes and dtypes. Every element is computed by the same code whatever the
  * thread split, so results never depend on the thread count. */
 #ifndef TG_TENSOR_KERNELS_H
 #define TG_TENSOR_KERNELS_H
 
-#include "internal.h"
+#include <stdatomic.h>
+
+#include "../util.h"
+
+/* refcounted storage of persistent tensors */
+struct tg__storage {
+    void *data;
+    int64_t refcount;
+    bool owns;          /* false for tg_tensor_wrap */
+    atomic_int grad_holders; /* headers on this storage that require grad */
+    atomic_int grad_lock;    /* 1 while a backward adds into a .grad of a header here */
+};
+
+/* tg_tensor.gen of every persistent header (tape tensors hold their tape's generation,
+ * counted from 1): with tape == NULL it tells a persistent tensor from arena memory that
+ * a reset handed to newer tensors, so a stale tape tensor is never taken for one */
+#define TG__PERSISTENT_GEN 0x7A9E5C3Bu
+
+/* sets x->requires_grad, keeping its storage's count of headers that require grad
+ * (persistent views of such a storage are refused by recording ops) */
+void tg__set_requires_grad(tg_tensor *x, bool on);
+
+/* fills dtype/ndim/shape and contiguous strides; offset 0; everything else zeroed */
+void tg__init_header(tg_tensor *t, tg_dtype dt, int ndim, const int64_t *shape);
+
+/* View arithmetic shared by persistent views and tape ops. Each fills `out` (a header
+ * whose data/storage fields are copied from x) or returns a status with a message in
+ * err (prefixed by the caller's op name). */
+tg_status tg__view_reshape(tg_tensor *out, const tg_tensor *x, int ndim, const int64_t *shape,
+                           char *err, size_t errsz);
+tg_status tg__view_permute(tg_tensor *out, const tg_tensor *x, const int *perm, char *err,
+                           size_t errsz);
+tg_status tg__view_slice(tg_tensor *out, const tg_tensor *x, const int64_t *start,
+                         const int64_t *stop, const int64_t *step, char *err, size_t errsz);
+tg_status tg__view_expand(tg_tensor *out, const tg_tensor *x, int ndim, const int64_t *shape,
+                          char *err, size_t errsz);
+/* NumPy broadcast of two shapes into out_shape (returns ndim, or -1 if incompatible) */
+int tg__broadcast_shape(const tg_tensor *a, const tg_tensor *b, int64_t *out_shape);
+
 
 /* threads for a call over `work` elements: tg_num_threads() above the threshold, else 1 */
 int tg__par_threads(int64_t work);

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "train.h"
 
 static double now(void)

@@ -1,11 +1,15 @@
-/* Private to libtapegrad: helpers shared between the library's files (tg__ names). */
-#ifndef TG_TENSOR_INTERNAL_H
-#define TG_TENSOR_INTERNAL_H
+/* Private to libtapegrad: the small utilities every module may use (src/tensor,
+ * autograd, nn, optim, io, train, audio): errors with a message, allocation through the
+ * user's hook, shape strings, checked integer arithmetic, the threading threshold.
+ * Nothing here knows a tensor's storage or a tape's layout: the tensor layer's private
+ * interface is src/tensor/kernels.h (for src/tensor and the op files of src/autograd
+ * only), the tape's is src/autograd/internal.h (src/autograd only). */
+#ifndef TG_UTIL_H
+#define TG_UTIL_H
 
 #include <stdarg.h>
-#include <stdatomic.h>
 
-#include "tensor.h"
+#include "tensor/tensor.h"
 
 #if defined(__GNUC__)
 #define TG_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -19,32 +23,21 @@
  * many elements per call: below it the fork/join costs more than it saves. */
 #define TG__PAR_MIN_ELEMS ((int64_t)1 << 15)
 
-/* refcounted storage of persistent tensors */
-struct tg__storage {
-    void *data;
-    int64_t refcount;
-    bool owns;          /* false for tg_tensor_wrap */
-    atomic_int grad_holders; /* headers on this storage that require grad */
-    atomic_int grad_lock;    /* 1 while a backward adds into a .grad of a header here */
-};
-
-/* tg_tensor.gen of every persistent header (tape tensors hold their tape's generation,
- * counted from 1): with tape == NULL it tells a persistent tensor from arena memory that
- * a reset handed to newer tensors, so a stale tape tensor is never taken for one */
-#define TG__PERSISTENT_GEN 0x7A9E5C3Bu
-
-/* sets x->requires_grad, keeping its storage's count of headers that require grad
- * (persistent views of such a storage are refused by recording ops) */
-void tg__set_requires_grad(tg_tensor *x, bool on);
-
 /* allocation through the hook (tg_set_allocator) */
 void *tg__malloc(size_t n);
 void *tg__calloc(size_t n);
 void tg__mfree(void *p);
 
-/* thread-local error for calls outside a tape; returns NULL for convenience */
+/* Errors. Outside a tape: the thread-local error read by tg_last_error (tg__error
+ * returns NULL for convenience). On a tape: tg__fail records the first error (sticky)
+ * and returns NULL; it is defined with the tape (src/autograd/tape.c). */
 void *tg__error(tg_status s, const char *fmt, ...) TG_PRINTF(2, 3);
 tg_status tg__error_status(tg_status s, const char *fmt, ...) TG_PRINTF(2, 3);
+void *tg__fail(tg_tape *t, tg_status s, const char *fmt, ...) TG_PRINTF(3, 4);
+/* The op guard (TG__GUARD in src/autograd/internal.h) for code outside src/autograd
+ * that builds on the tape, such as a layer returning its input: false when t is NULL or
+ * failed or an input is NULL (quietly), or an input is foreign or stale (an error). */
+bool tg__tape_inputs_ok(tg_tape *t, const char *fn, int n, const tg_tensor *const *xs);
 
 /* "[32,784]" rendering of a shape, valid for the full expression it is used in */
 typedef struct { char s[112]; } tg__shapebuf;
@@ -98,24 +91,6 @@ static inline bool tg__is_i32(double v)
  * extent or when the product of the nonzero extents (the largest contiguous stride)
  * overflows, also for an empty shape */
 bool tg__numel(int ndim, const int64_t *shape, int64_t *n);
-/* fills dtype/ndim/shape and contiguous strides; offset 0; everything else zeroed */
-void tg__init_header(tg_tensor *t, tg_dtype dt, int ndim, const int64_t *shape);
 bool tg__is_float(tg_dtype d);
-
-/* View arithmetic shared by persistent views and tape ops. Each fills `out` (a header
- * whose data/storage fields are copied from x) or returns a status with a message in
- * err (prefixed by the caller's op name). */
-tg_status tg__view_reshape(tg_tensor *out, const tg_tensor *x, int ndim, const int64_t *shape,
-                           char *err, size_t errsz);
-tg_status tg__view_permute(tg_tensor *out, const tg_tensor *x, const int *perm, char *err,
-                           size_t errsz);
-tg_status tg__view_slice(tg_tensor *out, const tg_tensor *x, const int64_t *start,
-                         const int64_t *stop, const int64_t *step, char *err, size_t errsz);
-tg_status tg__view_expand(tg_tensor *out, const tg_tensor *x, int ndim, const int64_t *shape,
-                          char *err, size_t errsz);
-/* NumPy broadcast of two shapes into out_shape (returns ndim, or -1 if incompatible) */
-int tg__broadcast_shape(const tg_tensor *a, const tg_tensor *b, int64_t *out_shape);
-
-#include "kernels.h"
 
 #endif

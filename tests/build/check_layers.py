@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""The layering rules of docs/architecture.md, checked on the source tree:
+- no module includes another module's private header (src/<m>/internal.h);
+- the tensor layer's private interface (src/tensor/kernels.h) is included only by
+  src/tensor and src/autograd (the op files);
+- every module may include src/util.h.
+Prints each violation with file:line; exits 1 if there is one."""
+import pathlib
+import re
+import sys
+
+root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else '.').resolve()
+src = root / 'src'
+bad = []
+inc = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+for f in sorted(src.rglob('*.[ch]')):
+    mod = f.relative_to(src).parts[0] if len(f.relative_to(src).parts) > 1 else None
+    for n, line in enumerate(f.read_text().splitlines(), 1):
+        m = inc.match(line)
+        if not m:
+            continue
+        target = (f.parent / m.group(1)).resolve()
+        try:
+            rel = target.relative_to(src).parts
+        except ValueError:
+            continue
+        if len(rel) < 2:
+            continue  # src/util.h, src/tapegrad.h
+        tmod, name = rel[0], rel[-1]
+        where = f'{f.relative_to(root)}:{n}'
+        if name == 'internal.h' and tmod != mod:
+            bad.append(f'{where}: includes {tmod}/internal.h, private to src/{tmod}')
+        if name == 'kernels.h' and tmod == 'tensor' and mod not in ('tensor', 'autograd'):
+            bad.append(f'{where}: includes tensor/kernels.h (only src/tensor and src/autograd '
+                       f'may; use src/util.h)')
+for b in bad:
+    print(b)
+print(f'{len(bad)} layering violation(s)' if bad else 'layering: ok')
+sys.exit(1 if bad else 0)
