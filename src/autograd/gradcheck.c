@@ -36,7 +36,7 @@ static bool eval(gc_ctx *c, double *out, tg_gradcheck_result *r)
     tg_tape_reset(c->tape);
     tg_tensor *y = c->f(c->tape, c->in, c->ctx);
     if (!y) {
-        r->status = tg_tape_failed(c->tape) ? tg_tape_status(c->tape) : TG_EINVAL;
+        r->status = TG__FAILED(c->tape) ? tg_tape_status(c->tape) : TG_EINVAL;
         snprintf(r->message, sizeof r->message, "function failed: %s",
                  tg_tape_error(c->tape)[0] ? tg_tape_error(c->tape) : "returned NULL");
         return false;
@@ -51,8 +51,8 @@ static bool analytic(gc_ctx *c, tg_tensor **grads, tg_gradcheck_result *r)
 {
     tg_tape_reset(c->tape);
     tg_tensor *y = c->f(c->tape, c->in, c->ctx);
-    if (!y || tg_tape_failed(c->tape)) {
-        r->status = tg_tape_failed(c->tape) ? tg_tape_status(c->tape) : TG_EINVAL;
+    if (!y || TG__FAILED(c->tape)) {
+        r->status = TG__FAILED(c->tape) ? tg_tape_status(c->tape) : TG_EINVAL;
         snprintf(r->message, sizeof r->message, "function failed: %s",
                  tg_tape_error(c->tape)[0] ? tg_tape_error(c->tape) : "returned NULL");
         return false;

@@ -99,8 +99,13 @@ struct tg_tape {
 bool tg__check_float(tg_tape *t, const tg_tensor *x, const char *fn);
 /* The one dtype check between two inputs: p is NULL or has x's dtype; else records
  * TG_EDTYPE naming fn and both inputs (xname, pname) with their shapes and dtypes */
-bool tg__same_dtype(tg_tape *t, const char *fn, const tg_tensor *x, const char *xname,
-                    const tg_tensor *p, const char *pname);
+bool tg__dtype_mismatch(tg_tape *t, const char *fn, const tg_tensor *x, const char *xname,
+                        const tg_tensor *p, const char *pname);
+static inline bool tg__same_dtype(tg_tape *t, const char *fn, const tg_tensor *x,
+                                  const char *xname, const tg_tensor *p, const char *pname)
+{
+    return !p || p->dtype == x->dtype || tg__dtype_mismatch(t, fn, x, xname, p, pname);
+}
 /* x itself if contiguous, else an unrecorded contiguous copy on the tape (NULL and
  * TG_ENOMEM on failure) */
 const tg_tensor *tg__dense_of(tg_tape *t, const tg_tensor *x);
@@ -135,12 +140,15 @@ static inline bool tg__input_ok(tg_tape *t, const tg_tensor *x, int i, const cha
     return tg__check_input(t, x, i, fn);
 }
 
+/* The one check for a failed tape: NULL, or an error recorded (sticky until reset) */
+#define TG__FAILED(t) (!(t) || (t)->status != TG_OK)
+
 /* The guard every op starts with. False when the tape is NULL or failed or an input is
  * NULL (quietly: the error, if any, is already recorded), or when an input is foreign
  * (with an error). */
 static inline bool tg__inputs_ok(tg_tape *t, const char *fn, int n, const tg_tensor *const *xs)
 {
-    if (!t || t->status != TG_OK)
+    if (TG__FAILED(t))
         return false;
     for (int i = 0; i < n; i++) /* a NULL input fails quietly, whatever the others are */
         if (!xs[i])
@@ -149,13 +157,6 @@ static inline bool tg__inputs_ok(tg_tape *t, const char *fn, int n, const tg_ten
         if (!tg__input_ok(t, xs[i], i, fn))
             return false;
     return true;
-}
-/* the same for two inputs, without an array (the binary ops' hot path) */
-static inline bool tg__inputs2_ok(tg_tape *t, const char *fn, const tg_tensor *a,
-                                  const tg_tensor *b)
-{
-    return t && t->status == TG_OK && a && b && tg__input_ok(t, a, 0, fn) &&
-           tg__input_ok(t, b, 1, fn);
 }
 /* the same for an optional input (NULL allowed) */
 static inline bool tg__opt_input_ok(tg_tape *t, const char *fn, const tg_tensor *x)

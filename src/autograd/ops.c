@@ -46,8 +46,7 @@ static tg_tensor *unary(tg_tape *t, tg_tensor *x, int op, tg__uop k, double p, c
 static tg_tensor *binary(tg_tape *t, tg_tensor *a, tg_tensor *b, int op, tg__bop k, double p,
                          const char *fn)
 {
-    if (!tg__inputs2_ok(t, fn, a, b))
-        return NULL;
+    TG__GUARD(t, fn, a, b);
     if (!check_pair(t, a, b, fn))
         return NULL;
     int64_t shape[TG_MAX_DIMS];
@@ -163,7 +162,7 @@ tg_tensor *tg_sign(tg_tape *t, tg_tensor *x) { return constant_unary(t, x, TG_U_
 
 tg_tensor *tg_tape_full(tg_tape *t, tg_dtype dt, int ndim, const int64_t *shape, double v)
 {
-    if (!t || t->status != TG_OK)
+    if (TG__FAILED(t))
         return NULL;
     if ((unsigned)dt > TG_I32 || ndim < 0 || ndim > TG_MAX_DIMS || (ndim && !shape))
         return tg__fail(t, TG_EINVAL, "tg_tape_full: invalid dtype or rank");
@@ -604,7 +603,7 @@ void tg__bwd_expand(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 
 tg_tensor *tg_concat(tg_tape *t, int n, tg_tensor *const *xs, int axis)
 {
-    if (!t || t->status != TG_OK)
+    if (TG__FAILED(t))
         return NULL;
     if (n < 1 || !xs)
         return tg__fail(t, TG_EINVAL, "tg_concat: need at least one tensor");

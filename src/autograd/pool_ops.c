@@ -11,8 +11,6 @@ static bool pool_window(tg_tape *t, const tg_tensor *x, const int64_t *kernel,
                         const int64_t *stride, const int64_t *padding, tg__win2d *w, int64_t *Ho,
                         int64_t *Wo, const char *fn)
 {
-    if (!tg__inputs_ok(t, fn, 1, &x))
-        return false;
     if (!tg__check_image(t, x, fn) ||
         !tg__make_window(t, w, kernel, stride ? stride : kernel, padding, NULL, fn) ||
         !tg__window_fit(t, w, x->shape[2], x->shape[3], x, Ho, Wo, fn))
@@ -34,6 +32,7 @@ tg_tensor *tg_max_pool2d(tg_tape *t, tg_tensor *x, const int64_t kernel[2],
     const char *fn = "tg_max_pool2d";
     tg__win2d w;
     int64_t Ho, Wo;
+    TG__GUARD(t, fn, x);
     if (!pool_window(t, x, kernel, stride, padding, &w, &Ho, &Wo, fn))
         return NULL;
     int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
@@ -68,6 +67,7 @@ static tg_tensor *pool2d(tg_tape *t, tg_tensor *x, const int64_t *kernel, const 
 {
     tg__win2d w;
     int64_t Ho, Wo;
+    TG__GUARD(t, fn, x);
     if (!pool_window(t, x, kernel, stride, padding, &w, &Ho, &Wo, fn))
         return NULL;
     int64_t N = x->shape[0], C = x->shape[1];

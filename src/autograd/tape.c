@@ -165,7 +165,7 @@ void tg_tape_reset(tg_tape *t)
     t->err[0] = 0;
 }
 
-bool tg_tape_failed(const tg_tape *t) { return !t || t->status != TG_OK; }
+bool tg_tape_failed(const tg_tape *t) { return TG__FAILED(t); }
 tg_status tg_tape_status(const tg_tape *t) { return t ? t->status : TG_EINVAL; }
 const char *tg_tape_error(const tg_tape *t) { return t ? t->err : "NULL tape"; }
 
@@ -185,7 +185,7 @@ size_t tg_tape_arena_high_water(const tg_tape *t) { return t ? t->high_water : 0
 
 void *tg__fail(tg_tape *t, tg_status s, const char *fmt, ...)
 {
-    if (t && t->status == TG_OK) {
+    if (!TG__FAILED(t)) {
         t->status = s;
         va_list ap;
         va_start(ap, fmt);
@@ -247,11 +247,10 @@ bool tg__check_float(tg_tape *t, const tg_tensor *x, const char *fn)
     return false;
 }
 
-bool tg__same_dtype(tg_tape *t, const char *fn, const tg_tensor *x, const char *xname,
-                    const tg_tensor *p, const char *pname)
+/* records the TG_EDTYPE of tg__same_dtype; returns false */
+bool tg__dtype_mismatch(tg_tape *t, const char *fn, const tg_tensor *x, const char *xname,
+                        const tg_tensor *p, const char *pname)
 {
-    if (!p || p->dtype == x->dtype)
-        return true;
     tg__fail(t, TG_EDTYPE, "%s: dtypes differ: %s %s %s, %s %s %s", fn, xname,
              tg__shape_str(x).s, tg_dtype_name(x->dtype), pname, tg__shape_str(p).s,
              tg_dtype_name(p->dtype));
@@ -368,7 +367,7 @@ tg_tensor *tg__record(tg_tape *t, int op, int n, tg_tensor *const *in, tg_tensor
 {
     if (t->anomaly) {
         anomaly_forward(t, op, n, in, out);
-        if (t->status != TG_OK)
+        if (TG__FAILED(t))
             return NULL;
     }
     bool need = false;
@@ -602,8 +601,10 @@ static tg_status add_into_grads(tg_tape *t, const char *fn)
 
 static tg_status check_arg(tg_tape *t, const tg_tensor *x, const char *what, const char *fn)
 {
-    if (!x)
-        return tg__fail(t, TG_EINVAL, "%s: %s is NULL", fn, what), TG_EINVAL;
+    if (!x) {
+        tg__fail(t, TG_EINVAL, "%s: %s is NULL", fn, what);
+        return TG_EINVAL;
+    }
     if ((x->tape != t || x->gen != t->gen) && !tg__check_input(t, x, -1, fn))
         return t->status;
     return TG_OK;
@@ -615,7 +616,7 @@ static tg_status run_backward(tg_tape *t, tg_tensor *root, tg_tensor *seed, int 
 {
     if (!t)
         return tg__error_status(TG_EINVAL, "%s: NULL tape", fn);
-    if (t->status != TG_OK)
+    if (TG__FAILED(t))
         return t->status;
     if (check_arg(t, root, "root", fn) != TG_OK)
         return t->status;
@@ -654,14 +655,16 @@ static tg_status run_backward(tg_tape *t, tg_tensor *root, tg_tensor *seed, int 
         return t->status;
     memset(t->gnode, 0, sizeof(tg__gslot) * (size_t)(root->node + 1));
     t->ngnode = root->node + 1;
-    if (!leaves_begin(t))
-        return tg__fail(t, TG_ENOMEM, "%s: out of memory", fn), TG_ENOMEM;
+    if (!leaves_begin(t)) {
+        tg__fail(t, TG_ENOMEM, "%s: out of memory", fn);
+        return TG_ENOMEM;
+    }
     tg__gslot *gnode = t->gnode; /* this walk's; a nested walk cannot start meanwhile */
     bool saved = t->record, anomaly = t->anomaly;
     t->record = opts && opts->create_graph;
     t->anomaly = false; /* the backward reports its own anomalies, per op below */
     accumulate(t, root, seed);
-    for (int64_t i = root->node; i >= 0 && t->status == TG_OK; i--) {
+    for (int64_t i = root->node; i >= 0 && !TG__FAILED(t); i--) {
         tg__node nd = t->nodes[i]; /* a copy: backward ops may grow the node array */
         tg_tensor *g = gnode[i].g;
         if (!g)
@@ -679,22 +682,22 @@ static tg_status run_backward(tg_tape *t, tg_tensor *root, tg_tensor *seed, int 
                          (long long)i);
                 break;
             }
-        if (t->status != TG_OK)
+        if (TG__FAILED(t))
             break;
         tg__op_backward[nd.op](t, &nd, g, gi);
-        for (int k = 0; anomaly && k < nd.n_in && t->status == TG_OK; k++)
+        for (int k = 0; anomaly && k < nd.n_in && !TG__FAILED(t); k++)
             if (gi[k] && !all_finite(gi[k]))
                 tg__fail(t, TG_ENUMERIC,
                          "anomaly: backward of op '%s' at tape position %lld produced NaN/Inf in "
                          "the gradient of input %d ('%s')",
                          tg_op_name(nd.op), (long long)i, k, label_of(nd.in[k]));
-        for (int k = 0; k < nd.n_in && t->status == TG_OK; k++)
+        for (int k = 0; k < nd.n_in && !TG__FAILED(t); k++)
             if (gi[k] && nd.in[k]->requires_grad)
                 accumulate(t, nd.in[k], gi[k]);
     }
     t->record = saved;
     t->anomaly = anomaly;
-    if (t->status != TG_OK)
+    if (TG__FAILED(t))
         return t->status;
 
     if (!grads)

@@ -1,5 +1,6 @@
 /* Initialisers, activations and the sequential model. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define XXH_STATIC_LINKING_ONLY
@@ -470,8 +471,19 @@ static const char *describe(const layer *l, int i, char *buf, size_t n)
     return buf;
 }
 
-#define FWD_FAIL(...)                                                                          \
-    (tg__fail(t, TG_ESHAPE, "tg_model_forward: %s: input %s " __VA_ARGS__), false)
+/* records TG_ESHAPE "tg_model_forward: <layer>: input <shape> <what>" and returns false */
+static bool fwd_fail(tg_tape *t, const char *fmt, ...) TG_PRINTF(2, 3);
+static bool fwd_fail(tg_tape *t, const char *fmt, ...)
+{
+    char msg[TG_ERRMSG];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    tg__fail(t, TG_ESHAPE, "tg_model_forward: %s", msg);
+    return false;
+}
+#define FWD_FAIL(...) fwd_fail(t, "%s: input %s " __VA_ARGS__)
 
 /* checks that an input of shape (nd, sh) fits layer i and replaces it by the layer's
  * output shape; records a TG_ESHAPE naming the layer and returns false if not */
@@ -544,7 +556,7 @@ static bool fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool t
 
 tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training)
 {
-    if (!t || !x || tg_tape_failed(t))
+    if (!x || tg_tape_failed(t))
         return NULL;
     if (!m) /* not an input tensor: an error, not a quiet NULL */
         return tg__fail(t, TG_EINVAL, "tg_model_forward: NULL model");
@@ -586,7 +598,7 @@ tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training
 
 tg_tensor *tg_model_penalty(tg_model *m, tg_tape *t)
 {
-    if (!t || tg_tape_failed(t))
+    if (tg_tape_failed(t))
         return NULL;
     if (!m)
         return tg__fail(t, TG_EINVAL, "tg_model_penalty: NULL model");

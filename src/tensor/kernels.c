@@ -53,6 +53,24 @@ int tg__par_threads(int64_t work)
     return 1;
 }
 
+/* The one parallel split of a long row: [0, n) cut into `chunks` consecutive ranges
+ * whose starts are multiples of `align`, fn(ctx, lo, hi) called for each non-empty one,
+ * on `chunks` threads. The cut depends only on n, chunks and align. */
+typedef void (*range_fn)(void *ctx, int64_t lo, int64_t hi);
+
+static void par_ranges(int64_t n, int chunks, int64_t align, range_fn fn, void *ctx)
+{
+    int64_t per = ((n + chunks - 1) / chunks + align - 1) / align * align;
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(chunks) if (chunks > 1)
+#endif
+    for (int c = 0; c < chunks; c++) {
+        int64_t lo = c * per, hi = lo + per < n ? lo + per : n;
+        if (lo < hi)
+            fn(ctx, lo, hi);
+    }
+}
+
 /* ---------------------------------------------------------------- iterator */
 
 void tg__iter_init(tg__iter *it, int ndim, const int64_t *shape, int nops,
@@ -219,6 +237,30 @@ static bool flat(const tg_tensor *out, const tg_tensor *a, const tg_tensor *b)
            (!b || (tg_tensor_same_shape(out, b) && tg_tensor_is_contiguous(b)));
 }
 
+/* one row of an elementwise kernel, split by par_ranges: elements [lo, hi) of the
+ * iterator's current row */
+typedef struct row_job {
+    tg_tensor *out;
+    const tg_tensor *a, *b;
+    const tg__iter *it;
+    tg__uop uop;
+    tg__bop bop;
+    double p0;
+} row_job;
+
+static void unary_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const row_job *j = ctx;
+    const tg__iter *it = j->it;
+    int64_t o0 = it->off[0] + lo * it->ist[0], o1 = it->off[1] + lo * it->ist[1];
+    if (j->a->dtype == TG_F32)
+        unary_row_float(j->uop, hi - lo, (float *)j->out->data + o0, it->ist[0],
+                        (const float *)j->a->data + o1, it->ist[1], (float)j->p0);
+    else
+        unary_row_double(j->uop, hi - lo, (double *)j->out->data + o0, it->ist[0],
+                         (const double *)j->a->data + o1, it->ist[1], j->p0);
+}
+
 void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
 {
     if (uop == TG_U_COPY && (out->dtype != x->dtype || x->dtype == TG_I32)) {
@@ -254,23 +296,8 @@ void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
     int chunks = it.count == 1 ? tg__par_threads(it.inner) : 1;
     if (chunks > 1) { /* one long row (the contiguous case): split it */
         tg__iter_next(&it);
-        int64_t per = (it.inner + chunks - 1) / chunks;
-#ifdef TG_HAVE_OPENMP
-#pragma omp parallel for num_threads(chunks)
-#endif
-        for (int c = 0; c < chunks; c++) {
-            int64_t lo = c * per, n = it.inner - lo < per ? it.inner - lo : per;
-            if (n <= 0)
-                continue;
-            if (x->dtype == TG_F32)
-                unary_row_float(uop, n, (float *)out->data + it.off[0] + lo * it.ist[0], it.ist[0],
-                                (const float *)x->data + it.off[1] + lo * it.ist[1], it.ist[1],
-                                (float)p0);
-            else
-                unary_row_double(uop, n, (double *)out->data + it.off[0] + lo * it.ist[0],
-                                 it.ist[0], (const double *)x->data + it.off[1] + lo * it.ist[1],
-                                 it.ist[1], p0);
-        }
+        row_job job = {.out = out, .a = x, .it = &it, .uop = uop, .p0 = p0};
+        par_ranges(it.inner, chunks, 1, unary_range, &job);
         return;
     }
     while (tg__iter_next(&it)) {
@@ -329,6 +356,22 @@ void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
 BINARY_ROW(float)
 BINARY_ROW(double)
 
+static void binary_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const row_job *j = ctx;
+    const tg__iter *it = j->it;
+    int64_t o0 = it->off[0] + lo * it->ist[0], o1 = it->off[1] + lo * it->ist[1];
+    int64_t o2 = it->off[2] + lo * it->ist[2];
+    if (j->a->dtype == TG_F32)
+        binary_row_float(j->bop, hi - lo, (float *)j->out->data + o0, it->ist[0],
+                         (const float *)j->a->data + o1, it->ist[1],
+                         (const float *)j->b->data + o2, it->ist[2], (float)j->p0);
+    else
+        binary_row_double(j->bop, hi - lo, (double *)j->out->data + o0, it->ist[0],
+                          (const double *)j->a->data + o1, it->ist[1],
+                          (const double *)j->b->data + o2, it->ist[2], j->p0);
+}
+
 void tg__k_binary(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, tg__bop bop, double p0)
 {
     int64_t total = tg_tensor_numel(out);
@@ -353,25 +396,8 @@ void tg__k_binary(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, tg__bo
     int chunks = it.count == 1 ? tg__par_threads(it.inner) : 1;
     if (chunks > 1) { /* one long row (the contiguous case): split it */
         tg__iter_next(&it);
-        int64_t per = (it.inner + chunks - 1) / chunks;
-#ifdef TG_HAVE_OPENMP
-#pragma omp parallel for num_threads(chunks)
-#endif
-        for (int c = 0; c < chunks; c++) {
-            int64_t lo = c * per, n = it.inner - lo < per ? it.inner - lo : per;
-            if (n <= 0)
-                continue;
-            if (a->dtype == TG_F32)
-                binary_row_float(bop, n, (float *)out->data + it.off[0] + lo * it.ist[0], it.ist[0],
-                                 (const float *)a->data + it.off[1] + lo * it.ist[1], it.ist[1],
-                                 (const float *)b->data + it.off[2] + lo * it.ist[2], it.ist[2],
-                                 (float)p0);
-            else
-                binary_row_double(bop, n, (double *)out->data + it.off[0] + lo * it.ist[0],
-                                  it.ist[0], (const double *)a->data + it.off[1] + lo * it.ist[1],
-                                  it.ist[1], (const double *)b->data + it.off[2] + lo * it.ist[2],
-                                  it.ist[2], p0);
-        }
+        row_job job = {.out = out, .a = a, .b = b, .it = &it, .bop = bop, .p0 = p0};
+        par_ranges(it.inner, chunks, 1, binary_range, &job);
         return;
     }
     while (tg__iter_next(&it)) {
@@ -429,26 +455,31 @@ void tg__k_fill(tg_tensor *t, double v)
 DROPOUT_ROW(float)
 DROPOUT_ROW(double)
 
+typedef struct dropout_job {
+    tg_tensor *t;
+    uint32_t thresh;
+    double keep;
+    uint64_t seed, stream;
+} dropout_job;
+
+static void dropout_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const dropout_job *j = ctx;
+    if (j->t->dtype == TG_F32)
+        dropout_row_float((float *)j->t->data + j->t->offset, lo, hi, j->thresh, (float)j->keep,
+                          j->seed, j->stream);
+    else
+        dropout_row_double((double *)j->t->data + j->t->offset, lo, hi, j->thresh, j->keep,
+                           j->seed, j->stream);
+}
+
 void tg__k_dropout_mask(tg_tensor *t, double rate, uint64_t seed, uint64_t stream)
 {
     int64_t n = tg_tensor_numel(t);
     uint32_t thresh = (uint32_t)ceil(rate * 65536.0);
-    int chunks = tg__par_threads(n);
-    int64_t per = ((n + chunks - 1) / chunks + 3) / 4 * 4;
-#ifdef TG_HAVE_OPENMP
-#pragma omp parallel for num_threads(chunks) if (chunks > 1)
-#endif
-    for (int c = 0; c < chunks; c++) {
-        int64_t lo = c * per, hi = lo + per < n ? lo + per : n;
-        if (lo >= hi)
-            continue;
-        if (t->dtype == TG_F32)
-            dropout_row_float((float *)t->data + t->offset, lo, hi, thresh,
-                              (float)(1.0 / (1.0 - rate)), seed, stream);
-        else
-            dropout_row_double((double *)t->data + t->offset, lo, hi, thresh, 1.0 / (1.0 - rate),
-                               seed, stream);
-    }
+    dropout_job job = {t, thresh, 1.0 / (1.0 - rate), seed, stream};
+    /* ranges start at multiples of 4: one 64-bit draw never straddles two threads */
+    par_ranges(n, tg__par_threads(n), 4, dropout_range, &job);
 }
 
 /* -------------------------------------------------------------- reductions */
