@@ -109,8 +109,17 @@ static inline bool tg__same_dtype(tg_tape *t, const char *fn, const tg_tensor *x
 /* x itself if contiguous, else an unrecorded contiguous copy on the tape (NULL and
  * TG_ENOMEM on failure) */
 const tg_tensor *tg__dense_of(tg_tape *t, const tg_tensor *x);
-/* arena allocation (64-byte aligned); NULL and TG_ENOMEM on failure */
+/* arena allocation (64-byte aligned; _small: 16-byte aligned, for the engine's arrays);
+ * NULL and TG_ENOMEM on failure */
 void *tg__arena_alloc(tg_tape *t, size_t n);
+void *tg__arena_alloc_small(tg_tape *t, size_t n);
+/* grows *arr (elements of elem bytes, capacity *cap) to hold need; false on overflow or
+ * out of memory (*arr unchanged) */
+bool tg__grow(void **arr, int64_t *cap, int64_t need, size_t elem);
+/* every element of a float tensor is finite (anomaly mode) */
+bool tg__all_finite(const tg_tensor *x);
+/* x's label, or "-" (messages) */
+const char *tg__label_of(const tg_tensor *x);
 /* a new contiguous tape tensor with uninitialised data */
 tg_tensor *tg__new(tg_tape *t, tg_dtype dt, int ndim, const int64_t *shape);
 /* a new tape header viewing x's data (fields copied from v, a view of x) */
