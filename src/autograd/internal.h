@@ -106,6 +106,9 @@ static inline bool tg__same_dtype(tg_tape *t, const char *fn, const tg_tensor *x
 {
     return !p || p->dtype == x->dtype || tg__dtype_mismatch(t, fn, x, xname, p, pname);
 }
+/* normalises a possibly negative axis of x; false (with TG_ERANGE naming fn) if out of
+ * range */
+bool tg__norm_axis(tg_tape *t, const tg_tensor *x, int *axis, const char *fn);
 /* x itself if contiguous, else an unrecorded contiguous copy on the tape (NULL and
  * TG_ENOMEM on failure) */
 const tg_tensor *tg__dense_of(tg_tape *t, const tg_tensor *x);

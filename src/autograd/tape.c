@@ -257,6 +257,17 @@ bool tg__dtype_mismatch(tg_tape *t, const char *fn, const tg_tensor *x, const ch
     return false;
 }
 
+bool tg__norm_axis(tg_tape *t, const tg_tensor *x, int *axis, const char *fn)
+{
+    int a = *axis < 0 ? *axis + x->ndim : *axis;
+    if (a < 0 || a >= x->ndim) {
+        tg__fail(t, TG_ERANGE, "%s: axis %d out of range for %s", fn, *axis, tg__shape_str(x).s);
+        return false;
+    }
+    *axis = a;
+    return true;
+}
+
 const tg_tensor *tg__dense_of(tg_tape *t, const tg_tensor *x)
 {
     if (tg_tensor_is_contiguous(x))

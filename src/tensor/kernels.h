@@ -29,6 +29,9 @@ struct tg__storage {
  * (persistent views of such a storage are refused by recording ops) */
 void tg__set_requires_grad(tg_tensor *x, bool on);
 
+/* a new persistent header for view (a view of x's data), sharing x's storage (one more
+ * reference); NULL with TG_ENOMEM */
+tg_tensor *tg__tensor_share(const tg_tensor *x, const tg_tensor *view);
 /* fills dtype/ndim/shape and contiguous strides; offset 0; everything else zeroed */
 void tg__init_header(tg_tensor *t, tg_dtype dt, int ndim, const int64_t *shape);
 
