@@ -1,6 +1,7 @@
 /* The shared utilities of util.h: allocation through the user's hook, the thread-local
  * error of calls outside a tape, status and dtype names, shape strings and checked
  * element counts. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,15 @@ tg_status tg__error_status(tg_status s, const char *fmt, ...)
     set_error_v(s, fmt, ap);
     va_end(ap);
     return s;
+}
+
+double tg__error_nan(tg_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error_v(s, fmt, ap);
+    va_end(ap);
+    return NAN;
 }
 
 const char *tg_status_name(tg_status s)

@@ -162,10 +162,10 @@ static tg_status add_into_grads(tg_tape *t, const char *fn)
             tg__k_accumulate(x->grad, g);
         if (lock)
             atomic_store_explicit(lock, 0, memory_order_release);
-        if (!x->grad)
-            return tg__fail(t, TG_ENOMEM, "%s: out of memory for a gradient %s", fn,
-                            tg__shape_str(x).s),
-                   TG_ENOMEM;
+        if (!x->grad) {
+            tg__fail(t, TG_ENOMEM, "%s: out of memory for a gradient %s", fn, tg__shape_str(x).s);
+            return TG_ENOMEM;
+        }
     }
     return TG_OK;
 }

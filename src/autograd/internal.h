@@ -6,7 +6,7 @@
 #include "autograd.h"
 
 typedef enum tg__op {
-#define X(E, name, arity, bwd) TG_OP_##E,
+#define X(E, name, arity, bwd, doc) TG_OP_##E,
 #include "ops.def"
 #undef X
     TG_OP_COUNT
@@ -47,7 +47,7 @@ typedef struct tg__node {
 /* computes the gradients of the node's inputs from g (the output's gradient) with ops
  * on t; gi[k] is left NULL for inputs that need none or get a zero gradient */
 typedef void (*tg__bwd_fn)(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi);
-#define X(E, name, arity, bwd) void bwd(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi);
+#define X(E, name, arity, bwd, doc) void bwd(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi);
 #include "ops.def"
 #undef X
 /* the dispatch table (writable only so the self-test can install a wrong backward) */

@@ -10,17 +10,17 @@
 /* ------------------------------------------------------------------ registry */
 
 static const char *const op_names[TG_OP_COUNT] = {
-#define X(E, name, arity, bwd) name,
+#define X(E, name, arity, bwd, doc) name,
 #include "ops.def"
 #undef X
 };
 static const int op_arity[TG_OP_COUNT] = {
-#define X(E, name, arity, bwd) arity,
+#define X(E, name, arity, bwd, doc) arity,
 #include "ops.def"
 #undef X
 };
 tg__bwd_fn tg__op_backward[TG_OP_COUNT] = {
-#define X(E, name, arity, bwd) bwd,
+#define X(E, name, arity, bwd, doc) bwd,
 #include "ops.def"
 #undef X
 };

@@ -3,7 +3,9 @@
 - no module includes another module's private header (src/<m>/internal.h);
 - the tensor layer's private interface (src/tensor/kernels.h) is included only by
   src/tensor and src/autograd (the op files);
-- every module may include src/util.h.
+- every module may include src/util.h;
+- no comma-operator returns (`return tg__error(...), -1;`): the error call is a statement
+  of its own, or a helper returns the value (tg__error_status, tg__error_nan).
 Prints each violation with file:line; exits 1 if there is one."""
 import pathlib
 import re
@@ -33,6 +35,26 @@ for f in sorted(src.rglob('*.[ch]')):
         if name == 'kernels.h' and tmod == 'tensor' and mod not in ('tensor', 'autograd'):
             bad.append(f'{where}: includes tensor/kernels.h (only src/tensor and src/autograd '
                        f'may; use src/util.h)')
+def top_level_comma(expr):
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    expr = re.sub(r"'(?:[^'\\]|\\.)*'", "''", expr)
+    depth = 0
+    for ch in expr:
+        if ch in '([{':
+            depth += 1
+        elif ch in ')]}':
+            depth -= 1
+        elif ch == ',' and depth == 0:
+            return True
+    return False
+
+
+for f in sorted(src.rglob('*.c')):
+    text = f.read_text()
+    for m in re.finditer(r'\breturn\s+([^;]*);', text):
+        if top_level_comma(m.group(1)):
+            line = text.count('\n', 0, m.start()) + 1
+            bad.append(f'{f.relative_to(root)}:{line}: comma-operator return')
 for b in bad:
     print(b)
 print(f'{len(bad)} layering violation(s)' if bad else 'layering: ok')
