@@ -208,6 +208,12 @@ static bool sce_plain_f32(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
     float *gp = grad ? grad->data : NULL;
     double total = 0;
     float sc = (float)scale;
+    /* the loss needs sum_i log(s_i), each s_i a row's sum of exp(z - max), so in [1, C]:
+     * the s_i are multiplied in double and the product's log is taken once per block of
+     * rows, small enough that the product stays below 2^960 (a log per row was a
+     * tenth of a small model's step) */
+    int64_t per_block = 960 / (ilogb((double)C) + 1), in_block = 0;
+    double prod = 1;
     for (int64_t i = 0; i < N; i++) {
         const float *row = zp + i * C;
         int32_t c = yp[i];
@@ -233,9 +239,17 @@ static bool sce_plain_f32(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
         } else {
             for (int64_t k = 0; k < C; k++)
                 sum += expf(row[k] - m);
-            total += (double)m + log(sum) - (double)row[c];
+            total += (double)m - (double)row[c];
+            prod *= sum;
+            if (++in_block == per_block) {
+                total += log(prod);
+                prod = 1;
+                in_block = 0;
+            }
         }
     }
+    if (!gp)
+        total += log(prod);
     *loss = N ? total / (double)N : NAN;
     return true;
 }

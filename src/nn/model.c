@@ -401,15 +401,18 @@ static bool fwd_fail(tg_tape *t, const char *fmt, ...)
 bool tg__model_fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool training)
 {
     char d[192];
-    tg__shapebuf xb = tg__dims_str(*nd, sh);
-    const char *xs = xb.s;
+    /* the input shape, formatted only when a check fails (a forward that fits formats
+     * nothing: this runs for every layer of every step) */
+    int nd_in = *nd;
+    int64_t sh_in[TG_MAX_DIMS];
+    memcpy(sh_in, sh, sizeof(int64_t) * (size_t)nd_in);
     switch (l->kind) {
     case L_DENSE:
         if (*nd != 2)
             return FWD_FAIL("is not 2-D [N, %lld] (put a flatten layer before it)",
-                            describe(l, i, d, sizeof d), xs, (long long)l->in);
+                            describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s, (long long)l->in);
         if (sh[1] != l->in)
-            return FWD_FAIL("has %lld features, want %lld", describe(l, i, d, sizeof d), xs,
+            return FWD_FAIL("has %lld features, want %lld", describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s,
                             (long long)sh[1], (long long)l->in);
         sh[1] = l->out;
         return true;
@@ -417,9 +420,9 @@ bool tg__model_fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, boo
     case L_MAX_POOL:
     case L_AVG_POOL:
         if (*nd != 4)
-            return FWD_FAIL("is not 4-D [N, C, H, W]", describe(l, i, d, sizeof d), xs);
+            return FWD_FAIL("is not 4-D [N, C, H, W]", describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s);
         if (l->kind == L_CONV2D && sh[1] != l->in)
-            return FWD_FAIL("has %lld channels, want %lld", describe(l, i, d, sizeof d), xs,
+            return FWD_FAIL("has %lld channels, want %lld", describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s,
                             (long long)sh[1], (long long)l->in);
         for (int a = 0; a < 2; a++) {
             bool conv = l->kind == L_CONV2D;
@@ -429,7 +432,7 @@ bool tg__model_fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, boo
                                          conv ? l->conv.dilation[a] : 1);
             if (o < 1)
                 return FWD_FAIL("is too small for the window on axis %d",
-                                describe(l, i, d, sizeof d), xs, 2 + a);
+                                describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s, 2 + a);
             sh[2 + a] = o;
         }
         if (l->kind == L_CONV2D)
@@ -438,23 +441,23 @@ bool tg__model_fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, boo
     case L_BATCH_NORM: {
         if (*nd < 2 || sh[1] != l->in)
             return FWD_FAIL("is not [N, %lld] or [N, %lld, ...]", describe(l, i, d, sizeof d),
-                            xs, (long long)l->in, (long long)l->in);
+                            tg__dims_str(nd_in, sh_in).s, (long long)l->in, (long long)l->in);
         int64_t per_channel = sh[0];
         for (int a = 2; a < *nd; a++)
             per_channel *= sh[a];
         if (training && per_channel < 2)
             return FWD_FAIL("has one value per channel: training needs more",
-                            describe(l, i, d, sizeof d), xs);
+                            describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s);
         return true;
     }
     case L_LAYER_NORM:
         if (*nd < l->nd || memcmp(sh + *nd - l->nd, l->shape, sizeof(int64_t) * (size_t)l->nd))
-            return FWD_FAIL("does not end in %s", describe(l, i, d, sizeof d), xs,
+            return FWD_FAIL("does not end in %s", describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s,
                             tg__dims_str(l->nd, l->shape).s);
         return true;
     case L_FLATTEN:
         if (*nd < 2)
-            return FWD_FAIL("has no axis after the batch axis", describe(l, i, d, sizeof d), xs);
+            return FWD_FAIL("has no axis after the batch axis", describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s);
         for (int a = 2; a < *nd; a++)
             sh[1] *= sh[a];
         *nd = 2;
