@@ -17,6 +17,13 @@
 #define TG_PRINTF(a, b)
 #endif
 
+/* a small hot helper split out of a loop for readability, inlined back (GCC, clang) */
+#if defined(__GNUC__)
+#define TG_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define TG_ALWAYS_INLINE inline
+#endif
+
 #define TG_ERRMSG 256
 
 /* Work (elementwise kernels, optimizer updates) is split across threads only above this

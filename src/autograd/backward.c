@@ -238,7 +238,8 @@ static tg_status begin_walk(tg_tape *t, const tg_tensor *root, const char *fn)
 /* Node i's step of the walk: its inputs' hashes checked (anomaly mode recorded them),
  * its backward run with g, its inputs' gradients checked for NaN/Inf (anomaly) and
  * accumulated into their slots. Errors go to the tape. */
-static void backward_node(tg_tape *t, int64_t i, tg_tensor *g, bool anomaly, const char *fn)
+static TG_ALWAYS_INLINE void backward_node(tg_tape *t, int64_t i, tg_tensor *g, bool anomaly,
+                                           const char *fn)
 {
     tg__node nd = t->nodes[i]; /* a copy: backward ops may grow the node array */
     tg_tensor **gi = tg__arena_alloc_small(t, sizeof(tg_tensor *) * (size_t)nd.n_in);

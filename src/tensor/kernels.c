@@ -607,7 +607,7 @@ static void axis_iter(tg__iter *it, const tg_tensor *x, const tg_tensor *out,
     tg__iter_init(it, x->ndim, shape, third ? 3 : 2, sts, offs);
 }
 
-#define AXIS_KERNELS(T)                                                                \
+#define AXIS_KERNELS(T, S)                                                             \
     static void max_##T(tg__iter *it, T *o, T *m, const T *x, int64_t len, int64_t sa,   \
                         int64_t msa)                                                   \
     {                                                                                  \
@@ -635,18 +635,11 @@ static void axis_iter(tg__iter *it, const tg_tensor *x, const tg_tensor *out,
             for (int64_t j = 0; j < it->inner; j++) {                                  \
                 const T *xp = x + it->off[0] + j * it->ist[0];                         \
                 T *op = o + it->off[2] + j * it->ist[2];                               \
-                T mx = xp[0];                                                          \
-                for (int64_t k = 1; k < len; k++)                                      \
-                    mx = xp[k * sa] > mx ? xp[k * sa] : mx;                            \
+                T mx = tg__row_max_##S(xp, len, sa);                                   \
                 if (isinf(mx))                                                         \
                     mx = 0; /* all -inf row: let exp give 0/0 = NaN honestly */        \
-                double s = 0;                                                          \
-                for (int64_t k = 0; k < len; k++) {                                    \
-                    T e = exp(xp[k * sa] - mx);                                        \
-                    s += e;                                                            \
-                    if (!lg)                                                           \
-                        op[k * osa] = e;                                               \
-                }                                                                      \
+                double s = lg ? tg__expsum_##S(xp, len, sa, mx)                        \
+                              : tg__expsum_store_##S(xp, len, sa, mx, op, osa);        \
                 if (lg) {                                                              \
                     T ls = (T)log(s);                                                  \
                     for (int64_t k = 0; k < len; k++)                                  \
@@ -659,8 +652,8 @@ static void axis_iter(tg__iter *it, const tg_tensor *x, const tg_tensor *out,
             }                                                                          \
         }                                                                              \
     }
-AXIS_KERNELS(float)
-AXIS_KERNELS(double)
+AXIS_KERNELS(float, f32)
+AXIS_KERNELS(double, f64)
 
 void tg__k_max(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis)
 {

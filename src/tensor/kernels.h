@@ -7,6 +7,7 @@
 #ifndef TG_TENSOR_KERNELS_H
 #define TG_TENSOR_KERNELS_H
 
+#include <math.h>
 #include <stdatomic.h>
 
 #include "../util.h"
@@ -121,6 +122,65 @@ void tg__k_fill(tg_tensor *t, double v);
  * broadcast shape [..., M, N]; bias (NULL or broadcastable to out) is added in the same
  * GEMM pass (beta = 1); returns false on allocation failure of a scratch copy */
 bool tg__k_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const tg_tensor *bias);
+
+/* ---- the one log-sum-exp (lse_impl.h): tg__row_max_*, tg__expsum_*, tg__expsum_store_* ---- */
+#define T float
+#define F(name) name##_f32
+#define EXP expf
+#include "lse_impl.h"
+#undef T
+#undef F
+#undef EXP
+#define T double
+#define F(name) name##_f64
+#define EXP exp
+#include "lse_impl.h"
+#undef T
+#undef F
+#undef EXP
+
+/* ---- losses (loss.c): contiguous rows, accumulated in double ---- */
+
+typedef enum tg__loss_kind {
+    TG_L_BCE_LOGITS, TG_L_BCE, TG_L_MSE, TG_L_MAE, TG_L_HUBER, TG_L_KL
+} tg__loss_kind;
+/* probabilities are clipped to [TG__PROB_LO, TG__PROB_HI] by the losses on them */
+#define TG__PROB_LO 1e-7
+#define TG__PROB_HI (1.0 - 1e-7)
+
+/* sum over i < n of the loss term of (x_i, y_i) (contiguous, dtype dt), in double */
+double tg__k_loss_sum(tg__loss_kind k, tg_dtype dt, const void *x, const void *y, int64_t n,
+                      double delta);
+/* -sum y_i log(clip(p_i)) over the nonzero y_i (contiguous, dtype dt), in double */
+double tg__k_cce_sum(tg_dtype dt, const void *p, const void *y, int64_t n);
+/* sum |x_i| (l1) or sum x_i^2, in double */
+double tg__k_penalty_sum(tg_dtype dt, const void *x, int64_t n, bool l1);
+/* x_i clipped to [lo, hi] in place, or (mask) replaced by 1 inside [lo, hi], 0 outside */
+void tg__k_clamp(tg_dtype dt, void *x, int64_t n, double lo, double hi, bool mask);
+/* the one-hot [N, C] of the labels y into the zeroed out; -1, or the first row whose
+ * label is outside [0, C) */
+int64_t tg__k_onehot(tg_dtype dt, void *out, const int32_t *y, int64_t N, int64_t C);
+/* The cross-entropy's per-element target weights r [N, C] (dtype dt) so that loss =
+ * sum_ik r_ik (lse_i - z_ik) / D: from class labels (y I32 [N], sparse) or a dense target
+ * (y [N, C] of dtype dt), class weights w (NULL or [C]) and label smoothing eps, as
+ * PyTorch defines them. *D gets the divisor. Returns -1, or the first row whose label is
+ * outside [0, C). */
+int64_t tg__k_ce_targets(tg_dtype dt, void *r, const void *y, bool sparse, const void *w,
+                         int64_t N, int64_t C, double eps, double *D);
+/* sum_ik r_ik (lse_i - z_ik) over contiguous z, r [N, C] (N >= 0, C >= 1), in double */
+double tg__k_ce_loss_sum(tg_dtype dt, const void *z, const void *r, int64_t N, int64_t C);
+/* out [N, C] = (s_i softmax(z_i) - r_i) scale with s_i = sum_k r_ik: the cross-entropy's
+ * gradient in one pass per row */
+void tg__k_ce_grad(tg_dtype dt, void *out, const void *z, const void *r, int64_t N, int64_t C,
+                   double scale);
+/* The common case in one typed pass: F32 logits z [N, C], I32 labels y [N], contiguous.
+ * With grad NULL: *loss = the mean of lse_i - z_i,y_i (the logs taken once per block of
+ * rows, of the product of the rows' sums in double, small enough that the product stays
+ * below 2^960: the same value to rounding as one log per row, and a log per row was a
+ * tenth of a small model's step). Else grad = (softmax - onehot) * scale. Returns -1, or
+ * the first row whose label is outside [0, C) (nothing more is computed). */
+int64_t tg__k_sce_labels_f32(const float *z, const int32_t *y, int64_t N, int64_t C,
+                             double *loss, float *grad, float scale);
 
 /* ---- window and index kernels (window.c) ---- */
 
