@@ -82,8 +82,12 @@ const st_entry *tg__st_find(const st_file *f, const char *name);
 /* TG_EFORMAT "fn: path: what[: name]" */
 tg_status tg__st_bad(const st_file *f, const char *what, const char *name);
 tg_status tg__st_oom(const char *fn);
+/* safetensors dtype codes, their names ("F32", ...) and element sizes */
+enum { D_F64, D_F32, D_I32, D_F16, D_BF16, D_I64, D_I16, D_I8, D_U64, D_U32, D_U16, D_U8,
+       D_BOOL, D_F8_E5M2, D_F8_E4M3, D_COUNT };
 int tg__st_code_of(tg_dtype d);
 const char *tg__st_dtype_name(int code);
+size_t tg__st_dtype_size(int code);
 /* a contiguous tensor's bytes and their count */
 void *tg__st_bytes(const tg_tensor *t);
 size_t tg__st_nbytes(const tg_tensor *t);

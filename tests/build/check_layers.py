@@ -4,6 +4,8 @@
 - the tensor layer's private interface (src/tensor/kernels.h) is included only by
   src/tensor and src/autograd (the op files);
 - every module may include src/util.h;
+- no file in src/ over 700 lines unless its opening comment says why ("Over 700 lines:");
+- a failed tape is tested with TG__FAILED(t) only (no open-coded t->status != TG_OK);
 - no comma-operator returns (`return tg__error(...), -1;`): the error call is a statement
   of its own, or a helper returns the value (tg__error_status, tg__error_nan).
 Prints each violation with file:line; exits 1 if there is one."""
@@ -55,6 +57,17 @@ for f in sorted(src.rglob('*.c')):
         if top_level_comma(m.group(1)):
             line = text.count('\n', 0, m.start()) + 1
             bad.append(f'{f.relative_to(root)}:{line}: comma-operator return')
+MAX_LINES = 700
+for f in sorted(src.rglob('*.[ch]')):
+    text = f.read_text()
+    lines = text.count('\n')
+    head = '\n'.join(text.splitlines()[:12])
+    if lines > MAX_LINES and 'Over 700 lines:' not in head:
+        bad.append(f'{f.relative_to(root)}: {lines} lines, over {MAX_LINES} without a reason at its top')
+    if f.parent.name == 'autograd':
+        for n, line in enumerate(text.splitlines(), 1):
+            if re.search(r'->status\s*[!=]=\s*TG_OK', line) and '#define TG__FAILED' not in line:
+                bad.append(f'{f.relative_to(root)}:{n}: open-coded tape status test (use TG__FAILED)')
 for b in bad:
     print(b)
 print(f'{len(bad)} layering violation(s)' if bad else 'layering: ok')
