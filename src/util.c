@@ -83,15 +83,6 @@ tg_status tg__error_status(tg_status s, const char *fmt, ...)
     return s;
 }
 
-double tg__error_nan(tg_status s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    set_error_v(s, fmt, ap);
-    va_end(ap);
-    return NAN;
-}
-
 const char *tg_status_name(tg_status s)
 {
     static const char *const names[] = {"TG_OK",     "TG_EINVAL", "TG_ESHAPE",

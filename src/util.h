@@ -40,8 +40,6 @@ void tg__mfree(void *p);
  * and returns NULL; it is defined with the tape (src/autograd/tape.c). */
 void *tg__error(tg_status s, const char *fmt, ...) TG_PRINTF(2, 3);
 tg_status tg__error_status(tg_status s, const char *fmt, ...) TG_PRINTF(2, 3);
-/* the same, returning NaN (for functions whose result is a number) */
-double tg__error_nan(tg_status s, const char *fmt, ...) TG_PRINTF(2, 3);
 void *tg__fail(tg_tape *t, tg_status s, const char *fmt, ...) TG_PRINTF(3, 4);
 /* The op guard (TG__GUARD in src/autograd/internal.h) for code outside src/autograd
  * that builds on the tape, such as a layer returning its input: false when t is NULL or

@@ -8,15 +8,19 @@
 
 double tg_hz_to_mel(double hz)
 {
-    if (!(hz > -700.0)) /* the logarithm of 1 + hz/700 <= 0, or NaN */
-        return tg__error_nan(TG_EINVAL, "tg_hz_to_mel: %g Hz is not above -700", hz);
+    if (!(hz > -700.0)) { /* the logarithm of 1 + hz/700 <= 0, or NaN */
+        tg__error(TG_EINVAL, "tg_hz_to_mel: %g Hz is not above -700", hz);
+        return NAN;
+    }
     return 2595.0 * log10(1.0 + hz / 700.0);
 }
 
 double tg_mel_to_hz(double mel)
 {
-    if (isnan(mel))
-        return tg__error_nan(TG_EINVAL, "tg_mel_to_hz: mel is NaN");
+    if (isnan(mel)) {
+        tg__error(TG_EINVAL, "tg_mel_to_hz: mel is NaN");
+        return NAN;
+    }
     return 700.0 * (pow(10.0, mel / 2595.0) - 1.0);
 }
 

@@ -7,7 +7,7 @@
 - no file in src/ over 700 lines unless its opening comment says why ("Over 700 lines:");
 - a failed tape is tested with TG__FAILED(t) only (no open-coded t->status != TG_OK);
 - no comma-operator returns (`return tg__error(...), -1;`): the error call is a statement
-  of its own, or a helper returns the value (tg__error_status, tg__error_nan).
+  of its own, or a helper returns the value (tg__error_status).
 Prints each violation with file:line; exits 1 if there is one."""
 import pathlib
 import re
