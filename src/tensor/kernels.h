@@ -124,20 +124,8 @@ void tg__k_fill(tg_tensor *t, double v);
 bool tg__k_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const tg_tensor *bias);
 
 /* ---- the one log-sum-exp (lse_impl.h): tg__row_max_*, tg__expsum_*, tg__expsum_store_* ---- */
-#define T float
-#define F(name) name##_f32
-#define EXP expf
-#include "lse_impl.h"
-#undef T
-#undef F
-#undef EXP
-#define T double
-#define F(name) name##_f64
-#define EXP exp
-#include "lse_impl.h"
-#undef T
-#undef F
-#undef EXP
+#define TG__TEMPLATE "lse_impl.h"
+#include "instantiate.h"
 
 /* ---- losses (loss.c): contiguous rows, accumulated in double ---- */
 

@@ -121,16 +121,8 @@ int64_t tg__k_ce_targets(tg_dtype dt, void *r, const void *y, bool sparse, const
     return -1;
 }
 
-#define T float
-#define F(name) name##_f32
-#include "loss_impl.h"
-#undef T
-#undef F
-#define T double
-#define F(name) name##_f64
-#include "loss_impl.h"
-#undef T
-#undef F
+#define TG__TEMPLATE "loss_impl.h"
+#include "instantiate.h"
 
 double tg__k_ce_loss_sum(tg_dtype dt, const void *z, const void *r, int64_t N, int64_t C)
 {

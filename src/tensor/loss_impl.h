@@ -1,5 +1,5 @@
-/* The typed cross-entropy loops of loss.c, written once: loss.c includes this file per
- * element type with T (float or double) and F(name) (name_f32 or name_f64) defined. */
+/* The typed cross-entropy loops of loss.c, written once: loss.c instantiates them per
+ * element type (instantiate.h: T float or double, F(name) name_f32 or name_f64). */
 
 /* sum_ik r_ik (lse_i - z_ik), in double */
 static double F(ce_loss_sum)(const T *z, const T *r, int64_t N, int64_t C)

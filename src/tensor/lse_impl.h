@@ -1,4 +1,4 @@
-/* The one log-sum-exp of tapegrad, written once and included by kernels.h per element
+/* The one log-sum-exp of tapegrad, written once and instantiated by kernels.h per element
  * type (T float or double, F(name) name_f32 or name_f64, EXP expf or exp): softmax,
  * log-softmax and every cross-entropy use it. For the row x[0], x[st], ...,
  * x[(n-1) st] (n >= 1), F(tg__row_max) gives the row's maximum m (softmax replaces an

@@ -25,16 +25,8 @@ static void valid_range(int64_t off, int64_t s, int64_t n, int64_t out, int64_t 
     *hi = h < l ? l : h;
 }
 
-#define T float
-#define F(name) name##_f32
-#include "window_impl.h"
-#undef T
-#undef F
-#define T double
-#define F(name) name##_f64
-#include "window_impl.h"
-#undef T
-#undef F
+#define TG__TEMPLATE "window_impl.h"
+#include "instantiate.h"
 
 /* plane q (sample n0 + q / C, channel q % C) of x unfolded into cols + q * plane */
 static void im2col_plane(const tg_tensor *x, void *cols, int64_t n0, int64_t q,

@@ -1,6 +1,6 @@
 /* The typed loops of the window and index kernels (window.c), written once: window.c
- * includes this file once per element type with T (float or double) and F(name)
- * (name_f32 or name_f64) defined, so a sanitizer or debugger points at the line here. */
+ * instantiates it per element type (instantiate.h: T float or double, F(name)
+ * name_f32 or name_f64), so a sanitizer or debugger points at the line here. */
 
 /* One channel plane. im2col: x (element strides sh, sw) -> kH*kW rows of Ho*Wo, pad
  * value outside the image. col2im: the rows (row stride rs, element stride ls) summed
