@@ -171,35 +171,30 @@ bool tg__iter_next(tg__iter *it)
         }                                                                              \
     } while (0)
 
-#define UNARY_ROW(T)                                                                   \
-    TG__ROW_CLONES static void unary_row_##T(tg__uop uop, int64_t n, T *op, int64_t so, const T *xp,   \
-                              int64_t sx, T p)                                         \
-    {                                                                                  \
-        const T one = 1, half = (T)0.5, zero = 0;                                      \
-        const T rsqrt2 = (T)0.70710678118654752440;                                    \
-        switch (uop) {                                                                 \
-        case TG_U_NEG: ROW2(T, -x); break;                                             \
-        case TG_U_EXP: ROW2(T, exp(x)); break;                                         \
-        case TG_U_LOG: ROW2(T, log(x)); break;                                         \
-        case TG_U_SQRT: ROW2(T, sqrt(x)); break;                                       \
-        case TG_U_ABS: ROW2(T, fabs(x)); break;                                        \
-        case TG_U_RELU: ROW2(T, x > zero ? x : zero); break;                           \
-        case TG_U_LEAKY_RELU: ROW2(T, x > zero ? x : p * x); break;                    \
-        case TG_U_SIGMOID:                                                             \
-            ROW2(T, x >= zero ? one / (one + exp(-x)) : exp(x) / (one + exp(x)));      \
-            break;                                                                     \
-        case TG_U_TANH: ROW2(T, tanh(x)); break;                                       \
-        case TG_U_GELU: ROW2(T, half * x * (one + erf(x * rsqrt2))); break;            \
-        case TG_U_SOFTPLUS: ROW2(T, (x > zero ? x : zero) + log1p(exp(-fabs(x)))); break; \
-        case TG_U_ADD_SCALAR: ROW2(T, x + p); break;                                   \
-        case TG_U_MUL_SCALAR: ROW2(T, x * p); break;                                   \
-        case TG_U_POW_SCALAR: ROW2(T, pow(x, p)); break;                               \
-        case TG_U_SIGN: ROW2(T, (x > zero) - (x < zero)); break;                       \
-        case TG_U_COPY: ROW2(T, x); break;                                             \
+#define ROW3(T, EXPR)                                                                  \
+    do {                                                                               \
+        if (so == 1 && sa == 1 && sb == 1) {                                           \
+            for (int64_t i = 0; i < n; i++) {                                          \
+                T a = ap[i], b = bp[i];                                                \
+                op[i] = (T)(EXPR);                                                     \
+            }                                                                          \
+        } else if (so == 1 && sa == 1 && sb == 0) {                                    \
+            const T b = bp[0];                                                         \
+            for (int64_t i = 0; i < n; i++) {                                          \
+                T a = ap[i];                                                           \
+                op[i] = (T)(EXPR);                                                     \
+            }                                                                          \
+        } else {                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                          \
+                T a = ap[i * sa], b = bp[i * sb];                                      \
+                op[i * so] = (T)(EXPR);                                                \
+            }                                                                          \
         }                                                                              \
-    }
-UNARY_ROW(float)
-UNARY_ROW(double)
+    } while (0)
+
+#define TG__TEMPLATE "kernels_impl.h"
+#include "instantiate.h"
+
 
 /* dtype-converting strided copy */
 static void copy_convert(tg_tensor *out, const tg_tensor *x)
@@ -255,10 +250,10 @@ static void unary_range(void *ctx, int64_t lo, int64_t hi)
     const tg__iter *it = j->it;
     int64_t o0 = it->off[0] + lo * it->ist[0], o1 = it->off[1] + lo * it->ist[1];
     if (j->a->dtype == TG_F32)
-        unary_row_float(j->uop, hi - lo, (float *)j->out->data + o0, it->ist[0],
+        unary_row_f32(j->uop, hi - lo, (float *)j->out->data + o0, it->ist[0],
                         (const float *)j->a->data + o1, it->ist[1], (float)j->p0);
     else
-        unary_row_double(j->uop, hi - lo, (double *)j->out->data + o0, it->ist[0],
+        unary_row_f64(j->uop, hi - lo, (double *)j->out->data + o0, it->ist[0],
                          (const double *)j->a->data + o1, it->ist[1], j->p0);
 }
 
@@ -281,10 +276,10 @@ void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
     int64_t total = tg_tensor_numel(out);
     if (total < TG__PAR_MIN_ELEMS && flat(out, x, NULL)) {
         if (x->dtype == TG_F32)
-            unary_row_float(uop, total, (float *)out->data + out->offset, 1,
+            unary_row_f32(uop, total, (float *)out->data + out->offset, 1,
                             (const float *)x->data + x->offset, 1, (float)p0);
         else
-            unary_row_double(uop, total, (double *)out->data + out->offset, 1,
+            unary_row_f64(uop, total, (double *)out->data + out->offset, 1,
                              (const double *)x->data + x->offset, 1, p0);
         return;
     }
@@ -303,59 +298,15 @@ void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
     }
     while (tg__iter_next(&it)) {
         if (x->dtype == TG_F32)
-            unary_row_float(uop, it.inner, (float *)out->data + it.off[0], it.ist[0],
+            unary_row_f32(uop, it.inner, (float *)out->data + it.off[0], it.ist[0],
                             (const float *)x->data + it.off[1], it.ist[1], (float)p0);
         else
-            unary_row_double(uop, it.inner, (double *)out->data + it.off[0], it.ist[0],
+            unary_row_f64(uop, it.inner, (double *)out->data + it.off[0], it.ist[0],
                              (const double *)x->data + it.off[1], it.ist[1], p0);
     }
 }
 
-#define ROW3(T, EXPR)                                                                  \
-    do {                                                                               \
-        if (so == 1 && sa == 1 && sb == 1) {                                           \
-            for (int64_t i = 0; i < n; i++) {                                          \
-                T a = ap[i], b = bp[i];                                                \
-                op[i] = (T)(EXPR);                                                     \
-            }                                                                          \
-        } else if (so == 1 && sa == 1 && sb == 0) {                                    \
-            const T b = bp[0];                                                         \
-            for (int64_t i = 0; i < n; i++) {                                          \
-                T a = ap[i];                                                           \
-                op[i] = (T)(EXPR);                                                     \
-            }                                                                          \
-        } else {                                                                       \
-            for (int64_t i = 0; i < n; i++) {                                          \
-                T a = ap[i * sa], b = bp[i * sb];                                      \
-                op[i * so] = (T)(EXPR);                                                \
-            }                                                                          \
-        }                                                                              \
-    } while (0)
 
-#define BINARY_ROW(T)                                                                  \
-    TG__ROW_CLONES static void binary_row_##T(tg__bop bop, int64_t n, T *op, int64_t so, const T *ap,  \
-                               int64_t sa, const T *bp, int64_t sb, T p)               \
-    {                                                                                  \
-        const T one = 1, zero = 0, half = (T)0.5;                                      \
-        const T rsqrt2 = (T)0.70710678118654752440;                                    \
-        const T rsqrt2pi = (T)0.39894228040143267794;                                  \
-        switch (bop) {                                                                 \
-        case TG_B_ADD: ROW3(T, a + b); break;                                          \
-        case TG_B_SUB: ROW3(T, a - b); break;                                          \
-        case TG_B_MUL: ROW3(T, a * b); break;                                          \
-        case TG_B_DIV: ROW3(T, a / b); break;                                          \
-        case TG_B_RELU_BWD: ROW3(T, b > zero ? a : zero); break;                       \
-        case TG_B_LEAKY_RELU_BWD: ROW3(T, b > zero ? a : a * p); break;                \
-        case TG_B_SIGMOID_BWD: ROW3(T, a * b * (one - b)); break;                      \
-        case TG_B_TANH_BWD: ROW3(T, a * (one - b * b)); break;                         \
-        case TG_B_GELU_BWD:                                                            \
-            ROW3(T, a * (half * (one + erf(b * rsqrt2)) +                              \
-                         b * rsqrt2pi * exp(-half * b * b)));                          \
-            break;                                                                     \
-        }                                                                              \
-    }
-BINARY_ROW(float)
-BINARY_ROW(double)
 
 static void binary_range(void *ctx, int64_t lo, int64_t hi)
 {
@@ -364,11 +315,11 @@ static void binary_range(void *ctx, int64_t lo, int64_t hi)
     int64_t o0 = it->off[0] + lo * it->ist[0], o1 = it->off[1] + lo * it->ist[1];
     int64_t o2 = it->off[2] + lo * it->ist[2];
     if (j->a->dtype == TG_F32)
-        binary_row_float(j->bop, hi - lo, (float *)j->out->data + o0, it->ist[0],
+        binary_row_f32(j->bop, hi - lo, (float *)j->out->data + o0, it->ist[0],
                          (const float *)j->a->data + o1, it->ist[1],
                          (const float *)j->b->data + o2, it->ist[2], (float)j->p0);
     else
-        binary_row_double(j->bop, hi - lo, (double *)j->out->data + o0, it->ist[0],
+        binary_row_f64(j->bop, hi - lo, (double *)j->out->data + o0, it->ist[0],
                           (const double *)j->a->data + o1, it->ist[1],
                           (const double *)j->b->data + o2, it->ist[2], j->p0);
 }
@@ -378,11 +329,11 @@ void tg__k_binary(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, tg__bo
     int64_t total = tg_tensor_numel(out);
     if (total < TG__PAR_MIN_ELEMS && flat(out, a, b)) {
         if (a->dtype == TG_F32)
-            binary_row_float(bop, total, (float *)out->data + out->offset, 1,
+            binary_row_f32(bop, total, (float *)out->data + out->offset, 1,
                              (const float *)a->data + a->offset, 1,
                              (const float *)b->data + b->offset, 1, (float)p0);
         else
-            binary_row_double(bop, total, (double *)out->data + out->offset, 1,
+            binary_row_f64(bop, total, (double *)out->data + out->offset, 1,
                               (const double *)a->data + a->offset, 1,
                               (const double *)b->data + b->offset, 1, p0);
         return;
@@ -403,11 +354,11 @@ void tg__k_binary(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, tg__bo
     }
     while (tg__iter_next(&it)) {
         if (a->dtype == TG_F32)
-            binary_row_float(bop, it.inner, (float *)out->data + it.off[0], it.ist[0],
+            binary_row_f32(bop, it.inner, (float *)out->data + it.off[0], it.ist[0],
                              (const float *)a->data + it.off[1], it.ist[1],
                              (const float *)b->data + it.off[2], it.ist[2], (float)p0);
         else
-            binary_row_double(bop, it.inner, (double *)out->data + it.off[0], it.ist[0],
+            binary_row_f64(bop, it.inner, (double *)out->data + it.off[0], it.ist[0],
                               (const double *)a->data + it.off[1], it.ist[1],
                               (const double *)b->data + it.off[2], it.ist[2], p0);
     }
@@ -441,20 +392,6 @@ void tg__k_fill(tg_tensor *t, double v)
 
 /* ---------------------------------------------------------------- dropout */
 
-#define DROPOUT_ROW(T)                                                                 \
-    static void dropout_row_##T(T *x, int64_t lo, int64_t hi, uint32_t thresh, T keep,   \
-                                uint64_t seed, uint64_t stream)                        \
-    {                                                                                  \
-        uint64_t bits = 0;                                                             \
-        for (int64_t i = lo; i < hi; i++) {                                            \
-            if (i == lo || (i & 3) == 0)                                               \
-                bits = tg_rng_u64(seed, stream, (uint64_t)i >> 2) >> (16 * (i & 3));   \
-            x[i] = (uint32_t)(bits & 0xffff) >= thresh ? x[i] * keep : (T)0;          \
-            bits >>= 16;                                                               \
-        }                                                                              \
-    }
-DROPOUT_ROW(float)
-DROPOUT_ROW(double)
 
 typedef struct dropout_job {
     tg_tensor *t;
@@ -467,10 +404,10 @@ static void dropout_range(void *ctx, int64_t lo, int64_t hi)
 {
     const dropout_job *j = ctx;
     if (j->t->dtype == TG_F32)
-        dropout_row_float((float *)j->t->data + j->t->offset, lo, hi, j->thresh, (float)j->keep,
+        dropout_row_f32((float *)j->t->data + j->t->offset, lo, hi, j->thresh, (float)j->keep,
                           j->seed, j->stream);
     else
-        dropout_row_double((double *)j->t->data + j->t->offset, lo, hi, j->thresh, j->keep,
+        dropout_row_f64((double *)j->t->data + j->t->offset, lo, hi, j->thresh, j->keep,
                            j->seed, j->stream);
 }
 
@@ -608,53 +545,6 @@ static void axis_iter(tg__iter *it, const tg_tensor *x, const tg_tensor *out,
     tg__iter_init(it, x->ndim, shape, third ? 3 : 2, sts, offs);
 }
 
-#define AXIS_KERNELS(T, S)                                                             \
-    static void max_##T(tg__iter *it, T *o, T *m, const T *x, int64_t len, int64_t sa,   \
-                        int64_t msa)                                                   \
-    {                                                                                  \
-        while (tg__iter_next(it)) {                                                    \
-            for (int64_t j = 0; j < it->inner; j++) {                                  \
-                const T *xp = x + it->off[0] + j * it->ist[0];                         \
-                int64_t best = 0;                                                      \
-                for (int64_t k = 1; k < len; k++)                                      \
-                    if (xp[k * sa] > xp[best * sa] || (isnan(xp[k * sa]) &&            \
-                                                       !isnan(xp[best * sa])))         \
-                        best = k;                                                      \
-                o[it->off[1] + j * it->ist[1]] = xp[best * sa];                        \
-                if (m) {                                                               \
-                    T *mp = m + it->off[2] + j * it->ist[2];                           \
-                    for (int64_t k = 0; k < len; k++)                                  \
-                        mp[k * msa] = k == best;                                       \
-                }                                                                      \
-            }                                                                          \
-        }                                                                              \
-    }                                                                                  \
-    static void softmax_##T(tg__iter *it, T *o, const T *x, int64_t len, int64_t sa,     \
-                            int64_t osa, bool lg)                                      \
-    {                                                                                  \
-        while (tg__iter_next(it)) {                                                    \
-            for (int64_t j = 0; j < it->inner; j++) {                                  \
-                const T *xp = x + it->off[0] + j * it->ist[0];                         \
-                T *op = o + it->off[2] + j * it->ist[2];                               \
-                T mx = tg__row_max_##S(xp, len, sa);                                   \
-                if (isinf(mx))                                                         \
-                    mx = 0; /* all -inf row: let exp give 0/0 = NaN honestly */        \
-                double s = lg ? tg__expsum_##S(xp, len, sa, mx)                        \
-                              : tg__expsum_store_##S(xp, len, sa, mx, op, osa);        \
-                if (lg) {                                                              \
-                    T ls = (T)log(s);                                                  \
-                    for (int64_t k = 0; k < len; k++)                                  \
-                        op[k * osa] = xp[k * sa] - mx - ls;                            \
-                } else {                                                               \
-                    T r = (T)(1.0 / s);                                                \
-                    for (int64_t k = 0; k < len; k++)                                  \
-                        op[k * osa] *= r;                                              \
-                }                                                                      \
-            }                                                                          \
-        }                                                                              \
-    }
-AXIS_KERNELS(float, f32)
-AXIS_KERNELS(double, f64)
 
 void tg__k_max(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis)
 {
@@ -662,10 +552,10 @@ void tg__k_max(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis)
     axis_iter(&it, x, out, mask, axis);
     int64_t len = x->shape[axis], sa = x->stride[axis], msa = mask ? mask->stride[axis] : 0;
     if (x->dtype == TG_F32)
-        max_float(&it, (float *)out->data, mask ? (float *)mask->data : NULL, x->data, len, sa,
+        max_f32(&it, (float *)out->data, mask ? (float *)mask->data : NULL, x->data, len, sa,
                   msa);
     else
-        max_double(&it, (double *)out->data, mask ? (double *)mask->data : NULL, x->data, len,
+        max_f64(&it, (double *)out->data, mask ? (double *)mask->data : NULL, x->data, len,
                    sa, msa);
 }
 
@@ -677,7 +567,7 @@ void tg__k_softmax(tg_tensor *out, const tg_tensor *x, int axis, bool lg)
     axis_iter(&it, x, x, out, axis);
     int64_t len = x->shape[axis], sa = x->stride[axis], osa = out->stride[axis];
     if (x->dtype == TG_F32)
-        softmax_float(&it, out->data, x->data, len, sa, osa, lg);
+        softmax_f32(&it, out->data, x->data, len, sa, osa, lg);
     else
-        softmax_double(&it, out->data, x->data, len, sa, osa, lg);
+        softmax_f64(&it, out->data, x->data, len, sa, osa, lg);
 }
