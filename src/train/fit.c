@@ -474,10 +474,15 @@ static tg_status train_epoch(tg_model *m, tg_optim *opt, tg_tape *t, batches *b,
     return TG_OK;
 }
 
-static tg_status validate(tg_model *m, const tg_fit_opts *o, tg_epoch_stats *s, double *watch)
+/* the validation figures, on the epochs that use them (every epoch with a callback that
+ * watches them, else those with a progress line) */
+static tg_status validate(tg_model *m, const tg_fit_opts *o, int epoch, tg_epoch_stats *s,
+                          double *watch)
 {
     s->val_loss = s->val_acc = *watch = NAN;
-    if (!o->x_val)
+    bool used = o->early_stop_patience || o->plateau || o->log_csv || o->on_epoch ||
+                shown(o, epoch);
+    if (!o->x_val || !used)
         return TG_OK;
     tg_status st = tg_evaluate(m, o->x_val, o->y_val, o->loss, o->eval_batch, &s->val_loss,
                                &s->val_acc);
@@ -513,7 +518,7 @@ tg_status tg_fit(tg_model *m, tg_optim *opt, const tg_tensor *x, const tg_tensor
         if (o->before_epoch && !o->before_epoch(epoch, o->ctx))
             break;
         if ((st = train_epoch(m, opt, t, &b, o, pr, epoch, &s)) != TG_OK ||
-            (st = validate(m, o, &s, &watch)) != TG_OK)
+            (st = validate(m, o, epoch, &s, &watch)) != TG_OK)
             goto done;
         s.seconds = now() - t0;
         s.remaining = s.seconds / (double)(epoch - o->first_epoch + 1) * (double)(o->epochs - epoch);

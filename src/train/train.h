@@ -94,7 +94,10 @@ typedef struct tg_fit_opts {
     uint64_t seed, shuffle_stream;
     tg_fit_loss loss;         /* default TG_FIT_SOFTMAX_CE */
     bool penalty;             /* add tg_model_penalty to the loss (default true) */
-    const tg_tensor *x_val, *y_val; /* validation data, or NULL (see tg_evaluate) */
+    /* validation data, or NULL (see tg_evaluate); evaluated after every epoch when early
+     * stopping, a plateau, the log or on_epoch watch it, else after the epochs that get a
+     * progress line (the others' figures are NaN) */
+    const tg_tensor *x_val, *y_val;
     int64_t eval_batch;       /* rows per evaluation forward (default 1024) */
     tg_fit_monitor monitor;   /* for the plateau and early stopping (default val loss) */
     /* learning rate: without a schedule or plateau tg_fit never touches the optimizer's
