@@ -402,9 +402,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "audio: %s\n", tg_last_error());
         return 1;
     }
-    tg_adam_opts ao = tg_adam_defaults();
-    ao.lr = a.lr;
-    tg_optim *opt = ex_adam("audio", m, &ao);
+    tg_optim *opt = ex_adam("audio", m, a.lr, 0, 0);
     const int64_t sample[3] = {one_d ? MELS : 1, one_d ? 1 : MELS, frames};
     tg_tensor *xs[4] = {as_samples(x, sample), as_samples(xv, sample), as_samples(xt, sample),
                         as_samples(xtn, sample)};

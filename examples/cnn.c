@@ -96,10 +96,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cnn: %s\n", tg_last_error());
         return 1;
     }
-    tg_adam_opts ao = tg_adam_defaults();
-    ao.lr = a.lr;
-    ao.decay = decay;
-    tg_optim *opt = ex_adam("cnn", m, &ao);
+    tg_optim *opt = ex_adam("cnn", m, a.lr, decay, 0);
     /* full batches only, each epoch in the order tg_permutation(N, seed, 1000 + epoch) */
     tg_fit_opts fo = ex_fit_opts(&a, m, opt);
     fo.batch = a.batch;

@@ -203,18 +203,23 @@ tg_fit_opts ex_fit_opts(const ex_args *a, tg_model *m, tg_optim *opt)
     return o;
 }
 
-tg_fit_opts ex_full_batch_opts(const ex_args *a, tg_model *m, tg_optim *opt, const tg_tensor *x)
+void ex_add_l2_hidden(tg_model *m, int64_t in, int64_t out)
 {
-    tg_fit_opts o = ex_fit_opts(a, m, opt);
-    o.batch = x->shape[0];
-    o.shuffle = false;
-    o.progress_every = 100;
-    return o;
+    tg_dense_opts hidden = tg_dense_defaults();
+    hidden.l2_weight = 5e-4;
+    hidden.l2_bias = 5e-4;
+    tg_model_add_dense(m, in, out, &hidden);
+    tg_model_add_activation(m, TG_ACT_RELU, 0);
 }
 
-tg_optim *ex_adam(const char *name, tg_model *m, const tg_adam_opts *o)
+tg_optim *ex_adam(const char *name, tg_model *m, double lr, double decay, double eps)
 {
-    tg_optim *opt = m ? tg_adam_new(tg_model_param_count(m), tg_model_params(m), o) : NULL;
+    tg_adam_opts o = tg_adam_defaults();
+    o.lr = lr;
+    o.decay = decay;
+    if (eps > 0)
+        o.eps = eps;
+    tg_optim *opt = m ? tg_adam_new(tg_model_param_count(m), tg_model_params(m), &o) : NULL;
     if (!opt) {
         fprintf(stderr, "%s: %s\n", name, tg_last_error());
         exit(1);
@@ -245,26 +250,38 @@ static void evaluate(const char *name, tg_model *m, tg_fit_loss k, const tg_tens
     }
 }
 
-void ex_report(const ex_args *a, const char *name, double secs, tg_model *m, tg_fit_loss k,
-               const tg_tensor *x, const tg_tensor *y, const tg_tensor *xv, const tg_tensor *yv)
+int ex_run_full_batch(const ex_args *a, ex_task *task, tg_model *m, tg_optim *opt)
 {
-    double tl, ta, vl, va;
-    evaluate(name, m, k, x, y, x->shape[0], &tl, &ta);
-    evaluate(name, m, k, xv, yv, xv->shape[0], &vl, &va);
-    if (k == TG_FIT_MSE && a->json)
+    tg_fit_opts fo = ex_fit_opts(a, m, opt);
+    fo.batch = task->x->shape[0];
+    fo.shuffle = false;
+    fo.progress_every = 100;
+    fo.loss = task->loss;
+    fo.penalty = task->penalty;
+    fo.x_val = task->xv;
+    fo.y_val = task->yv;
+    double secs = ex_fit(task->name, m, opt, task->x, task->y, &fo, NULL), tl, ta, vl, va;
+    evaluate(task->name, m, task->loss, task->x, task->y, task->x->shape[0], &tl, &ta);
+    evaluate(task->name, m, task->loss, task->xv, task->yv, task->xv->shape[0], &vl, &va);
+    if (task->loss == TG_FIT_MSE && a->json)
         printf("{\"train_loss\":%.8f,\"train_mse\":%.8f,\"val_loss\":%.8f,\"val_mse\":%.8f,"
                "\"epochs\":%d,\"seconds\":%.3f}\n",
                tl, tl, vl, vl, a->epochs, secs);
-    else if (k == TG_FIT_MSE)
-        printf("%s: %d epochs in %.2f s: train mse %.6f, validation mse %.6f\n", name, a->epochs,
-               secs, tl, vl);
+    else if (task->loss == TG_FIT_MSE)
+        printf("%s: %d epochs in %.2f s: train mse %.6f, validation mse %.6f\n", task->name,
+               a->epochs, secs, tl, vl);
     else if (a->json)
         printf("{\"train_loss\":%.6f,\"train_acc\":%.4f,\"val_loss\":%.6f,\"val_acc\":%.4f,"
                "\"epochs\":%d,\"seconds\":%.3f}\n",
                tl, ta, vl, va, a->epochs, secs);
     else
         printf("%s: %d epochs in %.2f s: train loss %.4f acc %.4f, validation loss %.4f acc %.4f\n",
-               name, a->epochs, secs, tl, ta, vl, va);
+               task->name, a->epochs, secs, tl, ta, vl, va);
+    /* the validation data may be the training data (xor) */
+    tg_tensor *own[4] = {task->x, task->y, task->xv != task->x ? task->xv : NULL,
+                         task->yv != task->y ? task->yv : NULL};
+    ex_finish(a, &opt, &m, own, 4);
+    return 0;
 }
 
 void ex_finish(const ex_args *a, tg_optim **opt, tg_model **m, tg_tensor **tensors, int n)

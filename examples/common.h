@@ -49,30 +49,36 @@ typedef struct {
 void ex_parse(int argc, char **argv, ex_args *a, unsigned mask, const ex_flag *extra,
               const char *about);
 
-/* ---- training ---- */
+/* ---- models and training ---- */
+/* a hidden layer: Dense(in, out) with L2 5e-4 on its weights and biases, then ReLU */
+void ex_add_l2_hidden(tg_model *m, int64_t in, int64_t out);
+/* Adam over m's parameters with lr, inverse-time decay and eps (0: Adam's default);
+ * exits 1 with the error after "name: " */
+tg_optim *ex_adam(const char *name, tg_model *m, double lr, double decay, double eps);
 /* tg_fit's options from the common flags: epochs, seed, --resume (loads m and opt and
  * starts after the saved epoch; says so on stderr when nothing is left to train; exits
  * 1 when the checkpoint does not load), --save/--save-every, --log, progress on
  * stderr. The example adds its loss, batches and validation data. */
 tg_fit_opts ex_fit_opts(const ex_args *a, tg_model *m, tg_optim *opt);
-/* ex_fit_opts for full-batch training on x: one batch of every row in order, a
- * progress line every 100 epochs */
-tg_fit_opts ex_full_batch_opts(const ex_args *a, tg_model *m, tg_optim *opt,
-                               const tg_tensor *x);
-/* Adam over m's parameters with o; exits 1 with the error after "name: " */
-tg_optim *ex_adam(const char *name, tg_model *m, const tg_adam_opts *o);
 /* tg_fit(m, opt, x, y, fo, last); exits 1 with the error after "name: ". Returns the
  * seconds it took. */
 double ex_fit(const char *name, tg_model *m, tg_optim *opt, const tg_tensor *x,
               const tg_tensor *y, const tg_fit_opts *fo, tg_epoch_stats *last);
 
-/* ---- results ---- */
-/* The final summary: train and validation figures of m (tg_evaluate with loss k, all
- * rows at once) as one JSON object with --json, else a sentence; for TG_FIT_MSE the
- * figures are mean squared errors (train_mse, val_mse). Exits 1 on failure. */
-void ex_report(const ex_args *a, const char *name, double secs, tg_model *m, tg_fit_loss k,
-               const tg_tensor *x, const tg_tensor *y, const tg_tensor *xv,
-               const tg_tensor *yv);
+/* What a small example trains: the data, the validation data (the training data again
+ * where there is none) and the loss (+ the model's penalty when `penalty`). */
+typedef struct {
+    const char *name;
+    tg_fit_loss loss;
+    bool penalty;
+    tg_tensor *x, *y, *xv, *yv;
+} ex_task;
+/* Full-batch training of m with opt through tg_fit (every epoch one step on all rows,
+ * a progress line every 100 epochs), then the final summary: the train and validation
+ * figures (tg_evaluate, all rows at once) as one JSON object with --json, else a
+ * sentence; for TG_FIT_MSE mean squared errors (train_mse, val_mse). Then ex_finish
+ * and frees the task's tensors. Returns the exit status: 0 (exits 1 on failure). */
+int ex_run_full_batch(const ex_args *a, ex_task *task, tg_model *m, tg_optim *opt);
 /* with --print-hash, prints the model's fingerprint as the last line of stdout; then
  * frees the optimizer, the model and the n tensors */
 void ex_finish(const ex_args *a, tg_optim **opt, tg_model **m, tg_tensor **tensors, int n);

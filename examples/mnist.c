@@ -34,10 +34,7 @@ int main(int argc, char **argv)
     if (a.dropout > 0)
         tg_model_add_dropout(m, a.dropout);
     tg_model_add_dense(m, 256, 10, NULL);
-    tg_adam_opts ao = tg_adam_defaults();
-    ao.lr = a.lr;
-    ao.decay = 1e-4;
-    tg_optim *opt = ex_adam("mnist", m, &ao);
+    tg_optim *opt = ex_adam("mnist", m, a.lr, 1e-4, 0);
     /* the training loop: mini-batches reshuffled every epoch, validation after each,
      * checkpoints, the CSV log and progress lines on stderr */
     tg_fit_opts fo = ex_fit_opts(&a, m, opt);

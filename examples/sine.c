@@ -10,9 +10,9 @@ int main(int argc, char **argv)
 {
     ex_args a = {.epochs = 3000, .seed = 1, .threads = 1, .lr = 0.005};
     ex_parse(argc, argv, &a, EX_LR, NULL, "sine: a 1-64-64-1 regression of sin(x) with mean squared error");
-    tg_tensor *d[4] = {NULL}; /* x, y, and the points between them */
-    if (tg_data_sine(1000, TG_F32, 0.0, &d[0], &d[1]) != TG_OK ||
-        tg_data_sine(250, TG_F32, 0.5 / 250, &d[2], &d[3]) != TG_OK) {
+    ex_task task = {.name = "sine", .loss = TG_FIT_MSE, .penalty = false};
+    if (tg_data_sine(1000, TG_F32, 0.0, &task.x, &task.y) != TG_OK ||
+        tg_data_sine(250, TG_F32, 0.5 / 250, &task.xv, &task.yv) != TG_OK) {
         fprintf(stderr, "sine: %s\n", tg_last_error());
         return 1;
     }
@@ -22,17 +22,5 @@ int main(int argc, char **argv)
         tg_model_add_activation(m, TG_ACT_RELU, 0);
     }
     tg_model_add_dense(m, 64, 1, NULL);
-    tg_adam_opts ao = tg_adam_defaults();
-    ao.lr = a.lr;
-    ao.decay = 1e-3;
-    tg_optim *opt = ex_adam("sine", m, &ao);
-    tg_fit_opts fo = ex_full_batch_opts(&a, m, opt, d[0]);
-    fo.loss = TG_FIT_MSE;
-    fo.penalty = false;
-    fo.x_val = d[2];
-    fo.y_val = d[3];
-    double secs = ex_fit("sine", m, opt, d[0], d[1], &fo, NULL);
-    ex_report(&a, "sine", secs, m, TG_FIT_MSE, d[0], d[1], d[2], d[3]);
-    ex_finish(&a, &opt, &m, d, 4);
-    return 0;
+    return ex_run_full_batch(&a, &task, m, ex_adam("sine", m, a.lr, 1e-3, 0));
 }

@@ -228,6 +228,19 @@ static double hits(tg_fit_loss k, const tg_tensor *out, const tg_tensor *y)
     return (double)right;
 }
 
+/* x and y: persistent, contiguous, the same number (>= 1) of rows */
+static tg_status check_rows(const char *fn, const tg_tensor *x, const tg_tensor *y)
+{
+    if (!x || !y)
+        return tg__error_status(TG_EINVAL, "%s: NULL x or y", fn);
+    if (persistent_rows(x) && persistent_rows(y) && x->shape[0] == y->shape[0] && x->shape[0] >= 1)
+        return TG_OK;
+    return tg__error_status(TG_EINVAL,
+                            "%s: x %s and y %s must be persistent contiguous tensors with the "
+                            "same number (>= 1) of rows",
+                            fn, tg__shape_str(x).s, tg__shape_str(y).s);
+}
+
 static bool known_loss(tg_fit_loss k) { return (unsigned)k <= TG_FIT_BCE; }
 
 tg_status tg_evaluate(tg_model *m, const tg_tensor *x, const tg_tensor *y, tg_fit_loss k,
@@ -237,12 +250,8 @@ tg_status tg_evaluate(tg_model *m, const tg_tensor *x, const tg_tensor *y, tg_fi
     if (!m || batch < 1 || !known_loss(k))
         return tg__error_status(TG_EINVAL, "%s: NULL model, batch %lld < 1 or unknown loss %d", fn,
                                 (long long)batch, (int)k);
-    if (!persistent_rows(x) || !persistent_rows(y) || x->shape[0] != y->shape[0] ||
-        x->shape[0] < 1)
-        return tg__error_status(TG_EINVAL,
-                                "%s: x %s and y %s must be persistent contiguous tensors with the "
-                                "same number (>= 1) of rows",
-                                fn, tg__shape_str(x).s, tg__shape_str(y).s);
+    if (check_rows(fn, x, y) != TG_OK)
+        return TG_EINVAL;
     tg_tape *t = tg_tape_new();
     if (!t)
         return tg_last_status();
@@ -395,12 +404,8 @@ static tg_status check_opts(const tg_model *m, const tg_optim *opt, const tg_ten
     if ((o->early_stop_patience || o->plateau) && !o->x_val)
         return tg__error_status(TG_EINVAL,
                                 "%s: early stopping and reduce-on-plateau need validation data", fn);
-    if (!persistent_rows(x) || !persistent_rows(y) || x->shape[0] != y->shape[0] ||
-        x->shape[0] < 1)
-        return tg__error_status(TG_EINVAL,
-                                "%s: x %s and y %s must be persistent contiguous tensors with the "
-                                "same number (>= 1) of rows",
-                                fn, tg__shape_str(x).s, tg__shape_str(y).s);
+    if (check_rows(fn, x, y) != TG_OK)
+        return TG_EINVAL;
     if (o->checkpoint) { /* fail now, not after the training */
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", o->checkpoint);

@@ -448,8 +448,10 @@ static void evaluate_in_chunks(void)
     CHECK(a1 == tg_accuracy(p, yv) && a7 == a1, "accuracy %g %g", a1, a7);
     CHECK(tg_evaluate(m, xv, y, TG_FIT_SOFTMAX_CE, 7, &l1, &a1) == TG_EINVAL &&
               tg_evaluate(m, xv, yv, TG_FIT_SOFTMAX_CE, 0, &l1, &a1) == TG_EINVAL &&
-              tg_evaluate(m, xv, yv, (tg_fit_loss)9, 7, &l1, &a1) == TG_EINVAL,
-          "rows differ, batch 0, unknown loss refused");
+              tg_evaluate(m, xv, yv, (tg_fit_loss)9, 7, &l1, &a1) == TG_EINVAL &&
+              tg_evaluate(m, NULL, yv, TG_FIT_SOFTMAX_CE, 7, &l1, &a1) == TG_EINVAL &&
+              tg_evaluate(m, xv, NULL, TG_FIT_SOFTMAX_CE, 7, &l1, &a1) == TG_EINVAL,
+          "rows differ, batch 0, unknown loss, NULL data refused");
     tg_tensor *c = column(false);
     CHECK(tg_evaluate(m, x, c, TG_FIT_SOFTMAX_CE, 7, &l1, &a1) != TG_OK &&
               strstr(tg_last_error(), "tg_evaluate: rows 0..7"),
