@@ -1,11 +1,13 @@
 /* tapegrad — the training loop for the common case: tg_fit runs epochs of mini-batches
- * over a model with an optimizer, evaluates on validation data, and drives the usual
- * callbacks (learning-rate schedule, reduce-on-plateau, early stopping, checkpoints, a
- * per-epoch CSV log, progress). The hand-written loop of the README stays the way to
- * get full control; tg_fit is built only from public calls.
+ * (or full batches) over a model with an optimizer, evaluates on validation data, and
+ * drives the usual callbacks (learning-rate schedule, reduce-on-plateau, early stopping,
+ * checkpoints, a per-epoch CSV log, progress, hooks before and after each epoch). The
+ * hand-written loop of the README stays the way to get full control; tg_fit is built
+ * only from public calls, and every example program trains with it.
  *
- * Also here: tg_model_predict (a model over a dataset in evaluation mode, in batches)
- * and tg_progress (progress lines and the CSV log on their own). */
+ * Also here: tg_evaluate (loss and accuracy of a data set in evaluation mode),
+ * tg_model_predict (a model over a dataset in evaluation mode, in batches) and
+ * tg_progress (progress lines and the CSV log on their own). */
 #ifndef TG_TRAIN_H
 #define TG_TRAIN_H
 
