@@ -438,10 +438,10 @@ static tg_early_stop *early_stop_new(tg_model *m, const tg_fit_opts *o)
     return es;
 }
 
-/* whether epoch gets a progress line: every progress_every-th of the run, and the last */
+/* whether epoch gets a progress line: every progress_every-th epoch, and the last */
 static bool shown(const tg_fit_opts *o, int epoch)
 {
-    return (epoch - o->first_epoch + 1) % o->progress_every == 0 || epoch == o->epochs;
+    return epoch % o->progress_every == 0 || epoch == o->epochs;
 }
 
 /* one epoch of steps; the epoch's mean loss and accuracy into s */
