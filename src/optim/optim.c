@@ -28,70 +28,6 @@ struct tg_optim {
 
 /* ------------------------------------------------------------------ kernels */
 
-/* One definition per element type; the float versions compute in float, as the
- * tensors do. T is the element type, S the suffix, SQRT the matching square root. */
-#define TG__OPTIM_KERNELS(T, S, SQRT, A)                                               \
-    A static void sgd_##S(int64_t n, T *restrict p, const T *restrict g, T lr)           \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++)                                                \
-            p[i] -= lr * g[i];                                                         \
-    }                                                                                  \
-    A static void sgd_momentum_##S(int64_t n, T *restrict p, const T *restrict g,        \
-                                 T *restrict v, T lr, T mu)                            \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                              \
-            T vi = mu * v[i] + g[i];                                                   \
-            v[i] = vi;                                                                 \
-            p[i] -= lr * vi;                                                           \
-        }                                                                              \
-    }                                                                                  \
-    A static void sgd_nesterov_##S(int64_t n, T *restrict p, const T *restrict g,        \
-                                 T *restrict v, T lr, T mu)                            \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                              \
-            T gi = g[i];                                                               \
-            T vi = mu * v[i] + gi;                                                     \
-            v[i] = vi;                                                                 \
-            p[i] -= lr * (gi + mu * vi);                                               \
-        }                                                                              \
-    }                                                                                  \
-    A static void adagrad_##S(int64_t n, T *restrict p, const T *restrict g,             \
-                            T *restrict s, T lr, T eps)                                \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                              \
-            T gi = g[i];                                                               \
-            T si = s[i] + gi * gi;                                                     \
-            s[i] = si;                                                                 \
-            p[i] -= lr * gi / (SQRT(si) + eps);                                        \
-        }                                                                              \
-    }                                                                                  \
-    A static void rmsprop_##S(int64_t n, T *restrict p, const T *restrict g,             \
-                            T *restrict v, T lr, T rho, T eps)                         \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                              \
-            T gi = g[i];                                                               \
-            T vi = rho * v[i] + (1 - rho) * gi * gi;                                   \
-            v[i] = vi;                                                                 \
-            p[i] -= lr * gi / (SQRT(vi) + eps);                                        \
-        }                                                                              \
-    }                                                                                  \
-    /* g' = g + wd p; m, v moments of g'; p = p * pscale - step m / (sqrt(v) / bc2 +   \
-     * eps) with step = lr / (1 - b1^k) and bc2 = sqrt(1 - b2^k) (PyTorch's form of    \
-     * m^ / (sqrt(v^) + eps)). Adam: pscale 1; AdamW: wd 0, pscale 1 - lr wd. */       \
-    A static void adam_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m, \
-                         T *restrict v, T b1, T b2, T step, T bc2, T eps, T wd,        \
-                         T pscale)                                                     \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                              \
-            T pi = p[i];                                                               \
-            T gi = g[i] + wd * pi;                                                     \
-            T mi = b1 * m[i] + (1 - b1) * gi;                                          \
-            T vi = b2 * v[i] + (1 - b2) * gi * gi;                                     \
-            m[i] = mi;                                                                 \
-            v[i] = vi;                                                                 \
-            p[i] = pi * pscale - step * mi / (SQRT(vi) / bc2 + eps);                   \
-        }                                                                              \
-    }
 
 
 /* ------------------------------------------------------------------ helpers */
@@ -352,53 +288,50 @@ static tg_status check_grad(const char *fn, int j, const tg_tensor *p)
     return TG_OK;
 }
 
-/* One parameter's update, for each element type and instruction set. The x86 clones
- * differ from the portable build only in vector width: no FMA is enabled (and C11 mode
- * does not contract a * b + c), and sqrt and division are correctly rounded at every
- * width, so every clone gives the same bits. */
-#define TG__UPDATE(T, S, SQRT, A)                                                      \
-    TG__OPTIM_KERNELS(T, S, SQRT, A)                                                   \
-    A static void update_##S(const tg_optim *o, int64_t n, void *pv, const void *gv,   \
-                             void *const *sv, double lr, double step, double bc2)      \
-    {                                                                                  \
-        T *p = pv, *const *st = (T *const *)sv;                                        \
-        const T *g = gv;                                                               \
-        switch (o->kind) {                                                             \
-        case K_SGD:                                                                    \
-            if (o->nstate == 0)                                                        \
-                sgd_##S(n, p, g, (T)lr);                                               \
-            else if (o->nesterov)                                                      \
-                sgd_nesterov_##S(n, p, g, st[0], (T)lr, (T)o->momentum);               \
-            else                                                                       \
-                sgd_momentum_##S(n, p, g, st[0], (T)lr, (T)o->momentum);               \
-            break;                                                                     \
-        case K_ADAGRAD:                                                                \
-            adagrad_##S(n, p, g, st[0], (T)lr, (T)o->eps);                             \
-            break;                                                                     \
-        case K_RMSPROP:                                                                \
-            rmsprop_##S(n, p, g, st[0], (T)lr, (T)o->rho, (T)o->eps);                  \
-            break;                                                                     \
-        default: {                                                                     \
-            bool w = o->kind == K_ADAMW;                                               \
-            adam_##S(n, p, g, st[0], st[1], (T)o->beta1, (T)o->beta2, (T)step, (T)bc2, \
-                     (T)o->eps, w ? (T)0 : (T)o->weight_decay,                         \
-                     w ? (T)(1 - lr * o->weight_decay) : (T)1);                        \
-            break;                                                                     \
-        }                                                                              \
-        }                                                                              \
-    }
+/* update_impl.h's names: F(adam) is adam_f32, adam_f64_avx2, ... after TG__SUFFIX */
+#define TG__PASTE(a, b) a##_##b
+#define TG__NAME(a, b) TG__PASTE(a, b)
+#define F(name) TG__NAME(name, TG__SUFFIX)
 
-TG__UPDATE(float, f32, sqrtf, )
-TG__UPDATE(double, f64, sqrt, )
+#define T float
+#define TG__SUFFIX f32
+#define SQRT sqrtf
+#define A
+#include "update_impl.h"
+
+#define T double
+#define TG__SUFFIX f64
+#define SQRT sqrt
+#define A
+#include "update_impl.h"
 
 typedef void (*update_fn)(const tg_optim *, int64_t, void *, const void *, void *const *,
                           double, double, double);
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-TG__UPDATE(float, f32_avx2, sqrtf, __attribute__((target("avx2"))))
-TG__UPDATE(double, f64_avx2, sqrt, __attribute__((target("avx2"))))
-TG__UPDATE(float, f32_avx512, sqrtf, __attribute__((target("avx512f"))))
-TG__UPDATE(double, f64_avx512, sqrt, __attribute__((target("avx512f"))))
+#define T float
+#define TG__SUFFIX f32_avx2
+#define SQRT sqrtf
+#define A __attribute__((target("avx2")))
+#include "update_impl.h"
+
+#define T double
+#define TG__SUFFIX f64_avx2
+#define SQRT sqrt
+#define A __attribute__((target("avx2")))
+#include "update_impl.h"
+
+#define T float
+#define TG__SUFFIX f32_avx512
+#define SQRT sqrtf
+#define A __attribute__((target("avx512f")))
+#include "update_impl.h"
+
+#define T double
+#define TG__SUFFIX f64_avx512
+#define SQRT sqrt
+#define A __attribute__((target("avx512f")))
+#include "update_impl.h"
 
 /* the widest clone this CPU runs (index 0 F32, 1 F64); chosen once, race-free since
  * every thread computes the same answer */
