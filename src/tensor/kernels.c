@@ -156,45 +156,42 @@ bool tg__iter_next(tg__iter *it)
 #define TG__ROW_CLONES
 #endif
 
-#define ROW2(T, EXPR)                                                                  \
+/* one loop over the n elements of a row: a unit-stride one the compiler vectorizes when
+ * UNIT holds, else a strided one; LOAD_UNIT / LOAD_STRIDED declare element i's operands */
+#define ROW_LOOPS(T, UNIT, LOAD_UNIT, LOAD_STRIDED, EXPR)                              \
     do {                                                                               \
-        if (so == 1 && sx == 1) {                                                      \
+        if (UNIT) {                                                                    \
             for (int64_t i = 0; i < n; i++) {                                          \
-                T x = xp[i];                                                           \
+                LOAD_UNIT;                                                             \
                 op[i] = (T)(EXPR);                                                     \
             }                                                                          \
         } else {                                                                       \
             for (int64_t i = 0; i < n; i++) {                                          \
-                T x = xp[i * sx];                                                      \
+                LOAD_STRIDED;                                                          \
                 op[i * so] = (T)(EXPR);                                                \
             }                                                                          \
         }                                                                              \
     } while (0)
 
+#define ROW2(T, EXPR) ROW_LOOPS(T, so == 1 && sx == 1, T x = xp[i], T x = xp[i * sx], EXPR)
+
+/* a scalar b (stride 0) broadcast over a unit-stride row gets a loop of its own */
 #define ROW3(T, EXPR)                                                                  \
     do {                                                                               \
-        if (so == 1 && sa == 1 && sb == 1) {                                           \
-            for (int64_t i = 0; i < n; i++) {                                          \
-                T a = ap[i], b = bp[i];                                                \
-                op[i] = (T)(EXPR);                                                     \
-            }                                                                          \
-        } else if (so == 1 && sa == 1 && sb == 0) {                                    \
+        if (so == 1 && sa == 1 && sb == 0) {                                           \
             const T b = bp[0];                                                         \
             for (int64_t i = 0; i < n; i++) {                                          \
                 T a = ap[i];                                                           \
                 op[i] = (T)(EXPR);                                                     \
             }                                                                          \
         } else {                                                                       \
-            for (int64_t i = 0; i < n; i++) {                                          \
-                T a = ap[i * sa], b = bp[i * sb];                                      \
-                op[i * so] = (T)(EXPR);                                                \
-            }                                                                          \
+            ROW_LOOPS(T, so == 1 && sa == 1 && sb == 1, T a = ap[i]; T b = bp[i],      \
+                      T a = ap[i * sa]; T b = bp[i * sb], EXPR);                       \
         }                                                                              \
     } while (0)
 
 #define TG__TEMPLATE "kernels_impl.h"
 #include "instantiate.h"
-
 
 /* dtype-converting strided copy */
 static void copy_convert(tg_tensor *out, const tg_tensor *x)
