@@ -166,21 +166,15 @@ DRIVER(float, 6, 32, _avx512, ATTR_AVX512)
 DRIVER(double, 6, 16, _avx512, ATTR_AVX512)
 #endif
 
-static bool use_avx2(void)
+/* the widest kernel set this CPU runs: 2 AVX-512, 1 AVX2, 0 portable (all need FMA) */
+static int simd_level(void)
 {
 #if HAVE_X86_CLONE
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (!__builtin_cpu_supports("fma"))
+        return 0;
+    return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
 #else
-    return false;
-#endif
-}
-
-static bool use_avx512(void)
-{
-#if HAVE_X86_CLONE
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-#else
-    return false;
+    return 0;
 #endif
 }
 
@@ -201,7 +195,9 @@ DEGENERATE(double)
 /* the dispatcher: the widest build the CPU runs */
 #if HAVE_X86_CLONE
 #define PICK(T)                                                                        \
-    (use_avx512() ? gemm_##T##_avx512 : use_avx2() ? gemm_##T##_avx2 : gemm_##T##_portable)
+    (simd_level() == 2   ? gemm_##T##_avx512                                          \
+     : simd_level() == 1 ? gemm_##T##_avx2                                            \
+                         : gemm_##T##_portable)
 #else
 #define PICK(T) gemm_##T##_portable
 #endif
@@ -220,11 +216,11 @@ DISPATCH(double, tg__gemm_f64_blocked)
 #if HAVE_X86_CLONE
 #define CLONE_F32(ISA) gemm_float_##ISA
 #define CLONE_F64(ISA) gemm_double_##ISA
-#define SUPPORTED(ISA) use_##ISA()
+#define SUPPORTED(LEVEL) (simd_level() >= (LEVEL))
 #else
 #define CLONE_F32(ISA) gemm_float_portable
 #define CLONE_F64(ISA) gemm_double_portable
-#define SUPPORTED(ISA) false
+#define SUPPORTED(LEVEL) false
 #endif
 #define ONE_BUILD(ISA, TEST)                                                           \
     void tg__gemm_f32_blocked_##ISA(bool ta, bool tb, int64_t M, int64_t N, int64_t K,   \
@@ -248,5 +244,5 @@ DISPATCH(double, tg__gemm_f64_blocked)
                                                        beta, C, ldc);                  \
     }
 ONE_BUILD(portable, false)
-ONE_BUILD(avx2, SUPPORTED(avx2))
-ONE_BUILD(avx512, SUPPORTED(avx512))
+ONE_BUILD(avx2, SUPPORTED(1))
+ONE_BUILD(avx512, SUPPORTED(2))

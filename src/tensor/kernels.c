@@ -193,15 +193,21 @@ bool tg__iter_next(tg__iter *it)
 #define TG__TEMPLATE "kernels_impl.h"
 #include "instantiate.h"
 
-/* dtype-converting strided copy */
-static void copy_convert(tg_tensor *out, const tg_tensor *x)
+/* iteration over out's positions: operand 0 out, 1 x broadcast to out's shape */
+static void out_x_iter(tg__iter *it, const tg_tensor *out, const tg_tensor *x)
 {
     int64_t bst[TG_MAX_DIMS];
     tg__bstrides(x, out->ndim, out->shape, bst);
     const int64_t *sts[2] = {out->stride, bst};
     int64_t offs[2] = {out->offset, x->offset};
+    tg__iter_init(it, out->ndim, out->shape, 2, sts, offs);
+}
+
+/* dtype-converting strided copy */
+static void copy_convert(tg_tensor *out, const tg_tensor *x)
+{
     tg__iter it;
-    tg__iter_init(&it, out->ndim, out->shape, 2, sts, offs);
+    out_x_iter(&it, out, x);
     size_t eo = tg_dtype_size(out->dtype), ex = tg_dtype_size(x->dtype);
     while (tg__iter_next(&it)) {
         char *o = (char *)out->data + (size_t)it.off[0] * eo;
@@ -280,12 +286,8 @@ void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
                              (const double *)x->data + x->offset, 1, p0);
         return;
     }
-    int64_t bst[TG_MAX_DIMS];
-    tg__bstrides(x, out->ndim, out->shape, bst);
-    const int64_t *sts[2] = {out->stride, bst};
-    int64_t offs[2] = {out->offset, x->offset};
     tg__iter it;
-    tg__iter_init(&it, out->ndim, out->shape, 2, sts, offs);
+    out_x_iter(&it, out, x);
     int chunks = it.count == 1 ? tg__par_threads(it.inner) : 1;
     if (chunks > 1) { /* one long row (the contiguous case): split it */
         tg__iter_next(&it);
