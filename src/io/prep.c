@@ -59,7 +59,7 @@ static char *slurp(const char *path, size_t *len, tg_status *st)
                                path);
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0;
+    size_t cap = 4096, n = 0;
     if (S_ISREG(sb.st_mode) && gzdirect(f)) {
         if ((uint64_t)sb.st_size > (uint64_t)(SIZE_MAX / 2 - 2)) {
             gzclose(f);
@@ -330,9 +330,11 @@ static tg_status csv_pass(const csv_cols *k, char *text, int64_t first_line, boo
         *end = '\n';
         p = end + 1;
     }
+    if (r == 0 && line == 0)
+        return tg__error_status(TG_EFORMAT, "tg_csv_load: %s: empty file", path);
     if (r == 0)
-        return tg__error_status(TG_EFORMAT, "tg_csv_load: %s: %s", path,
-                                line == 0 ? "empty file" : "no data rows");
+        return tg__error_status(TG_EFORMAT, "tg_csv_load: %s: no data rows in its %lld line%s",
+                                path, (long long)line, line == 1 ? "" : "s");
     *rows = r;
     *cols = k->feature_of ? k->features : ncols - (k->label >= 0 ? 1 : 0);
     return TG_OK;

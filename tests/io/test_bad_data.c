@@ -146,8 +146,8 @@ static void csv(void)
         const char *msg;
     } bad[] = {
         {"empty file", "", 0, "empty file"},
-        {"blank lines only", "\n  \n\t\r\n", 0, "no data rows"},
-        {"header only", "a,b,label\n", 0, "no data rows"},
+        {"blank lines only", "\n  \n\t\r\n", 0, "no data rows in its 3 lines"},
+        {"header only", "a,b,label\n", 0, "no data rows in its 1 line"},
         {"non-numeric cell", "a,b,label\n1,2,0\n3,x4,1\n", 0, ":3:2: not a number: 'x4'"},
         {"empty cell", "a,b,label\n1,,0\n", 0, ":2:2: not a number: ''"},
         {"blank cell", "a,b,label\n1, ,0\n", 0, ":2:2: not a number"},
@@ -284,7 +284,7 @@ static void csv_more(void)
          {"empty file"}},
         {"empty gzip stream", "", 0, NULL, -1, NULL, 0, TG_I32, true, TG_EFORMAT, {"empty file"}},
         {"only skipped lines", "a\nb\n", 2, NULL, -1, NULL, 0, TG_I32, false, TG_EFORMAT,
-         {"no data rows"}},
+         {"no data rows in its 2 lines"}},
         {"names without a header", "a,b\n1,2\n", 0, NULL, -1, ab, 2, TG_F32, false, TG_EINVAL,
          {"need header = true"}},
         {"label_name and label_column", "a,b\n1,2\n", 0, "b", 1, NULL, 0, TG_F32, false,
