@@ -73,6 +73,8 @@ def read_safetensors(path):
             dtype, shape, (b, end) = e["dtype"], e["shape"], e["data_offsets"]
         except (KeyError, TypeError, ValueError):
             raise BadFile(f"tensor {name!r}: needs dtype, shape and data_offsets") from None
+        if not all(isinstance(v, int) for v in (b, end)) or not isinstance(shape, list):
+            raise BadFile(f"tensor {name!r}: bad shape or data_offsets")
         count = 1
         for d in shape:
             if not isinstance(d, int) or d < 0:
