@@ -145,15 +145,19 @@ def write_safetensors(path, tensors, meta):
 
 
 def write_pt(path, tensors):
-    import torch  # only for --pt
+    """torch.save of the state dict (tensors are little-endian, as tapegrad writes them
+    only on little-endian hosts)"""
+    try:
+        import torch  # only for --pt
+    except ImportError:
+        raise BadFile(f"--pt needs PyTorch (Debian: python3-torch), which {sys.executable} "
+                      "does not have; the safetensors file is written") from None
     dtypes = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64,
               "I32": torch.int32}
     state = {}
     for name, dtype, shape, raw, _ in tensors:
         t = torch.frombuffer(bytearray(raw), dtype=dtypes[dtype]) if raw else \
             torch.zeros(0, dtype=dtypes[dtype])
-        if sys.byteorder != "little":
-            raise SystemExit("export_torch: --pt needs a little-endian host")
         state[name] = t.reshape(shape).clone()
     torch.save(state, path)
 
@@ -177,7 +181,11 @@ def main(argv=None):
         return 1
     write_safetensors(a.output, tensors, {"format": "pt", "source": str(fmt)})
     if a.pt:
-        write_pt(a.pt, tensors)
+        try:
+            write_pt(a.pt, tensors)
+        except BadFile as e:
+            print(f"export_torch: {e}", file=sys.stderr)
+            return 1
     if a.verbose:
         for name, dtype, shape, _, note in tensors:
             print(f"{name:32} {dtype:4} {str(shape):16} {note}")
