@@ -266,43 +266,63 @@ static bool build(tg_model *m, bool one_d, int64_t frames)
            tg_model_add_dense(m, 64, CLASSES, NULL) == TG_OK;
 }
 
-/* accuracy of m (evaluation mode) on x [n, nfeat] seen as [n, sample...], and the
- * confusion matrix conf[true][predicted] when conf is not NULL */
-static double evaluate(tg_model *m, tg_tape *t, const tg_tensor *x, const int32_t *y,
-                       const int64_t sample[3], int64_t conf[CLASSES][CLASSES])
+/* accuracy of m (evaluation mode) on x [n, sample...] against the labels y, and the
+ * confusion matrix conf[true][predicted] when conf is not NULL; exits on failure */
+static double evaluate(tg_model *m, const tg_tensor *x, const tg_tensor *y,
+                       int64_t conf[CLASSES][CLASSES])
 {
-    int64_t n = x->shape[0], nfeat = x->shape[1], hit = 0;
-    if (conf)
-        memset(conf, 0, sizeof(int64_t) * CLASSES * CLASSES);
-    for (int64_t lo = 0; lo < n; lo += EVAL_CHUNK) {
-        int64_t rows = lo + EVAL_CHUNK < n ? EVAL_CHUNK : n - lo;
-        tg_tensor *xb = tg_tensor_wrap(TG_F32, 4, (int64_t[]){rows, sample[0], sample[1],
-                                                              sample[2]},
-                                       (float *)x->data + lo * nfeat);
-        tg_tape_reset(t);
-        bool rec = tg_tape_set_grad_mode(t, false);
-        tg_tensor *out = xb ? tg_model_forward(m, t, xb, false) : NULL;
-        tg_tensor *c = out ? tg_tensor_contiguous(out) : NULL;
-        if (!c) {
-            fprintf(stderr, "audio: evaluation failed: %s\n",
-                    xb ? tg_tape_error(t) : tg_last_error());
-            exit(1);
-        }
-        const float *s = c->data;
-        for (int64_t r = 0; r < rows; r++) {
-            int best = 0;
-            for (int k = 1; k < CLASSES; k++)
-                if (s[r * CLASSES + k] > s[r * CLASSES + best])
-                    best = k;
-            hit += best == y[lo + r];
-            if (conf)
-                conf[y[lo + r]][best]++;
-        }
-        tg_tape_set_grad_mode(t, rec);
-        tg_tensor_free(&c);
-        tg_tensor_free(&xb);
+    int64_t counts[CLASSES * CLASSES], hit = 0;
+    tg_tensor *p = tg_model_predict(m, x, EVAL_CHUNK);
+    if (!p || tg_confusion_matrix(p, y, CLASSES, counts) != TG_OK) {
+        fprintf(stderr, "audio: evaluation failed: %s\n", tg_last_error());
+        exit(1);
     }
-    return (double)hit / (double)n;
+    for (int k = 0; k < CLASSES; k++)
+        hit += counts[k * CLASSES + k];
+    if (conf)
+        memcpy(conf, counts, sizeof counts);
+    tg_tensor_free(&p);
+    return (double)hit / (double)x->shape[0];
+}
+
+/* the labels of a manifest as an I32 [n] tensor; exits on failure */
+static tg_tensor *labels_of(const manifest *mf)
+{
+    tg_tensor *y = tg_zeros(TG_I32, 1, (int64_t[]){mf->n});
+    if (!y) {
+        fprintf(stderr, "audio: %s\n", tg_last_error());
+        exit(1);
+    }
+    memcpy(y->data, mf->label, sizeof(int32_t) * (size_t)mf->n);
+    return y;
+}
+
+/* features [n, nfeat] seen as [n, sample...] (a view sharing the storage) */
+static tg_tensor *as_samples(const tg_tensor *x, const int64_t sample[3])
+{
+    tg_tensor *v = tg_view_reshape(x, 4, (int64_t[]){x->shape[0], sample[0], sample[1],
+                                                     sample[2]});
+    if (!v) {
+        fprintf(stderr, "audio: %s\n", tg_last_error());
+        exit(1);
+    }
+    return v;
+}
+
+/* tg_fit's before_epoch: a new augmented copy of every training clip */
+typedef struct {
+    const frontend *fe;
+    const tg_tensor *waves;
+    tg_tensor *x;
+    int threads;
+} augmenter;
+
+static bool augment_epoch(int epoch, void *ctx)
+{
+    augmenter *g = ctx;
+    all_features(g->fe, g->waves, g->x, (uint64_t)epoch * (uint64_t)g->waves->shape[0],
+                 g->threads);
+    return true;
 }
 
 int main(int argc, char **argv)
@@ -382,96 +402,48 @@ int main(int argc, char **argv)
         fprintf(stderr, "audio: %s\n", tg_last_error());
         return 1;
     }
-    tg_adam_opts ao = tg_adam_defaults();
-    ao.lr = a.lr;
-    tg_optim *opt = tg_adam_new(tg_model_param_count(m), tg_model_params(m), &ao);
-    tg_tape *t = tg_tape_new();
-    int64_t B = a.batch > 0 ? a.batch : 32;
-    if (B > ntrain)
-        B = ntrain;
+    tg_optim *opt = ex_adam("audio", m, a.lr, 0, 0);
     const int64_t sample[3] = {one_d ? MELS : 1, one_d ? 1 : MELS, frames};
-    tg_tensor *xb = tg_zeros(TG_F32, 4, (int64_t[]){B, sample[0], sample[1], sample[2]});
-    tg_tensor *yb = tg_zeros(TG_I32, 1, &B);
-    /* early stopping snapshots the parameters and the batch-norm statistics */
-    int np = tg_model_param_count(m), nb = tg_model_buffer_count(m);
-    tg_tensor **state = malloc(sizeof *state * (size_t)(np + nb));
-    int64_t *perm = malloc(sizeof *perm * (size_t)ntrain);
-    if (!opt || !t || !xb || !yb || !state || !perm) {
-        fprintf(stderr, "audio: %s\n", tg_last_error());
-        return 1;
-    }
-    memcpy(state, tg_model_params(m), sizeof *state * (size_t)np);
-    memcpy(state + np, tg_model_buffers(m), sizeof *state * (size_t)nb);
-    tg_early_stop *es = tg_early_stop_new(np + nb, state, (int)patience, 0);
+    tg_tensor *xs[4] = {as_samples(x, sample), as_samples(xv, sample), as_samples(xt, sample),
+                        as_samples(xtn, sample)};
+    tg_tensor *ys[3] = {labels_of(&mf[SPLIT_TRAIN]), labels_of(&mf[SPLIT_VAL]),
+                        labels_of(&mf[SPLIT_TEST])};
+    /* the lr is halved on the 2nd epoch in a row without a better validation accuracy */
     tg_plateau pl = tg_plateau_defaults();
     pl.factor = 0.5;
-    pl.patience = 1; /* halve on the 2nd epoch in a row without improvement */
+    pl.patience = 1;
     pl.threshold = 0;
-    if (!es) {
-        fprintf(stderr, "audio: %s\n", tg_last_error());
-        return 1;
-    }
-    const int32_t *ytrain = mf[SPLIT_TRAIN].label;
-    int first = ex_resume(&a, m, opt), epoch = first, epochs_run = 0;
-    double train_secs = 0;
+    /* full batches, each epoch in the order tg_permutation(N, seed, 1000 + epoch);
+     * early stopping restores the best epoch's weights and batch-norm statistics */
+    tg_fit_opts fo = ex_fit_opts(&a, m, opt);
+    fo.batch = a.batch;
+    fo.drop_last = true;
+    fo.shuffle_stream = 1001;
+    fo.penalty = false;
+    fo.x_val = xs[1];
+    fo.y_val = ys[1];
+    fo.eval_batch = EVAL_CHUNK;
+    fo.monitor = TG_FIT_VAL_ERROR;
+    fo.plateau = &pl;
+    fo.early_stop_patience = (int)patience;
     fe.augment = augment;
-    for (; epoch <= a.epochs; epoch++) {
-        double e0 = ex_now();
-        if (augment) /* a new augmented copy of every training clip */
-            all_features(&fe, wtrain, x, (uint64_t)epoch * (uint64_t)ntrain, a.threads);
-        tg_permutation(ntrain, a.seed, 1000 + (uint64_t)epoch, perm);
-        double loss = 0;
-        int64_t batches = 0, hits = 0;
-        for (int64_t lo = 0; lo + B <= ntrain; lo += B) {
-            for (int64_t r = 0; r < B; r++) {
-                memcpy((float *)xb->data + r * nfeat, (const float *)x->data + perm[lo + r] * nfeat,
-                       sizeof(float) * (size_t)nfeat);
-                ((int32_t *)yb->data)[r] = ytrain[perm[lo + r]];
-            }
-            tg_tape_reset(t);
-            tg_tensor *out = tg_model_forward(m, t, xb, true);
-            tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
-            if (tg_backward(t, l) != TG_OK) {
-                fprintf(stderr, "audio: %s\n", tg_tape_error(t));
-                return 1;
-            }
-            tg_optim_step(opt);
-            tg_optim_zero_grad(opt);
-            loss += tg_tensor_get_flat(l, 0);
-            hits += (int64_t)(tg_accuracy(out, yb) * (double)B + 0.5);
-            batches++;
-        }
-        double val_acc = evaluate(m, t, xv, mf[SPLIT_VAL].label, sample, NULL);
-        double lr = tg_optim_lr(opt);
-        /* both watch 1 - validation accuracy (lower is better) */
-        double new_lr = tg_plateau_update(&pl, 1 - val_acc, lr);
-        if (new_lr != lr)
-            tg_optim_set_lr(opt, new_lr);
-        bool stop = tg_early_stop_update(es, 1 - val_acc);
-        double secs = ex_now() - e0;
-        train_secs += secs;
-        epochs_run++;
-        fprintf(stderr, "epoch %2d/%d  loss %.4f  train acc %.4f  val acc %.4f  lr %.2g  %.1f s%s\n",
-                epoch, a.epochs, loss / (double)batches,
-                (double)hits / (double)(batches * B), val_acc, lr, secs,
-                new_lr != lr ? "  (lr halved)" : "");
-        ex_maybe_save(&a, m, opt, epoch);
-        if (stop) {
-            fprintf(stderr, "early stop: no validation improvement for %d epochs\n", (int)patience);
-            break;
-        }
+    augmenter g = {&fe, wtrain, x, a.threads};
+    if (augment) {
+        fo.before_epoch = augment_epoch;
+        fo.ctx = &g;
     }
-    /* the best epoch's weights and statistics */
-    if (tg_early_stop_best_epoch(es) >= 0)
-        tg_early_stop_restore(es);
-    int best_epoch = first + (int)tg_early_stop_best_epoch(es);
+    tg_epoch_stats last = {0};
+    double train_secs = ex_fit("audio", m, opt, xs[0], ys[0], &fo, &last);
+    int epochs_run = last.epoch ? last.epoch - fo.first_epoch + 1 : 0, best_epoch = last.best_epoch;
+    if (last.epoch && last.epoch < a.epochs)
+        fprintf(stderr, "early stop: no validation improvement for %d epochs\n", (int)patience);
     fe.augment = false;
     all_features(&fe, wtrain, x, 0, a.threads);
-    double train_acc = evaluate(m, t, x, ytrain, sample, NULL);
-    double val_acc = evaluate(m, t, xv, mf[SPLIT_VAL].label, sample, NULL);
+    double train_acc = evaluate(m, xs[0], ys[0], NULL);
+    double val_acc = evaluate(m, xs[1], ys[1], NULL);
     int64_t conf[CLASSES][CLASSES];
-    double test_acc = evaluate(m, t, xt, mf[SPLIT_TEST].label, sample, conf);
-    double noisy_acc = evaluate(m, t, xtn, mf[SPLIT_TEST].label, sample, NULL);
+    double test_acc = evaluate(m, xs[2], ys[2], conf);
+    double noisy_acc = evaluate(m, xs[3], ys[2], NULL);
     double prec[CLASSES], rec[CLASSES];
     for (int k = 0; k < CLASSES; k++) {
         int64_t tp = conf[k][k], pred = 0, real = 0;
@@ -520,18 +492,11 @@ int main(int argc, char **argv)
             printf("   %9.3f %6.3f\n", prec[k], rec[k]);
         }
     }
-    ex_print_hash(&a, m);
-    tg_early_stop_free(&es);
-    tg_tape_free(&t);
-    tg_optim_free(&opt);
-    tg_model_free(&m);
     tg_melspec_free(&ms);
-    tg_tensor *all[] = {wtrain, wval, wtest, x, xv, xt, xtn, xb, yb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        tg_tensor_free(&all[i]);
+    tg_tensor *all[] = {wtrain, wval, wtest, x, xv, xt, xtn, xs[0], xs[1], xs[2], xs[3],
+                        ys[0], ys[1], ys[2]};
+    ex_finish(&a, &opt, &m, all, (int)(sizeof all / sizeof all[0]));
     for (int s = 0; s < 3; s++)
         free_manifest(&mf[s]);
-    free(state);
-    free(perm);
     return 0;
 }

@@ -8,7 +8,7 @@
 
 #include <zlib.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "datasets.h"
 #include "internal.h"
 

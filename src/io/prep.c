@@ -11,7 +11,7 @@
 
 #include <zlib.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "internal.h"
 #include "prep.h"
 
