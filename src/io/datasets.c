@@ -10,6 +10,7 @@
 
 #include "../util.h"
 #include "datasets.h"
+#include "internal.h"
 
 static bool out_ok(tg_tensor **a, tg_tensor **b, const char *fn)
 {
@@ -121,9 +122,7 @@ tg_status tg_data_sine(int64_t n, tg_dtype dt, double offset, tg_tensor **x, tg_
 /* Largest accepted element count (4 GiB of data; 16 GiB as F32). */
 #define IDX_MAX_COUNT ((int64_t)1 << 32)
 
-/* Reads up to n bytes; returns the count read (< n at the end of the data or on an
- * error: gzerror tells which). */
-static size_t read_some(gzFile f, void *buf, size_t n)
+size_t tg__gz_read(gzFile f, void *buf, size_t n)
 {
     char *p = buf;
     size_t total = 0;
@@ -138,9 +137,7 @@ static size_t read_some(gzFile f, void *buf, size_t n)
     return total;
 }
 
-/* zlib's error after a short read: TG_OK (plain end of data), or the status and
- * message of a corrupt stream */
-static tg_status gz_failure(gzFile f, const char **msg)
+tg_status tg__gz_failure(gzFile f, const char **msg)
 {
     int err = Z_OK;
     *msg = gzerror(f, &err);
@@ -177,7 +174,7 @@ typedef struct idx_file {
 static tg_status idx_short(const idx_file *x, int64_t got)
 {
     const char *zmsg;
-    tg_status s = gz_failure(x->f, &zmsg);
+    tg_status s = tg__gz_failure(x->f, &zmsg);
     if (s != TG_OK)
         return tg__error_status(s, "tg_idx_load: %s: corrupt gzip data near uncompressed "
                                    "offset %lld: %s",
@@ -192,7 +189,7 @@ static tg_status idx_short(const idx_file *x, int64_t got)
 static tg_status idx_header_short(const idx_file *x, int offset, const char *what)
 {
     const char *zmsg;
-    tg_status s = gz_failure(x->f, &zmsg);
+    tg_status s = tg__gz_failure(x->f, &zmsg);
     if (s != TG_OK)
         return tg__error_status(s, "tg_idx_load: %s: corrupt gzip data near uncompressed "
                                    "offset %d: %s",
@@ -204,7 +201,7 @@ static tg_status idx_header_short(const idx_file *x, int offset, const char *wha
 static tg_status idx_header(idx_file *x)
 {
     unsigned char head[4];
-    if (read_some(x->f, head, 4) != 4)
+    if (tg__gz_read(x->f, head, 4) != 4)
         return idx_header_short(x, 0, "file shorter than the 4-byte magic");
     x->ndim = head[3];
     if (head[0] || head[1] || head[2] != 0x08 || (x->ndim != 1 && x->ndim != 3))
@@ -215,7 +212,7 @@ static tg_status idx_header(idx_file *x)
     x->count = 1;
     for (int d = 0; d < x->ndim; d++) {
         unsigned char b[4];
-        if (read_some(x->f, b, 4) != 4)
+        if (tg__gz_read(x->f, b, 4) != 4)
             return idx_header_short(x, 4 + 4 * d, "truncated header (a dimension is missing)");
         int64_t v = (int64_t)b[0] << 24 | (int64_t)b[1] << 16 | (int64_t)b[2] << 8 | b[3];
         if (v < 1 || x->count > IDX_MAX_COUNT / v)
@@ -247,7 +244,7 @@ static tg_status idx_read_direct(idx_file *x, tg_tensor *t)
     unsigned char buf[65536];
     for (int64_t pos = 0; pos < x->count;) {
         size_t want = x->count - pos < (int64_t)sizeof buf ? (size_t)(x->count - pos) : sizeof buf;
-        size_t got = read_some(x->f, buf, want);
+        size_t got = tg__gz_read(x->f, buf, want);
         idx_store(t, pos, buf, got);
         pos += (int64_t)got;
         if (got < want) /* the file shrank since fstat */
@@ -273,7 +270,7 @@ static tg_status idx_read_chunked(idx_file *x, tg_tensor **out)
                                  x->path, (long long)got);
             break;
         }
-        size_t n = read_some(x->f, chunks[c], want);
+        size_t n = tg__gz_read(x->f, chunks[c], want);
         got += (int64_t)n;
         if (n < want)
             s = idx_short(x, got);
@@ -344,7 +341,7 @@ tg_status tg_idx_load(const char *path, tg_tensor **out)
                                  "tg_idx_load: %s: trailing bytes after the data, which ends at "
                                  "offset %lld",
                                  path, (long long)(x.header + x.count));
-        else if ((s = gz_failure(x.f, &zmsg)) != TG_OK)
+        else if ((s = tg__gz_failure(x.f, &zmsg)) != TG_OK)
             tg__error_status(s, "tg_idx_load: %s: corrupt gzip data at the end: %s", path,
                              zmsg);
     }

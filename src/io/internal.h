@@ -11,6 +11,19 @@
 
 #include "../tensor/tensor.h"
 
+/* zlib's stream type (gzFile), without including zlib.h here */
+struct gzFile_s;
+
+/* The gzip reading shared by the IDX and CSV loaders (src/io/datasets.c). A stream
+ * opened with gzdopen reads gzip data and, transparently, plain files.
+ * tg__gz_read reads up to n bytes and returns the count read (< n at the end of the
+ * data or on an error: tg__gz_failure tells which). tg__gz_failure, after a short read:
+ * TG_OK for the plain end of the data, else the status of a corrupt or truncated stream
+ * (TG_EFORMAT, TG_EIO or TG_ENOMEM) with zlib's message in *msg (without zlib's stream
+ * name prefix). */
+size_t tg__gz_read(struct gzFile_s *f, void *buf, size_t n);
+tg_status tg__gz_failure(struct gzFile_s *f, const char **msg);
+
 /* The points of a save that tg__io_hooks.stage reports, in the order they are reached. */
 typedef enum tg__io_stage {
     TG__IO_BEFORE_CREATE, /* arguments checked, header built; no temporary file yet */
