@@ -30,8 +30,8 @@ static tg_status fail_free(tg_tensor **a, tg_tensor **b)
 }
 
 /* the two-feature, labelled sets: checks arguments and allocates the outputs */
-static tg_status labelled(int64_t n, int classes, tg_dtype dt, tg_tensor **x, tg_tensor **labels,
-                          const char *fn)
+static tg_status alloc_labelled(int64_t n, int classes, tg_dtype dt, tg_tensor **x,
+                                tg_tensor **labels, const char *fn)
 {
     if (!out_ok(x, labels, fn))
         return TG_EINVAL;
@@ -45,36 +45,54 @@ static tg_status labelled(int64_t n, int classes, tg_dtype dt, tg_tensor **x, tg
     return TG_OK;
 }
 
-tg_status tg_data_spiral(int64_t n, int classes, tg_dtype dt, uint64_t seed, tg_tensor **x,
-                         tg_tensor **labels)
+/* the 2-D point of row `row` (class k, i-th of n in its class) */
+typedef void (*point_fn)(int64_t n, int k, int64_t i, int64_t row, uint64_t seed, double p[2]);
+
+/* n points of each class, class by class: x [n * classes, 2], labels the class */
+static tg_status labelled(int64_t n, int classes, tg_dtype dt, uint64_t seed, point_fn point,
+                          tg_tensor **x, tg_tensor **labels, const char *fn)
 {
-    tg_status s = labelled(n, classes, dt, x, labels, "tg_data_spiral");
+    tg_status s = alloc_labelled(n, classes, dt, x, labels, fn);
     for (int k = 0; s == TG_OK && k < classes; k++)
         for (int64_t i = 0; i < n; i++) {
             int64_t row = (int64_t)k * n + i;
-            double f = n > 1 ? (double)i / (double)(n - 1) : 0.0;
-            double r = f, t = 4.0 * k + 4.0 * f + 0.2 * tg_rng_normal(seed, 0, (uint64_t)row);
-            tg_tensor_set_flat(*x, 2 * row, r * sin(2.5 * t));
-            tg_tensor_set_flat(*x, 2 * row + 1, r * cos(2.5 * t));
+            double p[2];
+            point(n, k, i, row, seed, p);
+            tg_tensor_set_flat(*x, 2 * row, p[0]);
+            tg_tensor_set_flat(*x, 2 * row + 1, p[1]);
             tg_tensor_set_flat(*labels, row, k);
         }
     return s;
 }
 
+/* arms of a spiral: radius along the arm, angle by class, noisy */
+static void spiral_point(int64_t n, int k, int64_t i, int64_t row, uint64_t seed, double p[2])
+{
+    double f = n > 1 ? (double)i / (double)(n - 1) : 0.0;
+    double r = f, t = 4.0 * k + 4.0 * f + 0.2 * tg_rng_normal(seed, 0, (uint64_t)row);
+    p[0] = r * sin(2.5 * t);
+    p[1] = r * cos(2.5 * t);
+}
+
+tg_status tg_data_spiral(int64_t n, int classes, tg_dtype dt, uint64_t seed, tg_tensor **x,
+                         tg_tensor **labels)
+{
+    return labelled(n, classes, dt, seed, spiral_point, x, labels, "tg_data_spiral");
+}
+
+/* vertical bands: x by class, y around 0.5 */
+static void vertical_point(int64_t n, int k, int64_t i, int64_t row, uint64_t seed, double p[2])
+{
+    (void)n;
+    (void)i;
+    p[0] = 0.1 * tg_rng_normal(seed, 1, (uint64_t)(2 * row)) + k / 3.0;
+    p[1] = 0.1 * tg_rng_normal(seed, 1, (uint64_t)(2 * row + 1)) + 0.5;
+}
+
 tg_status tg_data_vertical(int64_t n, int classes, tg_dtype dt, uint64_t seed, tg_tensor **x,
                            tg_tensor **labels)
 {
-    tg_status s = labelled(n, classes, dt, x, labels, "tg_data_vertical");
-    for (int k = 0; s == TG_OK && k < classes; k++)
-        for (int64_t i = 0; i < n; i++) {
-            int64_t row = (int64_t)k * n + i;
-            tg_tensor_set_flat(*x, 2 * row,
-                               0.1 * tg_rng_normal(seed, 1, (uint64_t)(2 * row)) + k / 3.0);
-            tg_tensor_set_flat(*x, 2 * row + 1,
-                               0.1 * tg_rng_normal(seed, 1, (uint64_t)(2 * row + 1)) + 0.5);
-            tg_tensor_set_flat(*labels, row, k);
-        }
-    return s;
+    return labelled(n, classes, dt, seed, vertical_point, x, labels, "tg_data_vertical");
 }
 
 tg_status tg_data_xor(tg_dtype dt, tg_tensor **x, tg_tensor **y)

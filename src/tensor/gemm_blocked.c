@@ -214,35 +214,24 @@ DISPATCH(double, tg__gemm_f64_blocked)
 /* each build of the kernel on its own, for the variant test; an ISA the CPU lacks
  * falls back to the portable build */
 #if HAVE_X86_CLONE
-#define CLONE_F32(ISA) gemm_float_##ISA
-#define CLONE_F64(ISA) gemm_double_##ISA
+#define CLONE(T, ISA) gemm_##T##_##ISA
 #define SUPPORTED(LEVEL) (simd_level() >= (LEVEL))
 #else
-#define CLONE_F32(ISA) gemm_float_portable
-#define CLONE_F64(ISA) gemm_double_portable
+#define CLONE(T, ISA) gemm_##T##_portable
 #define SUPPORTED(LEVEL) false
 #endif
-#define ONE_BUILD(ISA, TEST)                                                           \
-    void tg__gemm_f32_blocked_##ISA(bool ta, bool tb, int64_t M, int64_t N, int64_t K,   \
-                                    float alpha, const float *A, int64_t lda,           \
-                                    const float *B, int64_t ldb, float beta, float *C,  \
-                                    int64_t ldc)                                        \
+#define ONE_BUILD(T, NAME, ISA, TEST)                                                  \
+    void NAME(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T *A,  \
+              int64_t lda, const T *B, int64_t ldb, T beta, T *C, int64_t ldc)         \
     {                                                                                  \
-        if (degenerate_float(M, N, K, beta, C, ldc))                                   \
+        if (degenerate_##T(M, N, K, beta, C, ldc))                                     \
             return;                                                                    \
-        (TEST ? CLONE_F32(ISA) : gemm_float_portable)(ta, tb, M, N, K, alpha, A, lda, B, ldb, \
-                                                      beta, C, ldc);                   \
-    }                                                                                  \
-    void tg__gemm_f64_blocked_##ISA(bool ta, bool tb, int64_t M, int64_t N, int64_t K,   \
-                                    double alpha, const double *A, int64_t lda,         \
-                                    const double *B, int64_t ldb, double beta, double *C, \
-                                    int64_t ldc)                                        \
-    {                                                                                  \
-        if (degenerate_double(M, N, K, beta, C, ldc))                                  \
-            return;                                                                    \
-        (TEST ? CLONE_F64(ISA) : gemm_double_portable)(ta, tb, M, N, K, alpha, A, lda, B, ldb, \
-                                                       beta, C, ldc);                  \
+        (TEST ? CLONE(T, ISA) : gemm_##T##_portable)(ta, tb, M, N, K, alpha, A, lda, B, ldb, \
+                                                     beta, C, ldc);                    \
     }
-ONE_BUILD(portable, false)
-ONE_BUILD(avx2, SUPPORTED(1))
-ONE_BUILD(avx512, SUPPORTED(2))
+ONE_BUILD(float, tg__gemm_f32_blocked_portable, portable, false)
+ONE_BUILD(double, tg__gemm_f64_blocked_portable, portable, false)
+ONE_BUILD(float, tg__gemm_f32_blocked_avx2, avx2, SUPPORTED(1))
+ONE_BUILD(double, tg__gemm_f64_blocked_avx2, avx2, SUPPORTED(1))
+ONE_BUILD(float, tg__gemm_f32_blocked_avx512, avx512, SUPPORTED(2))
+ONE_BUILD(double, tg__gemm_f64_blocked_avx512, avx512, SUPPORTED(2))
