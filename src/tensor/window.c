@@ -168,7 +168,6 @@ static void wgrad_sample(const tg_tensor *x, const tg_tensor *gd, const tg__win2
     }
 }
 
-
 void tg__k_conv2d(tg_tensor *out, const tg_tensor *x, const tg_tensor *wc, const tg_tensor *b,
                   const tg__win2d *win, int64_t G, char *scratch, int nt)
 {
@@ -187,7 +186,9 @@ void tg__k_conv2d(tg_tensor *out, const tg_tensor *x, const tg_tensor *wc, const
         return;
     }
 #endif
-    (void)nt, (void)es;
+    (void)nt; /* unused without OpenMP */
+    (void)es;
+    (void)per;
     for (int64_t n = 0; n < N; n++)
         conv_sample(out, x, wc, b, win, G, n, scratch, true);
 }
@@ -212,7 +213,9 @@ void tg__k_conv2d_weight(tg_tensor *out, const tg_tensor *x, const tg_tensor *gd
         for (int64_t n = 0; n < N; n++)
             wgrad_sample(x, gd, win, G, n, scratch, part, true);
     }
-    (void)nt, (void)es, (void)per;
+    (void)nt; /* unused without OpenMP */
+    (void)es;
+    (void)per;
     if (x->dtype == TG_F32)
         wgrad_sum_f32(out->data, (float *)(void *)part, N, G, K, Cog);
     else
