@@ -237,6 +237,7 @@ int main(int argc, char **argv)
     int threads = 1;
     double seconds = 5.0;
     bool smoke = false;
+    long fixed_steps = 0; /* --steps N: exactly N timed steps, for instruction counts */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--list")) {
             for (int k = 0; k < NWORK; k++)
@@ -246,12 +247,18 @@ int main(int argc, char **argv)
             threads = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
             seconds = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
+            fixed_steps = atol(argv[++i]);
+            if (fixed_steps < 1) {
+                fprintf(stderr, "tg-bench: --steps wants a count of at least 1\n");
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--smoke")) {
             smoke = true; /* a few steps only: for the test suite */
         } else if (argv[i][0] != '-' && !name) {
             name = argv[i];
         } else {
-            fprintf(stderr, "usage: tg-bench --list | tg-bench NAME [--threads T] [--seconds S] [--smoke]\n");
+            fprintf(stderr, "usage: tg-bench --list | tg-bench NAME [--threads T] [--seconds S | --steps N] [--smoke]\n");
             return 2;
         }
     }
@@ -285,24 +292,25 @@ int main(int argc, char **argv)
     double one = now() - t0;
     if (one < 1e-6)
         one = 1e-6;
-    long reps = (long)(seconds / 5 / one);
+    long reps = fixed_steps ? fixed_steps : (long)(seconds / 5 / one);
     if (reps < 1)
         reps = 1;
+    int nrep = fixed_steps ? 1 : 5;
     double per[5];
-    for (int r = 0; r < 5; r++) {
+    for (int r = 0; r < nrep; r++) {
         t0 = now();
         for (long s = 0; s < reps; s++)
             if (!w->step(w))
                 return 1;
         per[r] = (now() - t0) / (double)reps;
     }
-    qsort(per, 5, sizeof per[0], cmp_double);
-    double med = per[2];
+    qsort(per, (size_t)nrep, sizeof per[0], cmp_double);
+    double med = per[nrep / 2];
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"name\":\"%s\",\"threads\":%d,\"steps\":%ld,\"ms_per_step_median\":%.4f,"
            "\"samples_per_s\":%.1f,\"gflops\":%.3f,\"peak_rss_mb\":%.1f,\"impl\":\"tapegrad\"}\n",
-           w->name, threads, reps * 5, med * 1e3, w->samples / med, w->flops / med / 1e9,
+           w->name, threads, reps * nrep, med * 1e3, w->samples / med, w->flops / med / 1e9,
            (double)ru.ru_maxrss / 1024.0);
     w->teardown(w);
     return 0;

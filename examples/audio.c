@@ -45,6 +45,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audio_common.h"
 #include "common.h"
 #include "tapegrad.h"
 
@@ -52,7 +53,6 @@
 #define CLIP RATE /* 1 s */
 #define MELS 40
 #define CLASSES 10
-#define EVAL_CHUNK 256
 /* the noisy copy of the test set: white noise at 5..15 dB SNR, the same for every run */
 #define NOISY_SEED 0x7e57
 #define NOISY_SNR_LO 5.0
@@ -163,146 +163,50 @@ static tg_tensor *load_waves(const manifest *m)
     return w;
 }
 
-typedef struct {
-    const tg_melspec *ms;
-    bool augment;
-    bool noisy;      /* the noisy test set: only white noise, NOISY_SNR, NOISY_SEED */
-    uint64_t seed;
-    double mean, sd; /* standardisation (sd 0: none yet) */
-} frontend;
-
-/* row i of waves -> standardised log-mel [MELS * frames] at dst; augmented with the
- * draws of `index` when fe->augment. false (message in tg_last_error) on failure. */
-static bool features(const frontend *fe, const tg_tensor *waves, int64_t i, uint64_t index,
-                     float *dst, int64_t nfeat)
+/* the training clips made again: speed change by resampling, time shift, white noise */
+static tg_tensor *augment_wave(const ex_frontend *fe, const tg_tensor *row, uint64_t index)
 {
-    tg_tensor *row = tg_tensor_wrap(TG_F32, 1, (int64_t[]){CLIP},
-                                    (float *)waves->data + i * CLIP);
-    tg_tensor *w = NULL, *lm = NULL;
-    bool ok = row != NULL;
-    if (ok && fe->augment) {
-        tg_tensor *sp = tg_audio_speed(row, 0.85, 1.15, fe->seed, index);
-        w = sp ? tg_audio_fit(sp, CLIP) : NULL;
-        tg_tensor_free(&sp);
-        ok = w && tg_audio_shift(w, RATE / 10, fe->seed, index) == TG_OK &&
-             tg_audio_add_noise(w, 10, 40, fe->seed, index) == TG_OK;
-    } else if (ok && fe->noisy) {
-        w = tg_tensor_clone(row);
-        ok = w && tg_audio_add_noise(w, NOISY_SNR_LO, NOISY_SNR_HI, NOISY_SEED, index) == TG_OK;
-    }
-    if (ok)
-        lm = tg_melspec_log(fe->ms, w ? w : row);
-    ok = lm && tg_tensor_numel(lm) == nfeat &&
-         (!fe->augment || tg_spec_augment(lm, 2, 4, 2, 10, fe->seed, index) == TG_OK);
-    if (ok) {
-        const float *l = lm->data;
-        double sd = fe->sd > 0 ? fe->sd : 1;
-        for (int64_t k = 0; k < nfeat; k++)
-            dst[k] = (float)(((double)l[k] - fe->mean) / sd);
-    }
-    tg_tensor_free(&lm);
-    tg_tensor_free(&w);
-    tg_tensor_free(&row);
-    return ok;
+    tg_tensor *sp = tg_audio_speed(row, 0.85, 1.15, fe->seed, index);
+    tg_tensor *w = sp ? tg_audio_fit(sp, CLIP) : NULL;
+    tg_tensor_free(&sp);
+    if (w && (tg_audio_shift(w, RATE / 10, fe->seed, index) != TG_OK ||
+              tg_audio_add_noise(w, 10, 40, fe->seed, index) != TG_OK))
+        tg_tensor_free(&w);
+    return w;
 }
 
-/* features of every row of waves into x (F32 [n, nfeat]); index = base + row */
-static void all_features(const frontend *fe, const tg_tensor *waves, tg_tensor *x, uint64_t base,
-                         int threads)
+/* the noisy test set: only white noise, NOISY_SNR_*, NOISY_SEED */
+static tg_tensor *noisy_wave(const ex_frontend *fe, const tg_tensor *row, uint64_t index)
 {
-    int64_t n = waves->shape[0], nfeat = x->shape[1];
-    int failed = 0;
-    (void)threads;
-#ifdef TG_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 8) reduction(+ : failed)
-#endif
-    for (int64_t i = 0; i < n; i++)
-        failed += !features(fe, waves, i, base + (uint64_t)i, (float *)x->data + i * nfeat, nfeat);
-    if (failed) {
-        fprintf(stderr, "audio: features of %d clips failed\n", failed);
+    (void)fe;
+    tg_tensor *w = tg_tensor_clone(row);
+    if (w && tg_audio_add_noise(w, NOISY_SNR_LO, NOISY_SNR_HI, NOISY_SEED, index) != TG_OK)
+        tg_tensor_free(&w);
+    return w;
+}
+
+/* the labels of a manifest as an I32 [n] tensor; exits on failure */
+static tg_tensor *labels_of(const manifest *mf)
+{
+    tg_tensor *y = tg_zeros(TG_I32, 1, (int64_t[]){mf->n});
+    if (!y) {
+        fprintf(stderr, "audio: %s\n", tg_last_error());
         exit(1);
     }
+    memcpy(y->data, mf->label, sizeof(int32_t) * (size_t)mf->n);
+    return y;
 }
 
-static bool build(tg_model *m, bool one_d, int64_t frames)
+/* features [n, nfeat] seen as [n, sample...] (a view sharing the storage) */
+static tg_tensor *as_samples(const tg_tensor *x, const int64_t sample[3])
 {
-    tg_conv2d_layer_opts c = tg_conv2d_layer_defaults();
-    c.bias = false; /* batch norm follows */
-    tg_dense_opts d = tg_dense_defaults();
-    d.init = TG_INIT_HE_UNIFORM;
-    int64_t w = frames;
-    bool ok = true;
-    if (!one_d) {
-        const int64_t k3[2] = {3, 3}, p2[2] = {2, 2};
-        c.padding[0] = c.padding[1] = 1;
-        int64_t ch[4] = {1, 8, 16, 32}, h = MELS;
-        for (int l = 0; l < 3 && ok; l++) {
-            ok = tg_model_add_conv2d(m, ch[l], ch[l + 1], k3, &c) == TG_OK &&
-                 tg_model_add_batch_norm(m, ch[l + 1], NULL) == TG_OK &&
-                 tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
-                 tg_model_add_max_pool2d(m, p2, NULL) == TG_OK;
-            h /= 2;
-            w /= 2;
-        }
-        return ok && tg_model_add_flatten(m) == TG_OK &&
-               tg_model_add_dense(m, 32 * h * w, 64, &d) == TG_OK &&
-               tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
-               tg_model_add_dense(m, 64, CLASSES, NULL) == TG_OK;
+    tg_tensor *v = tg_view_reshape(x, 4, (int64_t[]){x->shape[0], sample[0], sample[1],
+                                                     sample[2]});
+    if (!v) {
+        fprintf(stderr, "audio: %s\n", tg_last_error());
+        exit(1);
     }
-    const int64_t k5[2] = {1, 5}, p2[2] = {1, 2};
-    c.padding[0] = 0;
-    c.padding[1] = 2;
-    int64_t ch[4] = {MELS, 32, 32, 32};
-    for (int l = 0; l < 3 && ok; l++) {
-        ok = tg_model_add_conv2d(m, ch[l], ch[l + 1], k5, &c) == TG_OK &&
-             tg_model_add_batch_norm(m, ch[l + 1], NULL) == TG_OK &&
-             tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
-             tg_model_add_max_pool2d(m, p2, NULL) == TG_OK;
-        w /= 2;
-    }
-    return ok && tg_model_add_flatten(m) == TG_OK &&
-           tg_model_add_dense(m, 32 * w, 64, &d) == TG_OK &&
-           tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
-           tg_model_add_dense(m, 64, CLASSES, NULL) == TG_OK;
-}
-
-/* accuracy of m (evaluation mode) on x [n, nfeat] seen as [n, sample...], and the
- * confusion matrix conf[true][predicted] when conf is not NULL */
-static double evaluate(tg_model *m, tg_tape *t, const tg_tensor *x, const int32_t *y,
-                       const int64_t sample[3], int64_t conf[CLASSES][CLASSES])
-{
-    int64_t n = x->shape[0], nfeat = x->shape[1], hit = 0;
-    if (conf)
-        memset(conf, 0, sizeof(int64_t) * CLASSES * CLASSES);
-    for (int64_t lo = 0; lo < n; lo += EVAL_CHUNK) {
-        int64_t rows = lo + EVAL_CHUNK < n ? EVAL_CHUNK : n - lo;
-        tg_tensor *xb = tg_tensor_wrap(TG_F32, 4, (int64_t[]){rows, sample[0], sample[1],
-                                                              sample[2]},
-                                       (float *)x->data + lo * nfeat);
-        tg_tape_reset(t);
-        bool rec = tg_tape_set_grad_mode(t, false);
-        tg_tensor *out = xb ? tg_model_forward(m, t, xb, false) : NULL;
-        tg_tensor *c = out ? tg_tensor_contiguous(out) : NULL;
-        if (!c) {
-            fprintf(stderr, "audio: evaluation failed: %s\n",
-                    xb ? tg_tape_error(t) : tg_last_error());
-            exit(1);
-        }
-        const float *s = c->data;
-        for (int64_t r = 0; r < rows; r++) {
-            int best = 0;
-            for (int k = 1; k < CLASSES; k++)
-                if (s[r * CLASSES + k] > s[r * CLASSES + best])
-                    best = k;
-            hit += best == y[lo + r];
-            if (conf)
-                conf[y[lo + r]][best]++;
-        }
-        tg_tape_set_grad_mode(t, rec);
-        tg_tensor_free(&c);
-        tg_tensor_free(&xb);
-    }
-    return (double)hit / (double)n;
+    return v;
 }
 
 int main(int argc, char **argv)
@@ -313,24 +217,16 @@ int main(int argc, char **argv)
     const ex_flag extra[] = {
         {"--no-augment", EX_FLAG_BOOL, &no_augment, 0, 0, NULL, NULL,
          "train without augmentation (shift, noise, speed, masks)"},
-        {"--arch", EX_FLAG_STRING, &arch, 0, 0, "--arch 1d|2d", "1d or 2d",
-         "1d: conv over frames with mels as channels (default); 2d: conv over [1, mels, frames]"},
+        EX_SOUND_ARCH_FLAG(&arch),
         {"--patience", EX_FLAG_INT, &patience, 1, 1000, "--patience N", "an integer in 1..1000",
          "early stopping: epochs without a better validation accuracy (default 6)"},
         {0}};
-    static char def_dir[4096];
-    const char *home = getenv("HOME");
-    snprintf(def_dir, sizeof def_dir, "%s/.cache/tapegrad/digits", home ? home : ".");
     ex_args a = {.epochs = 20, .seed = 1, .threads = 1, .lr = 2e-3, .batch = 32,
-                 .data = def_dir};
+                 .data = ex_sound_cache_dir("digits")};
     ex_parse(argc, argv, &a, EX_LR | EX_BATCH | EX_DATA, extra,
              "audio: a CNN on log-mel spectrograms of spoken digits (scripts/make_digits.py), "
              "tested on unseen voices");
-    if (strcmp(arch, "1d") && strcmp(arch, "2d")) {
-        fprintf(stderr, "audio: --arch: '%s' is not 1d or 2d (see audio --help)\n", arch);
-        return 2;
-    }
-    bool augment = !no_augment, one_d = !strcmp(arch, "1d");
+    bool augment = !no_augment, one_d = ex_sound_one_d("audio", arch);
     if (!tg_audio_available()) {
         fprintf(stderr, "audio: no data: tapegrad was built without audio support\n");
         return 2;
@@ -357,8 +253,11 @@ int main(int argc, char **argv)
         return 1;
     }
     /* the clean training features give the standardisation of every split */
-    frontend fe = {.ms = ms, .augment = false, .seed = a.seed};
-    all_features(&fe, wtrain, x, 0, a.threads);
+    /* augmented: SpecAugment with 2 bands of up to 4 mels, 2 of up to 10 frames */
+    ex_frontend fe = {.name = "audio", .ms = ms, .clip = CLIP, .seed = a.seed,
+                      .augment_wave = augment_wave, .mask_bands = 2, .mask_mels = 4,
+                      .mask_times = 2, .mask_frames = 10};
+    ex_all_features(&fe, wtrain, ntrain, x, 0, a.threads);
     double sum = 0, sum2 = 0;
     for (int64_t i = 0; i < ntrain * nfeat; i++) {
         double v = ((const float *)x->data)[i];
@@ -367,141 +266,61 @@ int main(int argc, char **argv)
     }
     fe.mean = sum / (double)(ntrain * nfeat);
     fe.sd = sqrt(fmax(sum2 / (double)(ntrain * nfeat) - fe.mean * fe.mean, 1e-12));
-    all_features(&fe, wtrain, x, 0, a.threads);
-    all_features(&fe, wval, xv, 0, a.threads);
-    all_features(&fe, wtest, xt, 0, a.threads);
-    fe.noisy = true;
-    all_features(&fe, wtest, xtn, 0, a.threads);
-    fe.noisy = false;
+    ex_all_features(&fe, wtrain, ntrain, x, 0, a.threads);
+    ex_all_features(&fe, wval, nval, xv, 0, a.threads);
+    ex_all_features(&fe, wtest, ntest, xt, 0, a.threads);
+    fe.wave = noisy_wave;
+    ex_all_features(&fe, wtest, ntest, xtn, 0, a.threads);
+    fe.wave = NULL;
     fprintf(stderr, "audio: %lld train, %lld validation, %lld test clips; features [%d, %lld] "
             "in %.1f s\n", (long long)ntrain, (long long)nval, (long long)ntest, MELS,
             (long long)frames, ex_now() - t0);
 
     tg_model *m = tg_model_new(TG_F32, a.seed);
-    if (!m || !build(m, one_d, frames)) {
+    if (!m || !ex_sound_cnn(m, one_d, MELS, frames, 32, CLASSES)) {
         fprintf(stderr, "audio: %s\n", tg_last_error());
         return 1;
     }
-    tg_adam_opts ao = tg_adam_defaults();
-    ao.lr = a.lr;
-    tg_optim *opt = tg_adam_new(tg_model_param_count(m), tg_model_params(m), &ao);
-    tg_tape *t = tg_tape_new();
-    int64_t B = a.batch > 0 ? a.batch : 32;
-    if (B > ntrain)
-        B = ntrain;
+    tg_optim *opt = ex_adam("audio", m, a.lr, 0, 0);
     const int64_t sample[3] = {one_d ? MELS : 1, one_d ? 1 : MELS, frames};
-    tg_tensor *xb = tg_zeros(TG_F32, 4, (int64_t[]){B, sample[0], sample[1], sample[2]});
-    tg_tensor *yb = tg_zeros(TG_I32, 1, &B);
-    /* early stopping snapshots the parameters and the batch-norm statistics */
-    int np = tg_model_param_count(m), nb = tg_model_buffer_count(m);
-    tg_tensor **state = malloc(sizeof *state * (size_t)(np + nb));
-    int64_t *perm = malloc(sizeof *perm * (size_t)ntrain);
-    if (!opt || !t || !xb || !yb || !state || !perm) {
-        fprintf(stderr, "audio: %s\n", tg_last_error());
-        return 1;
-    }
-    memcpy(state, tg_model_params(m), sizeof *state * (size_t)np);
-    memcpy(state + np, tg_model_buffers(m), sizeof *state * (size_t)nb);
-    tg_early_stop *es = tg_early_stop_new(np + nb, state, (int)patience, 0);
+    tg_tensor *xs[4] = {as_samples(x, sample), as_samples(xv, sample), as_samples(xt, sample),
+                        as_samples(xtn, sample)};
+    tg_tensor *ys[3] = {labels_of(&mf[SPLIT_TRAIN]), labels_of(&mf[SPLIT_VAL]),
+                        labels_of(&mf[SPLIT_TEST])};
+    /* the lr is halved on the 2nd epoch in a row without a better validation accuracy */
     tg_plateau pl = tg_plateau_defaults();
     pl.factor = 0.5;
-    pl.patience = 1; /* halve on the 2nd epoch in a row without improvement */
+    pl.patience = 1;
     pl.threshold = 0;
-    if (!es) {
-        fprintf(stderr, "audio: %s\n", tg_last_error());
-        return 1;
-    }
-    const int32_t *ytrain = mf[SPLIT_TRAIN].label;
-    int first = ex_resume(&a, m, opt), epoch = first, epochs_run = 0;
-    double train_secs = 0;
+    /* early stopping restores the best epoch's weights and batch-norm statistics */
     fe.augment = augment;
-    for (; epoch <= a.epochs; epoch++) {
-        double e0 = ex_now();
-        if (augment) /* a new augmented copy of every training clip */
-            all_features(&fe, wtrain, x, (uint64_t)epoch * (uint64_t)ntrain, a.threads);
-        tg_permutation(ntrain, a.seed, 1000 + (uint64_t)epoch, perm);
-        double loss = 0;
-        int64_t batches = 0, hits = 0;
-        for (int64_t lo = 0; lo + B <= ntrain; lo += B) {
-            for (int64_t r = 0; r < B; r++) {
-                memcpy((float *)xb->data + r * nfeat, (const float *)x->data + perm[lo + r] * nfeat,
-                       sizeof(float) * (size_t)nfeat);
-                ((int32_t *)yb->data)[r] = ytrain[perm[lo + r]];
-            }
-            tg_tape_reset(t);
-            tg_tensor *out = tg_model_forward(m, t, xb, true);
-            tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
-            if (tg_backward(t, l) != TG_OK) {
-                fprintf(stderr, "audio: %s\n", tg_tape_error(t));
-                return 1;
-            }
-            tg_optim_step(opt);
-            tg_optim_zero_grad(opt);
-            loss += tg_tensor_get_flat(l, 0);
-            hits += (int64_t)(tg_accuracy(out, yb) * (double)B + 0.5);
-            batches++;
-        }
-        double val_acc = evaluate(m, t, xv, mf[SPLIT_VAL].label, sample, NULL);
-        double lr = tg_optim_lr(opt);
-        /* both watch 1 - validation accuracy (lower is better) */
-        double new_lr = tg_plateau_update(&pl, 1 - val_acc, lr);
-        if (new_lr != lr)
-            tg_optim_set_lr(opt, new_lr);
-        bool stop = tg_early_stop_update(es, 1 - val_acc);
-        double secs = ex_now() - e0;
-        train_secs += secs;
-        epochs_run++;
-        fprintf(stderr, "epoch %2d/%d  loss %.4f  train acc %.4f  val acc %.4f  lr %.2g  %.1f s%s\n",
-                epoch, a.epochs, loss / (double)batches,
-                (double)hits / (double)(batches * B), val_acc, lr, secs,
-                new_lr != lr ? "  (lr halved)" : "");
-        ex_maybe_save(&a, m, opt, epoch);
-        if (stop) {
-            fprintf(stderr, "early stop: no validation improvement for %d epochs\n", (int)patience);
-            break;
-        }
-    }
-    /* the best epoch's weights and statistics */
-    if (tg_early_stop_best_epoch(es) >= 0)
-        tg_early_stop_restore(es);
-    int best_epoch = first + (int)tg_early_stop_best_epoch(es);
+    ex_augmenter g = {&fe, wtrain, ntrain, x, a.threads};
+    tg_fit_opts fo = ex_sound_fit_opts(&a, m, opt, ntrain, xs[1], ys[1], augment ? &g : NULL);
+    fo.plateau = &pl;
+    fo.early_stop_patience = (int)patience;
+    tg_epoch_stats last = {0};
+    double train_secs = ex_fit("audio", m, opt, xs[0], ys[0], &fo, &last);
+    int epochs_run = last.epoch ? last.epoch - fo.first_epoch + 1 : 0, best_epoch = last.best_epoch;
+    if (last.epoch && last.epoch < a.epochs)
+        fprintf(stderr, "early stop: no validation improvement for %d epochs\n", (int)patience);
     fe.augment = false;
-    all_features(&fe, wtrain, x, 0, a.threads);
-    double train_acc = evaluate(m, t, x, ytrain, sample, NULL);
-    double val_acc = evaluate(m, t, xv, mf[SPLIT_VAL].label, sample, NULL);
-    int64_t conf[CLASSES][CLASSES];
-    double test_acc = evaluate(m, t, xt, mf[SPLIT_TEST].label, sample, conf);
-    double noisy_acc = evaluate(m, t, xtn, mf[SPLIT_TEST].label, sample, NULL);
+    ex_all_features(&fe, wtrain, ntrain, x, 0, a.threads);
+    double train_acc = ex_sound_accuracy("audio", m, xs[0], ys[0], CLASSES, NULL);
+    double val_acc = ex_sound_accuracy("audio", m, xs[1], ys[1], CLASSES, NULL);
+    int64_t conf[CLASSES * CLASSES];
+    double test_acc = ex_sound_accuracy("audio", m, xs[2], ys[2], CLASSES, conf);
+    double noisy_acc = ex_sound_accuracy("audio", m, xs[3], ys[2], CLASSES, NULL);
     double prec[CLASSES], rec[CLASSES];
-    for (int k = 0; k < CLASSES; k++) {
-        int64_t tp = conf[k][k], pred = 0, real = 0;
-        for (int j = 0; j < CLASSES; j++) {
-            pred += conf[j][k];
-            real += conf[k][j];
-        }
-        prec[k] = pred ? (double)tp / (double)pred : 0;
-        rec[k] = real ? (double)tp / (double)real : 0;
-    }
+    ex_sound_per_class(conf, CLASSES, prec, rec);
     double secs = ex_now() - t0;
     if (a.json) {
         printf("{\"train_acc\":%.4f,\"val_acc\":%.4f,\"test_acc\":%.4f,\"test_noisy_acc\":%.4f,"
                "\"augment\":%d,\"arch\":\"%s\",\"epochs\":%d,\"epochs_run\":%d,"
-               "\"best_epoch\":%d,\"train_seconds\":%.2f,\"seconds\":%.2f,\"confusion\":[",
+               "\"best_epoch\":%d,\"train_seconds\":%.2f,\"seconds\":%.2f",
                train_acc, val_acc, test_acc, noisy_acc, augment, one_d ? "1d" : "2d", a.epochs,
                epochs_run, best_epoch, train_secs, secs);
-        for (int k = 0; k < CLASSES; k++) {
-            printf("%s[", k ? "," : "");
-            for (int j = 0; j < CLASSES; j++)
-                printf("%s%lld", j ? "," : "", (long long)conf[k][j]);
-            printf("]");
-        }
-        printf("],\"precision\":[");
-        for (int k = 0; k < CLASSES; k++)
-            printf("%s%.4f", k ? "," : "", prec[k]);
-        printf("],\"recall\":[");
-        for (int k = 0; k < CLASSES; k++)
-            printf("%s%.4f", k ? "," : "", rec[k]);
-        printf("]}\n");
+        ex_sound_json_figures(conf, CLASSES, prec, rec);
+        printf("}\n");
     } else {
         printf("audio (%s, %s): %d epochs in %.1f s (best %d): train acc %.4f, validation acc "
                "%.4f, test acc %.4f on %lld clips of unseen voices (%.4f with noise at %g..%g dB "
@@ -516,22 +335,15 @@ int main(int argc, char **argv)
         for (int k = 0; k < CLASSES; k++) {
             printf("%5d", k);
             for (int j = 0; j < CLASSES; j++)
-                printf("%5lld", (long long)conf[k][j]);
+                printf("%5lld", (long long)conf[k * CLASSES + j]);
             printf("   %9.3f %6.3f\n", prec[k], rec[k]);
         }
     }
-    ex_print_hash(&a, m);
-    tg_early_stop_free(&es);
-    tg_tape_free(&t);
-    tg_optim_free(&opt);
-    tg_model_free(&m);
     tg_melspec_free(&ms);
-    tg_tensor *all[] = {wtrain, wval, wtest, x, xv, xt, xtn, xb, yb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        tg_tensor_free(&all[i]);
+    tg_tensor *all[] = {wtrain, wval, wtest, x, xv, xt, xtn, xs[0], xs[1], xs[2], xs[3],
+                        ys[0], ys[1], ys[2]};
+    ex_finish(&a, &opt, &m, all, (int)(sizeof all / sizeof all[0]));
     for (int s = 0; s < 3; s++)
         free_manifest(&mf[s]);
-    free(state);
-    free(perm);
     return 0;
 }

@@ -16,9 +16,6 @@
  *   --limit N     use only the first N training and test images (smoke tests) */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "common.h"
 #include "tapegrad.h"
@@ -79,87 +76,41 @@ int main(int argc, char **argv)
                  .data = DEFAULT_DIR};
     ex_parse(argc, argv, &a, EX_LR | EX_BATCH | EX_DATA, extra,
              "cnn: LeNet on MNIST-format images (default Fashion-MNIST)");
-    if (access(a.data, R_OK) != 0) {
-        fprintf(stderr,
-                "cnn: no data in %s. Install Debian's Fashion-MNIST (apt-get install "
-                "dataset-fashion-mnist) or pass --data DIR with MNIST-format IDX files.\n",
-                a.data);
-        return 2;
-    }
-    tg_tensor *xall, *yall, *xtest_all, *ytest_all;
-    if (!ex_idx_load_all("cnn", a.data, &xall, &yall, &xtest_all, &ytest_all))
-        return 1;
-    if (xall->shape[1] != SIDE * SIDE || xtest_all->shape[1] != SIDE * SIDE) {
-        fprintf(stderr, "cnn: images must be %dx%d\n", SIDE, SIDE);
-        return 1;
-    }
-    int64_t ntrain_all = xall->shape[0], ntest = xtest_all->shape[0];
-    if (limit > 0 && limit < ntrain_all)
-        ntrain_all = limit;
-    if (limit > 0 && limit < ntest)
-        ntest = limit;
-    int64_t nval = ntrain_all / 12, ntrain = ntrain_all - nval; /* 5000 of 60000 */
-    tg_tensor *x = ex_rows(xall, 0, ntrain), *y = ex_rows(yall, 0, ntrain);
-    tg_tensor *xv = ex_rows(xall, ntrain, ntrain_all), *yv = ex_rows(yall, ntrain, ntrain_all);
-    tg_tensor *xt = ex_rows(xtest_all, 0, ntest), *yt = ex_rows(ytest_all, 0, ntest);
-    if (!x || !y || !xv || !yv || !xt || !yt) {
-        fprintf(stderr, "cnn: %s\n", tg_last_error());
-        return 1;
-    }
+    ex_idx_data d;
+    ex_idx_data_load("cnn", &a, limit, (const int64_t[3]){1, SIDE, SIDE}, &d);
     /* the training split's pixel statistics standardise every split */
     double sum = 0, sum2 = 0;
-    for (int64_t i = 0; i < tg_tensor_numel(x); i++) {
-        double v = ((const float *)x->data)[i];
+    for (int64_t i = 0; i < tg_tensor_numel(d.x); i++) {
+        double v = ((const float *)d.x->data)[i];
         sum += v;
         sum2 += v * v;
     }
-    double mean = sum / (double)tg_tensor_numel(x);
-    double sd = sqrt(fmax(sum2 / (double)tg_tensor_numel(x) - mean * mean, 1e-12));
-    standardise(x, mean, sd);
-    standardise(xv, mean, sd);
-    standardise(xt, mean, sd);
+    double mean = sum / (double)tg_tensor_numel(d.x);
+    double sd = sqrt(fmax(sum2 / (double)tg_tensor_numel(d.x) - mean * mean, 1e-12));
+    standardise(d.x, mean, sd);
+    standardise(d.xv, mean, sd);
+    standardise(d.xt, mean, sd);
 
     tg_model *m = tg_model_new(TG_F32, a.seed);
     if (!m || !build(m, bn)) {
         fprintf(stderr, "cnn: %s\n", tg_last_error());
         return 1;
     }
-    tg_adam_opts ao = tg_adam_defaults();
-    ao.lr = a.lr;
-    ao.decay = decay;
-    tg_optim *opt = tg_adam_new(tg_model_param_count(m), tg_model_params(m), &ao);
-    tg_tape *t = tg_tape_new();
-    int64_t B = a.batch > 0 ? a.batch : 64;
-    tg_tensor *xb = tg_zeros(TG_F32, 4, (int64_t[]){B, 1, SIDE, SIDE});
-    tg_tensor *yb = tg_zeros(TG_I32, 1, &B);
-    if (!opt || !t || !xb || !yb) {
-        fprintf(stderr, "cnn: %s\n", tg_last_error());
-        return 1;
-    }
-    double t0 = ex_now();
-    if (ex_train_classifier(&a, "cnn", m, opt, t, x, y, xb, yb) != 0)
-        return 1;
-    double secs = ex_now() - t0;
+    tg_optim *opt = ex_adam("cnn", m, a.lr, decay, 0);
+    /* full batches only, each epoch in the order tg_permutation(N, seed, 1000 + epoch) */
+    tg_fit_opts fo = ex_fit_opts(&a, m, opt);
+    fo.batch = a.batch;
+    fo.drop_last = true;
+    fo.shuffle_stream = 1001;
+    fo.penalty = false;
+    fo.x_val = d.xv;
+    fo.y_val = d.yv;
+    fo.eval_batch = EVAL_CHUNK;
+    double secs = ex_fit("cnn", m, opt, d.x, d.y, &fo, NULL);
     /* evaluation mode: batch norm uses its running statistics */
-    const int64_t img[3] = {1, SIDE, SIDE};
-    ex_eval_result tr = ex_evaluate("cnn", m, t, x, y, EVAL_CHUNK, 3, img);
-    ex_eval_result va = ex_evaluate("cnn", m, t, xv, yv, EVAL_CHUNK, 3, img);
-    ex_eval_result te = ex_evaluate("cnn", m, t, xt, yt, EVAL_CHUNK, 3, img);
-    if (a.json)
-        printf("{\"train_loss\":%.6f,\"train_acc\":%.4f,\"val_loss\":%.6f,\"val_acc\":%.4f,"
-               "\"test_loss\":%.6f,\"test_acc\":%.4f,\"batch_norm\":%d,\"epochs\":%d,"
-               "\"seconds\":%.3f}\n",
-               tr.loss, tr.acc, va.loss, va.acc, te.loss, te.acc, bn ? 1 : 0, a.epochs, secs);
-    else
-        printf("cnn%s: %d epochs in %.1f s: train acc %.4f, validation acc %.4f, test loss %.4f "
-               "acc %.4f\n",
-               bn ? " (batch norm)" : "", a.epochs, secs, tr.acc, va.acc, te.loss, te.acc);
-    tg_tape_free(&t);
-    tg_optim_free(&opt);
-    ex_print_hash(&a, m);
-    tg_model_free(&m);
-    tg_tensor *all[] = {xall, yall, xtest_all, ytest_all, x, y, xv, yv, xt, yt, xb, yb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        tg_tensor_free(&all[i]);
+    ex_report_test(&a, bn ? "cnn (batch norm)" : "cnn",
+                   bn ? ",\"batch_norm\":1" : ",\"batch_norm\":0", secs, m, EVAL_CHUNK, &d);
+    ex_idx_data_free(&d);
+    ex_finish(&a, &opt, &m, NULL, 0);
     return 0;
 }

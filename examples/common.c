@@ -10,8 +10,6 @@
 
 #include "tapegrad.h"
 
-static bool shown;
-
 /* ------------------------------------------------------------ command line */
 
 /* the flags every example has, then the optional ones it opts into (ex_parse's mask) */
@@ -29,6 +27,7 @@ static void describe_flags(const ex_args *a, unsigned mask, const ex_flag *extra
     fprintf(f, "  --save-every N    with --save: also every N epochs, 1..%d (default: at the end only)\n",
             EX_MAX_EPOCHS);
     fprintf(f, "  --resume PATH     continue from a checkpoint up to --epochs in total\n");
+    fprintf(f, "  --log FILE        append one CSV row per epoch (plot: scripts/plot_log.sh)\n");
     if (mask & EX_LR)
         fprintf(f, "  --lr X            learning rate, > 0 and <= 10 (default %g)\n", a->lr);
     if (mask & EX_DROPOUT)
@@ -37,8 +36,6 @@ static void describe_flags(const ex_args *a, unsigned mask, const ex_flag *extra
     if (mask & EX_BATCH)
         fprintf(f, "  --batch B         mini-batch size, 1..1000000 (default %lld)\n",
                 (long long)a->batch);
-    if (mask & EX_LOG)
-        fprintf(f, "  --log FILE        append one CSV row per epoch (plot: scripts/plot_log.sh)\n");
     if (mask & EX_DATA)
         fprintf(f, "  --data DIR        directory of MNIST-format IDX files (default %s)\n",
                 a->data ? a->data : "none");
@@ -67,6 +64,31 @@ static double number(const char *prog, const char *flag, const char *v, double l
     if (end == v || *end || d != d || (integer && d != (double)(int64_t)d) || d < lo || d > hi)
         bad(prog, "%s: '%s' is not %s", flag, v, range);
     return d;
+}
+
+/* exits 2 unless the file of `flag` can be created at path (its directory is writable):
+ * a save or the log would fail only after loading data or training otherwise */
+static void check_writable(const char *prog, const char *flag, const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "%s: %s %s: cannot write into %s: %s\n", prog, flag, path, dir,
+                strerror(errno ? errno : ENOTDIR));
+        exit(2);
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: %s %s: is a directory\n", prog, flag, path);
+        exit(2);
+    }
 }
 
 void ex_parse(int argc, char **argv, ex_args *a, unsigned mask, const ex_flag *extra,
@@ -119,7 +141,7 @@ void ex_parse(int argc, char **argv, ex_args *a, unsigned mask, const ex_flag *e
             if (!v || !*v)
                 bad(prog, "%s needs a directory%s%s", o, "", "");
             a->data = v;
-        } else if ((mask & EX_LOG) && !strcmp(o, "--log")) {
+        } else if (!strcmp(o, "--log")) {
             if (!v || !*v)
                 bad(prog, "%s needs a file%s%s", o, "", "");
             a->log = v;
@@ -137,38 +159,21 @@ void ex_parse(int argc, char **argv, ex_args *a, unsigned mask, const ex_flag *e
     if (a->save_every > 0 && !a->save)
         bad(prog, "%s needs --save PATH%s%s", "--save-every", "", "");
     if (a->save)
-        ex_check_writable(prog, a->save);
+        check_writable(prog, "--save", a->save);
+    if (a->log)
+        check_writable(prog, "--log", a->log);
     if (tg_set_num_threads(a->threads) != TG_OK) {
         fprintf(stderr, "%s: --threads %d: %s\n", prog, a->threads, tg_last_error());
         exit(2);
     }
 }
 
-void ex_check_writable(const char *prog, const char *path)
-{
-    /* a save fails only after training otherwise: check the directory now */
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = 0;
-    else
-        *slash = 0;
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
-        fprintf(stderr, "%s: --save %s: cannot write into %s: %s\n", prog, path, dir,
-                strerror(errno ? errno : ENOTDIR));
-        exit(2);
-    }
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "%s: --save %s: is a directory\n", prog, path);
-        exit(2);
-    }
-}
 
-int ex_resume(const ex_args *a, tg_model *m, tg_optim *opt)
+/* ---------------------------------------------------------------- training */
+
+/* --resume: loads the checkpoint into m and opt and returns the first epoch to run
+ * (saved epoch + 1); 1 without --resume */
+static int resume(const ex_args *a, tg_model *m, tg_optim *opt)
 {
     if (!a->resume)
         return 1;
@@ -185,21 +190,11 @@ int ex_resume(const ex_args *a, tg_model *m, tg_optim *opt)
     return (int)epoch + 1;
 }
 
-void ex_maybe_save(const ex_args *a, const tg_model *m, const tg_optim *opt, int epoch)
-{
-    if (!a->save || !(epoch == a->epochs || (a->save_every > 0 && epoch % a->save_every == 0)))
-        return;
-    if (tg_checkpoint_save(a->save, m, opt, epoch) != TG_OK) {
-        fprintf(stderr, "%s\n", tg_last_error());
-        exit(1);
-    }
-}
-
 tg_fit_opts ex_fit_opts(const ex_args *a, tg_model *m, tg_optim *opt)
 {
     tg_fit_opts o = tg_fit_defaults();
     o.epochs = a->epochs;
-    o.first_epoch = ex_resume(a, m, opt);
+    o.first_epoch = resume(a, m, opt);
     o.seed = a->seed;
     o.checkpoint = a->save;
     o.checkpoint_every = a->save_every;
@@ -208,22 +203,95 @@ tg_fit_opts ex_fit_opts(const ex_args *a, tg_model *m, tg_optim *opt)
     return o;
 }
 
-void ex_print_hash(const ex_args *a, const tg_model *m)
+void ex_add_l2_hidden(tg_model *m, int64_t in, int64_t out)
 {
-    if (a->print_hash)
-        printf("%016llx\n", (unsigned long long)tg_model_hash(m));
+    tg_dense_opts hidden = tg_dense_defaults();
+    hidden.l2_weight = 5e-4;
+    hidden.l2_bias = 5e-4;
+    tg_model_add_dense(m, in, out, &hidden);
+    tg_model_add_activation(m, TG_ACT_RELU, 0);
 }
 
-void ex_report(const ex_args *a, const char *name, double secs, double train_loss,
-               double train_acc, double val_loss, double val_acc)
+tg_optim *ex_adam(const char *name, tg_model *m, double lr, double decay, double eps)
 {
-    if (a->json)
+    tg_adam_opts o = tg_adam_defaults();
+    o.lr = lr;
+    o.decay = decay;
+    if (eps > 0)
+        o.eps = eps;
+    tg_optim *opt = m ? tg_adam_new(tg_model_param_count(m), tg_model_params(m), &o) : NULL;
+    if (!opt) {
+        fprintf(stderr, "%s: %s\n", name, tg_last_error());
+        exit(1);
+    }
+    return opt;
+}
+
+double ex_fit(const char *name, tg_model *m, tg_optim *opt, const tg_tensor *x,
+              const tg_tensor *y, const tg_fit_opts *fo, tg_epoch_stats *last)
+{
+    double t0 = ex_now();
+    if (tg_fit(m, opt, x, y, fo, last) != TG_OK) {
+        fprintf(stderr, "%s: %s\n", name, tg_last_error());
+        exit(1);
+    }
+    return ex_now() - t0;
+}
+
+/* ----------------------------------------------------------------- results */
+
+/* loss and accuracy of m on (x, y) in chunks of `chunk` rows; exits 1 on failure */
+static void evaluate(const char *name, tg_model *m, tg_fit_loss k, const tg_tensor *x,
+                     const tg_tensor *y, int64_t chunk, double *loss, double *acc)
+{
+    if (tg_evaluate(m, x, y, k, chunk, loss, acc) != TG_OK) {
+        fprintf(stderr, "%s: %s\n", name, tg_last_error());
+        exit(1);
+    }
+}
+
+int ex_run_full_batch(const ex_args *a, ex_task *task, tg_model *m, tg_optim *opt)
+{
+    tg_fit_opts fo = ex_fit_opts(a, m, opt);
+    fo.batch = task->x->shape[0];
+    fo.shuffle = false;
+    fo.progress_every = 100;
+    fo.loss = task->loss;
+    fo.penalty = task->penalty;
+    fo.x_val = task->xv;
+    fo.y_val = task->yv;
+    double secs = ex_fit(task->name, m, opt, task->x, task->y, &fo, NULL), tl, ta, vl, va;
+    evaluate(task->name, m, task->loss, task->x, task->y, task->x->shape[0], &tl, &ta);
+    evaluate(task->name, m, task->loss, task->xv, task->yv, task->xv->shape[0], &vl, &va);
+    if (task->loss == TG_FIT_MSE && a->json)
+        printf("{\"train_loss\":%.8f,\"train_mse\":%.8f,\"val_loss\":%.8f,\"val_mse\":%.8f,"
+               "\"epochs\":%d,\"seconds\":%.3f}\n",
+               tl, tl, vl, vl, a->epochs, secs);
+    else if (task->loss == TG_FIT_MSE)
+        printf("%s: %d epochs in %.2f s: train mse %.6f, validation mse %.6f\n", task->name,
+               a->epochs, secs, tl, vl);
+    else if (a->json)
         printf("{\"train_loss\":%.6f,\"train_acc\":%.4f,\"val_loss\":%.6f,\"val_acc\":%.4f,"
                "\"epochs\":%d,\"seconds\":%.3f}\n",
-               train_loss, train_acc, val_loss, val_acc, a->epochs, secs);
+               tl, ta, vl, va, a->epochs, secs);
     else
         printf("%s: %d epochs in %.2f s: train loss %.4f acc %.4f, validation loss %.4f acc %.4f\n",
-               name, a->epochs, secs, train_loss, train_acc, val_loss, val_acc);
+               task->name, a->epochs, secs, tl, ta, vl, va);
+    /* the validation data may be the training data (xor) */
+    tg_tensor *own[4] = {task->x, task->y, task->xv != task->x ? task->xv : NULL,
+                         task->yv != task->y ? task->yv : NULL};
+    ex_finish(a, &opt, &m, own, 4);
+    return 0;
+}
+
+void ex_finish(const ex_args *a, tg_optim **opt, tg_model **m, tg_tensor **tensors, int n)
+{
+    if (a->print_hash)
+        printf("%016llx\n", (unsigned long long)tg_model_hash(*m));
+    tg_optim_free(opt);
+    tg_model_free(m);
+    for (int i = 0; i < n; i++)
+        tg_tensor_free(&tensors[i]);
 }
 
 double ex_now(void)
@@ -233,26 +301,10 @@ double ex_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void ex_progress(int epoch, int epochs, double loss, const char *metric, double value,
-                 double samples_per_s)
-{
-    if (!isatty(STDERR_FILENO))
-        return;
-    fprintf(stderr, "\repoch %d/%d  loss %.4f  %s %.4f  %.0f samples/s   ", epoch, epochs, loss,
-            metric, value, samples_per_s);
-    shown = true;
-}
-
-void ex_progress_done(void)
-{
-    if (shown)
-        fputc('\n', stderr);
-    shown = false;
-}
-
 /* ------------------------------------------- classifiers on MNIST-format data */
 
-tg_tensor *ex_idx_load(const char *name, const char *dir, const char *stem)
+/* DIR/STEM.gz if readable, else DIR/STEM; NULL (error printed after "name: ") */
+static tg_tensor *idx_load(const char *name, const char *dir, const char *stem)
 {
     char path[4096];
     tg_tensor *t = NULL;
@@ -264,113 +316,82 @@ tg_tensor *ex_idx_load(const char *name, const char *dir, const char *stem)
     return t;
 }
 
-bool ex_idx_load_all(const char *name, const char *dir, tg_tensor **x, tg_tensor **y,
-                     tg_tensor **xt, tg_tensor **yt)
-{
-    static const char *const stems[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-    tg_tensor **out[4] = {x, y, xt, yt};
-    for (int i = 0; i < 4; i++)
-        *out[i] = NULL;
-    for (int i = 0; i < 4; i++)
-        if (!(*out[i] = ex_idx_load(name, dir, stems[i]))) { /* one message, then stop */
-            for (int k = 0; k < i; k++)
-                tg_tensor_free(out[k]);
-            return false;
-        }
-    return true;
-}
-
-tg_tensor *ex_rows(const tg_tensor *t, int64_t lo, int64_t hi)
+/* rows [lo, hi) of t as a new contiguous tensor, [hi - lo, image...] with an image
+ * shape; NULL on failure */
+static tg_tensor *rows_of(const tg_tensor *t, int64_t lo, int64_t hi, const int64_t image[3])
 {
     int64_t start[2] = {lo, 0}, stop[2] = {hi, t->ndim > 1 ? t->shape[1] : 1}, step[2] = {1, 1};
     tg_tensor *v = tg_view_slice(t, start, stop, step);
     tg_tensor *c = v ? tg_tensor_clone(v) : NULL;
+    tg_tensor *r = c && image ? tg_view_reshape(c, 4, (int64_t[]){hi - lo, image[0], image[1],
+                                                                    image[2]})
+                              : NULL;
     tg_tensor_free(&v);
-    return c;
-}
-
-int ex_train_classifier(const ex_args *a, const char *name, tg_model *m, tg_optim *opt,
-                        tg_tape *t, const tg_tensor *x, const tg_tensor *y, tg_tensor *xb,
-                        tg_tensor *yb)
-{
-    int64_t ntrain = x->shape[0], B = xb->shape[0];
-    int64_t features = ntrain ? tg_tensor_numel(x) / ntrain : 0;
-    int64_t *perm = malloc(sizeof *perm * (size_t)(ntrain > 0 ? ntrain : 1));
-    if (!perm) {
-        fprintf(stderr, "%s: out of memory\n", name);
-        return 1;
-    }
-    double t0 = ex_now();
-    int64_t seen = 0;
-    for (int epoch = ex_resume(a, m, opt); epoch <= a->epochs; epoch++) {
-        /* a permutation from the counter-based RNG: reproducible for (seed, epoch) */
-        tg_permutation(ntrain, a->seed, 1000 + (uint64_t)epoch, perm);
-        double epoch_loss = 0;
-        int64_t batches = 0;
-        for (int64_t lo = 0; lo + B <= ntrain; lo += B) { /* full batches only */
-            float *xd = xb->data;
-            int32_t *yd = yb->data;
-            for (int64_t r = 0; r < B; r++) {
-                memcpy(xd + r * features, (const float *)x->data + perm[lo + r] * features,
-                       sizeof(float) * (size_t)features);
-                yd[r] = ((const int32_t *)y->data)[perm[lo + r]];
-            }
-            tg_tape_reset(t);
-            tg_tensor *out = tg_model_forward(m, t, xb, true);
-            tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
-            if (tg_backward(t, l) != TG_OK) {
-                fprintf(stderr, "%s: %s\n", name, tg_tape_error(t));
-                free(perm);
-                return 1;
-            }
-            tg_optim_step(opt);
-            tg_optim_zero_grad(opt);
-            epoch_loss += tg_tensor_get_flat(l, 0);
-            batches++;
-            seen += B;
-            if (batches % 50 == 0)
-                ex_progress(epoch, a->epochs, epoch_loss / (double)batches, "batch acc",
-                            tg_accuracy(out, yb), (double)seen / (ex_now() - t0));
-        }
-        ex_maybe_save(a, m, opt, epoch);
-    }
-    ex_progress_done();
-    free(perm);
-    return 0;
-}
-
-ex_eval_result ex_evaluate(const char *name, tg_model *m, tg_tape *t, const tg_tensor *x,
-                           const tg_tensor *y, int64_t chunk, int sample_ndim,
-                           const int64_t *sample)
-{
-    double loss = 0;
-    int64_t hit = 0, n = x->shape[0];
-    for (int64_t lo = 0; lo < n; lo += chunk) {
-        int64_t hi = lo + chunk < n ? lo + chunk : n;
-        tg_tensor *flat = ex_rows(x, lo, hi), *yb = ex_rows(y, lo, hi), *xb = NULL;
-        if (flat && sample_ndim > 0) {
-            int64_t shape[8] = {hi - lo};
-            for (int d = 0; d < sample_ndim && d < 7; d++)
-                shape[d + 1] = sample[d];
-            xb = tg_view_reshape(flat, sample_ndim + 1, shape);
-        }
-        tg_tape_reset(t);
-        bool rec = tg_tape_set_grad_mode(t, false);
-        tg_tensor *out = tg_model_forward(m, t, xb ? xb : flat, false);
-        tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
-        if (!l) {
-            fprintf(stderr, "%s: evaluation failed: %s\n", name,
-                    flat && yb ? tg_tape_error(t) : tg_last_error());
-            exit(1);
-        }
-        loss += tg_tensor_get_flat(l, 0) * (double)(hi - lo);
-        hit += (int64_t)(tg_accuracy(out, yb) * (double)(hi - lo) + 0.5);
-        tg_tape_set_grad_mode(t, rec);
-        tg_tensor_free(&xb);
-        tg_tensor_free(&flat);
-        tg_tensor_free(&yb);
-    }
-    ex_eval_result r = {loss / (double)n, (double)hit / (double)n};
+    if (!image)
+        return c;
+    tg_tensor_free(&c);
     return r;
+}
+
+void ex_idx_data_load(const char *name, const ex_args *a, int64_t limit, const int64_t image[3],
+                      ex_idx_data *d)
+{
+    if (access(a->data, R_OK) != 0) {
+        fprintf(stderr,
+                "%s: no data in %s. Install Debian's Fashion-MNIST (apt-get install "
+                "dataset-fashion-mnist) or pass --data DIR with MNIST-format IDX files.\n",
+                name, a->data);
+        exit(2);
+    }
+    static const char *const stems[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    tg_tensor *all[4];
+    for (int i = 0; i < 4; i++)
+        if (!(all[i] = idx_load(name, a->data, stems[i]))) /* one message, then stop */
+            exit(1);
+    int64_t pixels = image ? image[0] * image[1] * image[2] : all[0]->shape[1];
+    if (all[0]->shape[1] != pixels || all[2]->shape[1] != pixels) {
+        fprintf(stderr, "%s: images must have %lld pixels\n", name, (long long)pixels);
+        exit(1);
+    }
+    int64_t ntrain_all = all[0]->shape[0], ntest = all[2]->shape[0];
+    if (limit > 0 && limit < ntrain_all)
+        ntrain_all = limit;
+    if (limit > 0 && limit < ntest)
+        ntest = limit;
+    int64_t nval = ntrain_all / 12, ntrain = ntrain_all - nval; /* 5000 of 60000 */
+    *d = (ex_idx_data){rows_of(all[0], 0, ntrain, image), rows_of(all[1], 0, ntrain, NULL),
+                       rows_of(all[0], ntrain, ntrain_all, image),
+                       rows_of(all[1], ntrain, ntrain_all, NULL), rows_of(all[2], 0, ntest, image),
+                       rows_of(all[3], 0, ntest, NULL)};
+    for (int i = 0; i < 4; i++)
+        tg_tensor_free(&all[i]);
+    if (!d->x || !d->y || !d->xv || !d->yv || !d->xt || !d->yt) {
+        fprintf(stderr, "%s: %s\n", name, tg_last_error());
+        exit(1);
+    }
+}
+
+void ex_report_test(const ex_args *a, const char *title, const char *json_extra, double secs,
+                    tg_model *m, int64_t chunk, const ex_idx_data *d)
+{
+    double r[6];
+    evaluate(title, m, TG_FIT_SOFTMAX_CE, d->x, d->y, chunk, &r[0], &r[1]);
+    evaluate(title, m, TG_FIT_SOFTMAX_CE, d->xv, d->yv, chunk, &r[2], &r[3]);
+    evaluate(title, m, TG_FIT_SOFTMAX_CE, d->xt, d->yt, chunk, &r[4], &r[5]);
+    if (a->json)
+        printf("{\"train_loss\":%.6f,\"train_acc\":%.4f,\"val_loss\":%.6f,\"val_acc\":%.4f,"
+               "\"test_loss\":%.6f,\"test_acc\":%.4f%s,\"epochs\":%d,\"seconds\":%.3f}\n",
+               r[0], r[1], r[2], r[3], r[4], r[5], json_extra, a->epochs, secs);
+    else
+        printf("%s: %d epochs in %.1f s: train acc %.4f, validation acc %.4f, test loss %.4f "
+               "acc %.4f\n",
+               title, a->epochs, secs, r[1], r[3], r[4], r[5]);
+}
+
+void ex_idx_data_free(ex_idx_data *d)
+{
+    tg_tensor **all[6] = {&d->x, &d->y, &d->xv, &d->yv, &d->xt, &d->yt};
+    for (int i = 0; i < 6; i++)
+        tg_tensor_free(all[i]);
 }

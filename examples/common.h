@@ -1,4 +1,5 @@
-/* Shared by the example programs: command line, progress line, JSON summary. */
+/* Shared by the example programs: the command line, training through tg_fit, the final
+ * figures and the MNIST-format data of mnist and cnn. */
 #ifndef TG_EXAMPLES_COMMON_H
 #define TG_EXAMPLES_COMMON_H
 
@@ -15,9 +16,9 @@ typedef struct {
     bool print_hash;   /* --print-hash: tg_model_hash (parameters and buffers), last line */
     const char *save, *resume; /* --save PATH, --resume PATH */
     int save_every;            /* --save-every N epochs (with --save) */
+    const char *log;   /* --log FILE: per-epoch CSV (tg_fit's log) */
     double dropout;
     const char *data;
-    const char *log;   /* --log FILE: per-epoch CSV (examples that train with tg_fit) */
     int64_t batch;
     double lr;
 } ex_args;
@@ -25,7 +26,7 @@ typedef struct {
 #define EX_MAX_EPOCHS 1000000
 
 /* optional flags an example opts into (ex_parse's mask) */
-enum { EX_LR = 1, EX_DROPOUT = 2, EX_BATCH = 4, EX_DATA = 8, EX_LOG = 16 };
+enum { EX_LR = 1, EX_DROPOUT = 2, EX_BATCH = 4, EX_DATA = 8 };
 
 /* an example's own flag: a bool switch, or an int64_t / double value in [lo, hi] */
 typedef enum { EX_FLAG_BOOL, EX_FLAG_INT, EX_FLAG_DOUBLE, EX_FLAG_STRING } ex_flag_kind;
@@ -47,65 +48,60 @@ typedef struct {
  * written, and --save-every without --save). */
 void ex_parse(int argc, char **argv, ex_args *a, unsigned mask, const ex_flag *extra,
               const char *about);
-/* exits 2 unless a checkpoint can be created at path (its directory is writable) */
-void ex_check_writable(const char *prog, const char *path);
+
+/* ---- models and training ---- */
+/* a hidden layer: Dense(in, out) with L2 5e-4 on its weights and biases, then ReLU */
+void ex_add_l2_hidden(tg_model *m, int64_t in, int64_t out);
+/* Adam over m's parameters with lr, inverse-time decay and eps (0: Adam's default);
+ * exits 1 with the error after "name: " */
+tg_optim *ex_adam(const char *name, tg_model *m, double lr, double decay, double eps);
 /* tg_fit's options from the common flags: epochs, seed, --resume (loads m and opt and
- * starts after the saved epoch), --save/--save-every, --log, progress on stderr */
+ * starts after the saved epoch; says so on stderr when nothing is left to train; exits
+ * 1 when the checkpoint does not load), --save/--save-every, --log, progress on
+ * stderr. The example adds its loss, batches and validation data. */
 tg_fit_opts ex_fit_opts(const ex_args *a, tg_model *m, tg_optim *opt);
-/* with --print-hash, prints the model's fingerprint as the last line of stdout */
-struct tg_model;
-void ex_print_hash(const ex_args *a, const struct tg_model *m);
-/* --resume: loads the checkpoint into m and opt and returns the first epoch to run
- * (saved epoch + 1); 1 without --resume. Exits 1 with the error on failure. Says so on
- * stderr when the checkpoint already reached --epochs (nothing left to train). */
-struct tg_optim;
-int ex_resume(const ex_args *a, struct tg_model *m, struct tg_optim *opt);
-/* --save: checkpoint after `epoch` when it is a multiple of --save-every or the last */
-void ex_maybe_save(const ex_args *a, const struct tg_model *m, const struct tg_optim *opt,
-                   int epoch);
-/* the final summary of a classification example: one JSON object with --json, else a
- * sentence */
-void ex_report(const ex_args *a, const char *name, double secs, double train_loss,
-               double train_acc, double val_loss, double val_acc);
+/* tg_fit(m, opt, x, y, fo, last); exits 1 with the error after "name: ". Returns the
+ * seconds it took. */
+double ex_fit(const char *name, tg_model *m, tg_optim *opt, const tg_tensor *x,
+              const tg_tensor *y, const tg_fit_opts *fo, tg_epoch_stats *last);
+
+/* What a small example trains: the data, the validation data (the training data again
+ * where there is none) and the loss (+ the model's penalty when `penalty`). */
+typedef struct {
+    const char *name;
+    tg_fit_loss loss;
+    bool penalty;
+    tg_tensor *x, *y, *xv, *yv;
+} ex_task;
+/* Full-batch training of m with opt through tg_fit (every epoch one step on all rows,
+ * a progress line every 100 epochs), then the final summary: the train and validation
+ * figures (tg_evaluate, all rows at once) as one JSON object with --json, else a
+ * sentence; for TG_FIT_MSE mean squared errors (train_mse, val_mse). Then ex_finish
+ * and frees the task's tensors. Returns the exit status: 0 (exits 1 on failure). */
+int ex_run_full_batch(const ex_args *a, ex_task *task, tg_model *m, tg_optim *opt);
+/* with --print-hash, prints the model's fingerprint as the last line of stdout; then
+ * frees the optimizer, the model and the n tensors */
+void ex_finish(const ex_args *a, tg_optim **opt, tg_model **m, tg_tensor **tensors, int n);
 /* seconds since an arbitrary start */
 double ex_now(void);
-/* progress line on stderr, only when stderr is a terminal */
-void ex_progress(int epoch, int epochs, double loss, const char *metric, double value,
-                 double samples_per_s);
-/* ends the progress line (if one was shown) */
-void ex_progress_done(void);
 
 /* ---- classifiers on MNIST-format data (mnist, cnn) ---- */
-struct tg_tensor;
-struct tg_tape;
-/* DIR/STEM.gz if readable, else DIR/STEM, through tg_idx_load; NULL (error printed
- * after "name: ") on failure */
-struct tg_tensor *ex_idx_load(const char *name, const char *dir, const char *stem);
-/* the four files of an MNIST-format directory (train and t10k images and labels);
- * false after the first failure's message (nothing left allocated) */
-bool ex_idx_load_all(const char *name, const char *dir, struct tg_tensor **x,
-                     struct tg_tensor **y, struct tg_tensor **xt, struct tg_tensor **yt);
-/* rows [lo, hi) of a 1-D or 2-D tensor as a new contiguous tensor (NULL on failure) */
-struct tg_tensor *ex_rows(const struct tg_tensor *t, int64_t lo, int64_t hi);
-/* Epochs ex_resume(a) .. a->epochs of softmax cross-entropy training on x (F32 [N, ...])
- * and y (I32 [N]): each epoch visits the rows in a permutation reproducible from
- * (seed, epoch), in full batches copied into xb (F32, any shape of B rows with x's
- * per-row size) and yb (I32 [B]); opt steps after each batch; ex_maybe_save after
- * each epoch; a progress line every 50 batches. Returns 0, or 1 with the error
- * printed after "name: ". */
-int ex_train_classifier(const ex_args *a, const char *name, struct tg_model *m,
-                        struct tg_optim *opt, struct tg_tape *t, const struct tg_tensor *x,
-                        const struct tg_tensor *y, struct tg_tensor *xb,
-                        struct tg_tensor *yb);
 typedef struct {
-    double loss, acc;
-} ex_eval_result;
-/* Mean softmax cross-entropy and accuracy of m in evaluation mode (no gradients) over x
- * (F32 [N, features]) and y (I32 [N]), in chunks of `chunk` rows, each reshaped to
- * [rows, sample...] when sample_ndim > 0 (e.g. {1, 28, 28} for images). Exits 1 with
- * the error printed after "name: " on failure. */
-ex_eval_result ex_evaluate(const char *name, struct tg_model *m, struct tg_tape *t,
-                           const struct tg_tensor *x, const struct tg_tensor *y, int64_t chunk,
-                           int sample_ndim, const int64_t *sample);
+    tg_tensor *x, *y, *xv, *yv, *xt, *yt; /* train, validation, test: F32 images, I32 [N] */
+} ex_idx_data;
+/* The four files of the MNIST-format directory a->data (DIR/NAME.gz if readable, else
+ * DIR/NAME): the first `limit` training images (0: all) split into training and
+ * validation (the last 1/12: 5000 of 60000), the first `limit` test images; with
+ * `image` (e.g. {1, 28, 28}; NULL: flat rows) the images are [N, image...]. Exits 2
+ * with how to get data when the directory is missing, 1 on another failure (images of
+ * another size too). */
+void ex_idx_data_load(const char *name, const ex_args *a, int64_t limit, const int64_t image[3],
+                      ex_idx_data *d);
+/* Softmax cross-entropy figures of m (tg_evaluate in chunks of `chunk` rows) on the
+ * three splits, as JSON (with `json_extra`, e.g. ",\"batch_norm\":1", before "epochs")
+ * or a sentence starting with `title`; exits 1 on failure */
+void ex_report_test(const ex_args *a, const char *title, const char *json_extra, double secs,
+                    tg_model *m, int64_t chunk, const ex_idx_data *d);
+void ex_idx_data_free(ex_idx_data *d);
 
 #endif

@@ -47,6 +47,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audio_common.h"
 #include "common.h"
 #include "music.h"
 #include "tapegrad.h"
@@ -197,160 +198,86 @@ static tg_tensor *load_waves(const clipset *s)
     return w;
 }
 
-typedef struct {
-    const tg_melspec *ms;
-    bool augment;
-    uint64_t seed;
-} frontend;
-
-/* a clip (CLIP samples at src) -> standardised log-mel [MELS * frames] at dst; augmented
- * with the draws of `index` when fe->augment. false (tg_last_error) on failure. */
-static bool features(const frontend *fe, const float *src, uint64_t index, float *dst,
-                     int64_t nfeat)
+/* a training clip made again: pitch-shifted by resampling, delayed by up to 50 ms, gain
+ * -12..+6 dB (clipped to [-1, 1]), white noise at 40..60 dB SNR */
+static tg_tensor *augment_wave(const ex_frontend *fe, const tg_tensor *row, uint64_t index)
 {
-    tg_tensor *row = tg_tensor_wrap(TG_F32, 1, (int64_t[]){CLIP}, (void *)src);
-    tg_tensor *w = NULL, *lm = NULL;
-    bool ok = row != NULL;
-    if (ok && fe->augment) {
-        tg_tensor *sp = tg_audio_speed(row, 0.94, 1.06, fe->seed, index);
-        w = sp ? tg_zeros(TG_F32, 1, (int64_t[]){CLIP}) : NULL;
-        ok = w != NULL;
-        if (ok) { /* pitch-shifted, delayed by up to 50 ms, gain -12..+6 dB */
-            const uint64_t stream = 0x6d75736963ull; /* draws apart from tg_audio_*'s */
-            int64_t delay = (int64_t)(tg_rng_uniform01(fe->seed ^ stream, index, 0) * RATE / 20);
-            double gain = pow(10, (-12 + 18 * tg_rng_uniform01(fe->seed ^ stream, index, 1)) / 20);
-            const float *s = sp->data;
-            float *d = w->data;
-            int64_t n = tg_tensor_numel(sp);
-            for (int64_t i = delay; i < CLIP && i - delay < n; i++)
-                d[i] = fmaxf(-1.0f, fminf(1.0f, (float)(gain * s[i - delay])));
-        }
-        tg_tensor_free(&sp);
-        ok = ok && tg_audio_add_noise(w, 40, 60, fe->seed, index) == TG_OK;
+    tg_tensor *sp = tg_audio_speed(row, 0.94, 1.06, fe->seed, index);
+    tg_tensor *w = sp ? tg_zeros(TG_F32, 1, (int64_t[]){CLIP}) : NULL;
+    if (w) {
+        const uint64_t stream = 0x6d75736963ull; /* draws apart from tg_audio_*'s */
+        int64_t delay = (int64_t)(tg_rng_uniform01(fe->seed ^ stream, index, 0) * RATE / 20);
+        double gain = pow(10, (-12 + 18 * tg_rng_uniform01(fe->seed ^ stream, index, 1)) / 20);
+        const float *s = sp->data;
+        float *d = w->data;
+        int64_t n = tg_tensor_numel(sp);
+        for (int64_t i = delay; i < CLIP && i - delay < n; i++)
+            d[i] = fmaxf(-1.0f, fminf(1.0f, (float)(gain * s[i - delay])));
+        if (tg_audio_add_noise(w, 40, 60, fe->seed, index) != TG_OK)
+            tg_tensor_free(&w);
     }
-    if (ok)
-        lm = tg_melspec_log(fe->ms, w ? w : row);
-    ok = lm && tg_tensor_numel(lm) == nfeat &&
-         (!fe->augment || tg_spec_augment(lm, 1, 6, 1, 10, fe->seed, index) == TG_OK);
-    if (ok) {
-        const float *l = lm->data;
-        double sum = 0, sum2 = 0;
-        for (int64_t k = 0; k < nfeat; k++) {
-            sum += l[k];
-            sum2 += (double)l[k] * l[k];
-        }
-        double mean = sum / (double)nfeat;
-        double sd = sqrt(fmax(sum2 / (double)nfeat - mean * mean, 1e-12));
-        for (int64_t k = 0; k < nfeat; k++)
-            dst[k] = (float)(((double)l[k] - mean) / sd);
-    }
-    tg_tensor_free(&lm);
-    tg_tensor_free(&w);
-    tg_tensor_free(&row);
-    return ok;
+    tg_tensor_free(&sp);
+    return w;
 }
 
-/* features of the first n rows of waves into x (F32 [n, nfeat]); index = base + row */
-static void all_features(const frontend *fe, const tg_tensor *waves, int64_t n, tg_tensor *x,
-                         uint64_t base, int threads)
-{
-    int64_t nfeat = x->shape[1];
-    int failed = 0;
-    (void)threads;
-#ifdef TG_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 8) reduction(+ : failed)
-#endif
-    for (int64_t i = 0; i < n; i++)
-        failed += !features(fe, (const float *)waves->data + i * CLIP, base + (uint64_t)i,
-                            (float *)x->data + i * nfeat, nfeat);
-    if (failed) {
-        fprintf(stderr, "music: features of %d clips failed: %s\n", failed, tg_last_error());
-        exit(1);
-    }
-}
-
-static bool build(tg_model *m, bool one_d, int64_t frames)
-{
-    tg_conv2d_layer_opts c = tg_conv2d_layer_defaults();
-    c.bias = false; /* batch norm follows */
-    tg_dense_opts d = tg_dense_defaults();
-    d.init = TG_INIT_HE_UNIFORM;
-    int64_t w = frames, h = one_d ? 1 : MELS;
-    const int64_t k3[2] = {3, 3}, p22[2] = {2, 2}, k5[2] = {1, 5}, p12[2] = {1, 2};
-    int64_t ch2[4] = {1, 8, 16, 32}, ch1[4] = {MELS, 64, 64, 64};
-    const int64_t *ch = one_d ? ch1 : ch2;
-    c.padding[0] = one_d ? 0 : 1;
-    c.padding[1] = one_d ? 2 : 1;
-    bool ok = true;
-    for (int l = 0; l < 3 && ok; l++) {
-        ok = tg_model_add_conv2d(m, ch[l], ch[l + 1], one_d ? k5 : k3, &c) == TG_OK &&
-             tg_model_add_batch_norm(m, ch[l + 1], NULL) == TG_OK &&
-             tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
-             tg_model_add_max_pool2d(m, one_d ? p12 : p22, NULL) == TG_OK;
-        w /= 2;
-        h = one_d ? 1 : h / 2;
-    }
-    return ok && tg_model_add_flatten(m) == TG_OK &&
-           tg_model_add_dense(m, ch[3] * h * w, 64, &d) == TG_OK &&
-           tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
-           tg_model_add_dense(m, 64, CLASSES, NULL) == TG_OK;
-}
-
-/* m's outputs (evaluation mode) for the n rows of x seen as [n, sample...]: a new
- * F32 [n, CLASSES]; exits on error */
-static tg_tensor *scores_of(tg_model *m, const tg_tensor *x, int64_t n, const int64_t sample[3])
-{
-    tg_tensor *xv = tg_tensor_wrap(TG_F32, 4, (int64_t[]){n, sample[0], sample[1], sample[2]},
-                                   x->data);
-    tg_tensor *s = xv ? tg_model_predict(m, xv, EVAL_BATCH) : NULL;
-    tg_tensor_free(&xv);
-    if (!s) {
-        fprintf(stderr, "music: evaluation failed: %s\n", tg_last_error());
-        exit(1);
-    }
-    return s;
-}
-
-/* accuracy over the n rows of x with labels y; conf[true * CLASSES + predicted] when not
- * NULL. NaN for an empty set. */
-static double evaluate(tg_model *m, const tg_tensor *x, int64_t n, const int32_t *y,
-                       const int64_t sample[3], int64_t *conf)
+/* the n rows of x (F32 [>= n, nfeat]) seen as [n, sample...], or NULL for n = 0 */
+static tg_tensor *as_samples(const tg_tensor *x, int64_t n, const int64_t sample[3])
 {
     if (n == 0)
-        return NAN;
-    tg_tensor *s = scores_of(m, x, n, sample);
-    tg_tensor *yt = tg_tensor_wrap(TG_I32, 1, &n, (void *)y);
-    int64_t local[CLASSES * CLASSES];
-    if (!yt || tg_confusion_matrix(s, yt, CLASSES, conf ? conf : local) != TG_OK) {
-        fprintf(stderr, "music: evaluation failed: %s\n", tg_last_error());
+        return NULL;
+    tg_tensor *v = tg_tensor_wrap(TG_F32, 4, (int64_t[]){n, sample[0], sample[1], sample[2]},
+                                  x->data);
+    if (!v) {
+        fprintf(stderr, "music: %s\n", tg_last_error());
         exit(1);
     }
-    const int64_t *c = conf ? conf : local;
-    int64_t hit = 0;
-    for (int k = 0; k < CLASSES; k++)
-        hit += c[k * CLASSES + k];
-    tg_tensor_free(&s);
-    tg_tensor_free(&yt);
-    return (double)hit / (double)n;
+    return v;
+}
+
+/* a set's labels as I32 [n] (sharing the set's array), or NULL for an empty set */
+static tg_tensor *labels_of(const clipset *s)
+{
+    int64_t n = s->n;
+    tg_tensor *y = n ? tg_tensor_wrap(TG_I32, 1, &n, s->label) : NULL;
+    if (n && !y) {
+        fprintf(stderr, "music: %s\n", tg_last_error());
+        exit(1);
+    }
+    return y;
+}
+
+/* accuracy on the samples xs with labels ys (ex_sound_accuracy); NaN for an empty set */
+static double accuracy(tg_model *m, const tg_tensor *xs, const tg_tensor *ys, int64_t *conf)
+{
+    if (!xs) {
+        if (conf)
+            memset(conf, 0, sizeof(int64_t) * CLASSES * CLASSES);
+        return NAN;
+    }
+    return ex_sound_accuracy("music", m, xs, ys, CLASSES, conf);
 }
 
 /* --predict: the top three families of each file; exit status 1 if a file failed */
 static int predict(tg_model *m, const tg_melspec *ms, const int64_t sample[3], int64_t nfeat,
                    char **files, int nfiles, bool json)
 {
-    frontend fe = {.ms = ms};
+    ex_frontend fe = {.name = "music", .ms = ms, .clip = CLIP, .per_clip = true};
     float *clip = malloc(sizeof(float) * CLIP);
-    tg_tensor *x = tg_zeros(TG_F32, 2, (int64_t[]){1, nfeat});
-    if (!clip || !x)
+    tg_tensor *x = tg_zeros(TG_F32, 2, (int64_t[]){1, nfeat}), *xs = x ? as_samples(x, 1, sample) : NULL;
+    if (!clip || !xs)
         die_oom();
     int status = 0;
     for (int i = 0; i < nfiles; i++) {
-        if (!load_clip(files[i], clip) || !features(&fe, clip, 0, x->data, nfeat)) {
+        if (!load_clip(files[i], clip) || !ex_features(&fe, clip, 0, x->data, nfeat)) {
             fprintf(stderr, "music: %s\n", tg_last_error());
             status = 1;
             continue;
         }
-        tg_tensor *s = scores_of(m, x, 1, sample);
+        tg_tensor *s = tg_model_predict(m, xs, 1);
+        if (!s) {
+            fprintf(stderr, "music: %s\n", tg_last_error());
+            exit(1);
+        }
         const float *z = s->data;
         double p[CLASSES], zmax = z[0], sum = 0;
         for (int k = 1; k < CLASSES; k++)
@@ -380,6 +307,7 @@ static int predict(tg_model *m, const tg_melspec *ms, const int64_t sample[3], i
         tg_tensor_free(&s);
     }
     free(clip);
+    tg_tensor_free(&xs);
     tg_tensor_free(&x);
     return status;
 }
@@ -460,8 +388,7 @@ int main(int argc, char **argv)
          "fluidr3, timgm6mb or musescore", "the library held out for testing (default musescore)"},
         {"--augment", EX_FLAG_BOOL, &augment, 0, 0, NULL, NULL,
          "train on augmented copies (pitch, gain, delay, noise, masks); default off"},
-        {"--arch", EX_FLAG_STRING, &arch, 0, 0, "--arch 1d|2d", "1d or 2d",
-         "1d: conv over frames with mels as channels (default); 2d: conv over [1, mels, frames]"},
+        EX_SOUND_ARCH_FLAG(&arch),
         {"--confusion", EX_FLAG_STRING, &confusion, 0, 0, "--confusion FILE", "a path",
          "write the test confusion matrix as CSV (scripts/plot_confusion.sh)"},
         {"--dump-features", EX_FLAG_STRING, &dump, 0, 0, "--dump-features F", "a path",
@@ -469,12 +396,9 @@ int main(int argc, char **argv)
         {"--predict", EX_FLAG_BOOL, &predict_listed, 0, 0, NULL, NULL,
          "FILE... (last): top-3 families of sound files with the model of --resume"},
         {0}};
-    static char def_dir[4096];
-    const char *home = getenv("HOME");
-    snprintf(def_dir, sizeof def_dir, "%s/.cache/tapegrad/music", home ? home : ".");
     ex_args a = {.epochs = 15, .seed = 1, .threads = 1, .lr = 2e-3, .batch = 32,
-                 .data = def_dir};
-    ex_parse(argc, argv, &a, EX_LR | EX_BATCH | EX_DATA | EX_LOG, extra,
+                 .data = ex_sound_cache_dir("music")};
+    ex_parse(argc, argv, &a, EX_LR | EX_BATCH | EX_DATA, extra,
              "music: a CNN that names the instrument family of a note (log-mel spectrograms of "
              "notes rendered by examples/music_render), tested on a sample library it never heard");
     int test_lib = -1;
@@ -486,15 +410,11 @@ int main(int argc, char **argv)
                 "(see music --help)\n", test_name);
         return 2;
     }
-    if (strcmp(arch, "1d") && strcmp(arch, "2d")) {
-        fprintf(stderr, "music: --arch: '%s' is not 1d or 2d (see music --help)\n", arch);
-        return 2;
-    }
     if (files && !a.resume) {
         fprintf(stderr, "music: --predict needs the model: --resume MODEL.safetensors\n");
         return 2;
     }
-    bool one_d = !strcmp(arch, "1d");
+    bool one_d = ex_sound_one_d("music", arch);
     if (!tg_audio_available()) {
         fprintf(stderr, "music: tapegrad was built without audio support\n");
         return 2;
@@ -505,7 +425,7 @@ int main(int argc, char **argv)
     tg_model *m = tg_model_new(TG_F32, a.seed);
     int64_t frames = 1 + (CLIP - mo.n_fft + mo.hop - 1) / mo.hop, nfeat = MELS * frames;
     const int64_t sample[3] = {one_d ? MELS : 1, one_d ? 1 : MELS, frames};
-    if (!ms || !m || !build(m, one_d, frames)) {
+    if (!ms || !m || !ex_sound_cnn(m, one_d, MELS, frames, 64, CLASSES)) {
         fprintf(stderr, "music: %s\n", tg_last_error());
         return 1;
     }
@@ -524,13 +444,16 @@ int main(int argc, char **argv)
     clipset cs[SETS];
     read_manifest(a.data, test_lib, cs);
     tg_tensor *wave[SETS], *x[SETS];
-    frontend fe = {.ms = ms, .augment = false, .seed = a.seed};
+    /* augmented: SpecAugment with one band of up to 6 mels, one of up to 10 frames */
+    ex_frontend fe = {.name = "music", .ms = ms, .clip = CLIP, .seed = a.seed, .per_clip = true,
+                      .augment_wave = augment_wave, .mask_bands = 1, .mask_mels = 6,
+                      .mask_times = 1, .mask_frames = 10};
     for (int k = 0; k < SETS; k++) {
         wave[k] = load_waves(&cs[k]);
         x[k] = tg_zeros(TG_F32, 2, (int64_t[]){cs[k].n > 0 ? cs[k].n : 1, nfeat});
         if (!x[k])
             die_oom();
-        all_features(&fe, wave[k], cs[k].n, x[k], 0, a.threads);
+        ex_all_features(&fe, wave[k], cs[k].n, x[k], 0, a.threads);
     }
     int64_t ntrain = cs[SET_TRAIN].n;
     fprintf(stderr, "music: %lld train, %lld same-library held-out, %lld test clips (%s); "
@@ -545,78 +468,29 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    tg_adam_opts ao = tg_adam_defaults();
-    ao.lr = a.lr;
-    tg_optim *opt = tg_adam_new(tg_model_param_count(m), tg_model_params(m), &ao);
-    tg_tape *t = tg_tape_new();
-    int64_t B = a.batch < ntrain ? a.batch : ntrain;
-    tg_tensor *xb = tg_zeros(TG_F32, 4, (int64_t[]){B, sample[0], sample[1], sample[2]});
-    tg_tensor *yb = tg_zeros(TG_I32, 1, &B);
-    int64_t *perm = malloc(sizeof *perm * (size_t)ntrain);
-    tg_progress *pr = tg_progress_new(stderr, a.log);
-    if (!opt || !t || !xb || !yb || !perm || !pr) {
-        fprintf(stderr, "music: %s\n", tg_last_error());
-        return 1;
+    tg_optim *opt = ex_adam("music", m, a.lr, 0, 0);
+    tg_tensor *xs[SETS], *ys[SETS];
+    for (int k = 0; k < SETS; k++) {
+        xs[k] = as_samples(x[k], cs[k].n, sample);
+        ys[k] = labels_of(&cs[k]);
     }
-    const int32_t *ytrain = cs[SET_TRAIN].label;
-    int first = ex_resume(&a, m, opt), epochs_run = 0;
-    double train_secs = 0;
+    /* "validation" in the progress lines and the log: the same-library held-out notes */
     fe.augment = augment;
-    for (int epoch = first; epoch <= a.epochs; epoch++) {
-        double e0 = ex_now();
-        if (augment) /* a new augmented copy of every training clip */
-            all_features(&fe, wave[SET_TRAIN], ntrain, x[SET_TRAIN],
-                         (uint64_t)epoch * (uint64_t)ntrain, a.threads);
-        tg_permutation(ntrain, a.seed, 1000 + (uint64_t)epoch, perm);
-        double loss = 0;
-        int64_t batches = 0, hits = 0, nb = ntrain / B;
-        for (int64_t lo = 0; lo + B <= ntrain; lo += B) {
-            for (int64_t r = 0; r < B; r++) {
-                memcpy((float *)xb->data + r * nfeat,
-                       (const float *)x[SET_TRAIN]->data + perm[lo + r] * nfeat,
-                       sizeof(float) * (size_t)nfeat);
-                ((int32_t *)yb->data)[r] = ytrain[perm[lo + r]];
-            }
-            tg_tape_reset(t);
-            tg_tensor *out = tg_model_forward(m, t, xb, true);
-            tg_tensor *l = tg_softmax_cross_entropy(t, out, yb, NULL);
-            if (tg_backward(t, l) != TG_OK) {
-                fprintf(stderr, "music: %s\n", tg_tape_error(t));
-                return 1;
-            }
-            tg_optim_step(opt);
-            tg_optim_zero_grad(opt);
-            loss += tg_tensor_get_flat(l, 0);
-            hits += (int64_t)(tg_accuracy(out, yb) * (double)B + 0.5);
-            batches++;
-            tg_progress_batch(pr, epoch, a.epochs, batches, nb, loss / (double)batches);
-        }
-        double secs = ex_now() - e0;
-        train_secs += secs;
-        epochs_run++;
-        tg_epoch_stats st = {.epoch = epoch, .epochs = a.epochs,
-                             .train_loss = loss / (double)batches,
-                             .train_acc = (double)hits / (double)(batches * B),
-                             .val_loss = NAN, .lr = tg_optim_lr(opt),
-                             .seconds = ex_now() - t0, .remaining = NAN};
-        st.val_acc = evaluate(m, x[SET_SAME], cs[SET_SAME].n, cs[SET_SAME].label, sample, NULL);
-        st.remaining = train_secs / epochs_run * (a.epochs - epoch);
-        if (tg_progress_epoch(pr, &st) != TG_OK) {
-            fprintf(stderr, "music: %s\n", tg_last_error());
-            return 1;
-        }
-        ex_maybe_save(&a, m, opt, epoch);
-    }
+    ex_augmenter g = {&fe, wave[SET_TRAIN], ntrain, x[SET_TRAIN], a.threads};
+    tg_fit_opts fo = ex_sound_fit_opts(&a, m, opt, ntrain, xs[SET_SAME], ys[SET_SAME],
+                                       augment ? &g : NULL);
+    tg_epoch_stats last = {0};
+    double train_secs = ex_fit("music", m, opt, xs[SET_TRAIN], ys[SET_TRAIN], &fo, &last);
+    int epochs_run = last.epoch ? last.epoch - fo.first_epoch + 1 : 0;
     fe.augment = false;
     if (augment)
-        all_features(&fe, wave[SET_TRAIN], ntrain, x[SET_TRAIN], 0, a.threads);
-    double train_acc = evaluate(m, x[SET_TRAIN], ntrain, ytrain, sample, NULL);
-    double same_acc = evaluate(m, x[SET_SAME], cs[SET_SAME].n, cs[SET_SAME].label, sample, NULL);
+        ex_all_features(&fe, wave[SET_TRAIN], ntrain, x[SET_TRAIN], 0, a.threads);
+    double train_acc = accuracy(m, xs[SET_TRAIN], ys[SET_TRAIN], NULL);
+    double same_acc = accuracy(m, xs[SET_SAME], ys[SET_SAME], NULL);
     int64_t conf[CLASSES * CLASSES];
-    double test_acc = evaluate(m, x[SET_TEST], cs[SET_TEST].n, cs[SET_TEST].label, sample, conf);
-    double prec[CLASSES], rec[CLASSES], f1;
-    for (int k = 0; k < CLASSES; k++)
-        tg_precision_recall_f1(conf, CLASSES, k, &prec[k], &rec[k], &f1);
+    double test_acc = accuracy(m, xs[SET_TEST], ys[SET_TEST], conf);
+    double prec[CLASSES], rec[CLASSES];
+    ex_sound_per_class(conf, CLASSES, prec, rec);
     if (confusion)
         write_confusion(confusion, conf);
     double epoch_secs = epochs_run ? train_secs / epochs_run : NAN;
@@ -632,20 +506,9 @@ int main(int argc, char **argv)
                ex_now() - t0, cs[SET_TRAIN].n, cs[SET_SAME].n, cs[SET_TEST].n);
         for (int k = 0; k < CLASSES; k++)
             printf("%s\"%s\"", k ? "," : "", music_family_names[k]);
-        printf("],\"precision\":[");
-        for (int k = 0; k < CLASSES; k++)
-            printf("%s%.4f", k ? "," : "", prec[k]);
-        printf("],\"recall\":[");
-        for (int k = 0; k < CLASSES; k++)
-            printf("%s%.4f", k ? "," : "", rec[k]);
-        printf("],\"confusion\":[");
-        for (int k = 0; k < CLASSES; k++) {
-            printf("%s[", k ? "," : "");
-            for (int j = 0; j < CLASSES; j++)
-                printf("%s%lld", j ? "," : "", (long long)conf[k * CLASSES + j]);
-            printf("]");
-        }
-        printf("]}\n");
+        printf("]");
+        ex_sound_json_figures(conf, CLASSES, prec, rec);
+        printf("}\n");
     } else {
         printf("music (%s, %s): %d epochs, %.1f s each: test acc %.4f on %d notes of %s (held "
                "out), same-library acc %.4f on %d held-out notes, train acc %.4f\n",
@@ -660,15 +523,9 @@ int main(int argc, char **argv)
             printf("   precision %.3f recall %.3f\n", prec[k], rec[k]);
         }
     }
-    ex_print_hash(&a, m);
-    tg_progress_free(&pr);
-    tg_tape_free(&t);
-    tg_optim_free(&opt);
-    tg_model_free(&m);
     tg_melspec_free(&ms);
+    tg_tensor *views[2 * SETS] = {xs[0], xs[1], xs[2], ys[0], ys[1], ys[2]};
+    ex_finish(&a, &opt, &m, views, 2 * SETS);
     free_data(wave, x, cs);
-    tg_tensor_free(&xb);
-    tg_tensor_free(&yb);
-    free(perm);
     return 0;
 }

@@ -5,7 +5,7 @@
 #include <samplerate.h>
 #include <sndfile.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "audio.h"
 #include "internal.h"
 

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "audio.h"
 #include "internal.h"
 

@@ -2,21 +2,25 @@
 #include <math.h>
 #include <string.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "audio.h"
 #include "internal.h"
 
 double tg_hz_to_mel(double hz)
 {
-    if (!(hz > -700.0)) /* the logarithm of 1 + hz/700 <= 0, or NaN */
-        return tg__error(TG_EINVAL, "tg_hz_to_mel: %g Hz is not above -700", hz), NAN;
+    if (!(hz > -700.0)) { /* the logarithm of 1 + hz/700 <= 0, or NaN */
+        tg__error(TG_EINVAL, "tg_hz_to_mel: %g Hz is not above -700", hz);
+        return NAN;
+    }
     return 2595.0 * log10(1.0 + hz / 700.0);
 }
 
 double tg_mel_to_hz(double mel)
 {
-    if (isnan(mel))
-        return tg__error(TG_EINVAL, "tg_mel_to_hz: mel is NaN"), NAN;
+    if (isnan(mel)) {
+        tg__error(TG_EINVAL, "tg_mel_to_hz: mel is NaN");
+        return NAN;
+    }
     return 700.0 * (pow(10.0, mel / 2595.0) - 1.0);
 }
 

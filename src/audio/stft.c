@@ -5,7 +5,7 @@
 
 #include <fftw3.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "audio.h"
 #include "internal.h"
 

@@ -1,7 +1,7 @@
 /* Built instead of audio_io.c and stft.c when tapegrad is configured without libsndfile,
  * libsamplerate or FFTW (-Daudio=disabled, or auto with one missing): the same
  * functions, failing with TG_ESTATE and a message saying why. */
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "audio.h"
 #include "internal.h"
 

@@ -36,7 +36,7 @@ static bool eval(gc_ctx *c, double *out, tg_gradcheck_result *r)
     tg_tape_reset(c->tape);
     tg_tensor *y = c->f(c->tape, c->in, c->ctx);
     if (!y) {
-        r->status = tg_tape_failed(c->tape) ? tg_tape_status(c->tape) : TG_EINVAL;
+        r->status = TG__FAILED(c->tape) ? tg_tape_status(c->tape) : TG_EINVAL;
         snprintf(r->message, sizeof r->message, "function failed: %s",
                  tg_tape_error(c->tape)[0] ? tg_tape_error(c->tape) : "returned NULL");
         return false;
@@ -51,8 +51,8 @@ static bool analytic(gc_ctx *c, tg_tensor **grads, tg_gradcheck_result *r)
 {
     tg_tape_reset(c->tape);
     tg_tensor *y = c->f(c->tape, c->in, c->ctx);
-    if (!y || tg_tape_failed(c->tape)) {
-        r->status = tg_tape_failed(c->tape) ? tg_tape_status(c->tape) : TG_EINVAL;
+    if (!y || TG__FAILED(c->tape)) {
+        r->status = TG__FAILED(c->tape) ? tg_tape_status(c->tape) : TG_EINVAL;
         snprintf(r->message, sizeof r->message, "function failed: %s",
                  tg_tape_error(c->tape)[0] ? tg_tape_error(c->tape) : "returned NULL");
         return false;
@@ -136,6 +136,96 @@ static void consider(tg_gradcheck_result *r, const tg_gradcheck_opts *o, int inp
     }
 }
 
+/* input i must be a persistent, non-expanded F64 tensor; else a message in r */
+static bool check_inputs(int n, tg_tensor *const *inputs, tg_gradcheck_result *r)
+{
+    for (int i = 0; i < n; i++) {
+        const tg_tensor *x = inputs[i];
+        bool expanded = false;
+        for (int d = 0; x && d < x->ndim; d++)
+            expanded |= x->stride[d] == 0 && x->shape[d] > 1;
+        if (!x || x->tape || x->dtype != TG_F64 || expanded) {
+            r->status = TG_EINVAL;
+            snprintf(r->message, sizeof r->message,
+                     "tg_gradcheck: input %d must be a persistent, non-expanded f64 tensor", i);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* every element of every input against its central difference */
+static bool compare_elementwise(gc_ctx *c, const tg_gradcheck_opts *o, tg_tensor **grads,
+                                tg_gradcheck_result *r)
+{
+    for (int i = 0; i < c->n; i++) {
+        tg_tensor *x = c->in[i];
+        int64_t cnt = tg_tensor_numel(x);
+        for (int64_t j = 0; j < cnt; j++) {
+            double x0 = tg_tensor_get_flat(x, j), fp, fm;
+            tg_tensor_set_flat(x, j, x0 + o->eps);
+            bool ok = eval(c, &fp, r);
+            tg_tensor_set_flat(x, j, x0 - o->eps);
+            ok = ok && eval(c, &fm, r);
+            tg_tensor_set_flat(x, j, x0);
+            if (!ok)
+                return false;
+            consider(r, o, i, j, tg_tensor_get_flat(grads[i], j), (fp - fm) / (2 * o->eps));
+        }
+    }
+    return true;
+}
+
+/* the fast mode: o->projections random directions u over all inputs, each comparing
+ * sum_i <grad_i, u_i> with the central difference along u; orig[i] receives a copy of
+ * input i, restored bit for bit after each evaluation */
+static bool compare_projections(gc_ctx *c, const tg_gradcheck_opts *o, tg_tensor **grads,
+                                tg_tensor **orig, tg_gradcheck_result *r)
+{
+    int n = c->n;
+    tg_tensor *const *inputs = c->in;
+    for (int i = 0; i < n; i++)
+        if (!(orig[i] = tg_tensor_clone(inputs[i]))) {
+            r->status = TG_ENOMEM;
+            snprintf(r->message, sizeof r->message, "out of memory");
+            return false;
+        }
+    for (int p = 0; p < o->projections; p++) {
+        double a = 0;
+        uint64_t stream = 100 + (uint64_t)p;
+        int64_t base = 0;
+        for (int i = 0; i < n; i++) {
+            int64_t cnt = tg_tensor_numel(inputs[i]);
+            for (int64_t j = 0; j < cnt; j++)
+                a += tg_tensor_get_flat(grads[i], j) *
+                     tg_rng_normal(o->seed, stream, (uint64_t)(base + j));
+            base += cnt;
+        }
+        double fv[2];
+        for (int side = 0; side < 2; side++) {
+            double sgn = side ? -1.0 : 1.0;
+            base = 0;
+            for (int i = 0; i < n; i++) {
+                int64_t cnt = tg_tensor_numel(inputs[i]);
+                for (int64_t j = 0; j < cnt; j++) {
+                    double u = tg_rng_normal(o->seed, stream, (uint64_t)(base + j));
+                    double x0 = tg_tensor_get_flat(inputs[i], j);
+                    tg_tensor_set_flat(inputs[i], j, x0 + sgn * o->eps * u);
+                }
+                base += cnt;
+            }
+            bool ok = eval(c, &fv[side], r);
+            for (int i = 0; i < n; i++) /* restore the exact original bits */
+                tg_tensor_copy(inputs[i], orig[i]);
+            if (!ok)
+                return false;
+        }
+        consider(r, o, -1, p, a, (fv[0] - fv[1]) / (2 * o->eps));
+    }
+    r->worst_input = -1;
+    return true;
+}
+
 tg_gradcheck_result tg_gradcheck(tg_gradcheck_fn f, void *ctx, int n, tg_tensor *const *inputs,
                                  const tg_gradcheck_opts *opts)
 {
@@ -148,19 +238,9 @@ tg_gradcheck_result tg_gradcheck(tg_gradcheck_fn f, void *ctx, int n, tg_tensor 
         snprintf(r.message, sizeof r.message, "tg_gradcheck: need a function and 1..64 inputs");
         return r;
     }
+    if (!check_inputs(n, inputs, &r))
+        return r;
     bool saved_rg[64];
-    for (int i = 0; i < n; i++) {
-        const tg_tensor *x = inputs[i];
-        bool expanded = false;
-        for (int d = 0; x && d < x->ndim; d++)
-            expanded |= x->stride[d] == 0 && x->shape[d] > 1;
-        if (!x || x->tape || x->dtype != TG_F64 || expanded) {
-            r.status = TG_EINVAL;
-            snprintf(r.message, sizeof r.message,
-                     "tg_gradcheck: input %d must be a persistent, non-expanded f64 tensor", i);
-            return r;
-        }
-    }
     for (int i = 0; i < n; i++) {
         saved_rg[i] = inputs[i]->requires_grad;
         tg__set_requires_grad(inputs[i], true);
@@ -172,66 +252,10 @@ tg_gradcheck_result tg_gradcheck(tg_gradcheck_fn f, void *ctx, int n, tg_tensor 
         snprintf(r.message, sizeof r.message, "out of memory");
         goto done;
     }
-    if (!analytic(&c, grads, &r))
+    if (!analytic(&c, grads, &r) ||
+        !(o.fast ? compare_projections(&c, &o, grads, orig, &r)
+                 : compare_elementwise(&c, &o, grads, &r)))
         goto done;
-
-    if (!o.fast) {
-        for (int i = 0; i < n; i++) {
-            int64_t cnt = tg_tensor_numel(inputs[i]);
-            for (int64_t j = 0; j < cnt; j++) {
-                double x0 = tg_tensor_get_flat(inputs[i], j), fp, fm;
-                tg_tensor_set_flat(inputs[i], j, x0 + o.eps);
-                bool ok = eval(&c, &fp, &r);
-                tg_tensor_set_flat(inputs[i], j, x0 - o.eps);
-                ok = ok && eval(&c, &fm, &r);
-                tg_tensor_set_flat(inputs[i], j, x0);
-                if (!ok)
-                    goto done;
-                consider(&r, &o, i, j, tg_tensor_get_flat(grads[i], j), (fp - fm) / (2 * o.eps));
-            }
-        }
-    } else {
-        for (int i = 0; i < n; i++)
-            if (!(orig[i] = tg_tensor_clone(inputs[i]))) {
-                r.status = TG_ENOMEM;
-                snprintf(r.message, sizeof r.message, "out of memory");
-                goto done;
-            }
-        for (int p = 0; p < o.projections; p++) {
-            /* direction u over all inputs; analytic = sum_i <grad_i, u_i> */
-            double a = 0;
-            uint64_t stream = 100 + (uint64_t)p;
-            int64_t base = 0;
-            for (int i = 0; i < n; i++) {
-                int64_t cnt = tg_tensor_numel(inputs[i]);
-                for (int64_t j = 0; j < cnt; j++)
-                    a += tg_tensor_get_flat(grads[i], j) *
-                         tg_rng_normal(o.seed, stream, (uint64_t)(base + j));
-                base += cnt;
-            }
-            double fv[2];
-            for (int side = 0; side < 2; side++) {
-                double sgn = side ? -1.0 : 1.0;
-                base = 0;
-                for (int i = 0; i < n; i++) {
-                    int64_t cnt = tg_tensor_numel(inputs[i]);
-                    for (int64_t j = 0; j < cnt; j++) {
-                        double u = tg_rng_normal(o.seed, stream, (uint64_t)(base + j));
-                        double x0 = tg_tensor_get_flat(inputs[i], j);
-                        tg_tensor_set_flat(inputs[i], j, x0 + sgn * o.eps * u);
-                    }
-                    base += cnt;
-                }
-                bool ok = eval(&c, &fv[side], &r);
-                for (int i = 0; i < n; i++) /* restore the exact original bits */
-                    tg_tensor_copy(inputs[i], orig[i]);
-                if (!ok)
-                    goto done;
-            }
-            consider(&r, &o, -1, p, a, (fv[0] - fv[1]) / (2 * o.eps));
-        }
-        r.worst_input = -1;
-    }
     r.passed = r.compared > 0 ? r.worst_ratio <= 1.0 : true;
     if (!r.passed)
         snprintf(r.message, sizeof r.message,

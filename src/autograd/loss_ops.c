@@ -7,32 +7,30 @@
 
 #include "internal.h"
 
-#define PROB_LO 1e-7
-#define PROB_HI (1.0 - 1e-7)
+#define PROB_LO TG__PROB_LO
+#define PROB_HI TG__PROB_HI
 
-static inline double ld(const tg_tensor *x, int64_t i)
+/* the first element of a contiguous tensor's data */
+static void *at0(const tg_tensor *x)
 {
-    switch (x->dtype) {
-    case TG_F32: return ((const float *)x->data)[x->offset + i];
-    case TG_F64: return ((const double *)x->data)[x->offset + i];
-    case TG_I32: return ((const int32_t *)x->data)[x->offset + i];
-    }
-    return 0;
+    return (char *)x->data + (size_t)x->offset * tg_dtype_size(x->dtype);
 }
 
-static inline void st(tg_tensor *x, int64_t i, double v)
+/* element 0 of a one-element float tensor, as double */
+static double first(const tg_tensor *x)
 {
-    if (x->dtype == TG_F32)
-        ((float *)x->data)[x->offset + i] = (float)v;
-    else
-        ((double *)x->data)[x->offset + i] = v;
+    const void *p = at0(x);
+    return x->dtype == TG_F32 ? *(const float *)p : *(const double *)p;
 }
 
+/* a new 0-d tape tensor holding v (F32 or F64) */
 static tg_tensor *scalar_out(tg_tape *t, tg_dtype dt, double v)
 {
     tg_tensor *out = tg__new(t, dt, 0, NULL);
-    if (out)
-        st(out, 0, v);
+    if (out && dt == TG_F32)
+        *(float *)out->data = (float)v;
+    else if (out)
+        *(double *)out->data = v;
     return out;
 }
 
@@ -41,11 +39,8 @@ static bool same_target(tg_tape *t, const tg_tensor *p, const tg_tensor *y, cons
 {
     if (!tg__check_float(t, p, fn))
         return false;
-    if (y->dtype != p->dtype) {
-        tg__fail(t, TG_EDTYPE, "%s: target dtype %s differs from input dtype %s", fn,
-                 tg_dtype_name(y->dtype), tg_dtype_name(p->dtype));
+    if (!tg__same_dtype(t, fn, p, "input", y, "target"))
         return false;
-    }
     if (!tg_tensor_same_shape(p, y)) {
         tg__fail(t, TG_ESHAPE, "%s: target %s does not match input %s", fn, tg__shape_str(y).s,
                  tg__shape_str(p).s);
@@ -83,19 +78,10 @@ static tg_tensor *clamp_like(tg_tape *t, tg_tensor *x, double lo, double hi, boo
     if (!out)
         return NULL;
     tg__k_unary(out, x, TG_U_COPY, 0);
-    int64_t n = tg_tensor_numel(out);
-    for (int64_t i = 0; i < n; i++) {
-        double v = ld(out, i);
-        if (mask)
-            st(out, i, v >= lo && v <= hi);
-        else
-            st(out, i, v < lo ? lo : v > hi ? hi : v);
-    }
+    tg__k_clamp(out->dtype, out->data, tg_tensor_numel(out), lo, hi, mask);
     if (mask)
         return out;
-    tg__args a = {.s = lo};
-    a.v[0] = 0;
-    memcpy(&a.v[1], &hi, sizeof hi);
+    tg__args a = {.s = lo, .clamp_hi = hi};
     return tg__record(t, TG_OP_CLAMP, 1, &x, out, &a);
 }
 
@@ -111,9 +97,7 @@ tg_tensor *tg_in_range_mask(tg_tape *t, tg_tensor *x, double lo, double hi)
 
 void tg__bwd_clamp(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
-    double hi;
-    memcpy(&hi, &n->a.v[1], sizeof hi);
-    gi[0] = tg_mul(t, g, tg_in_range_mask(t, n->in[0], n->a.s, hi));
+    gi[0] = tg_mul(t, g, tg_in_range_mask(t, n->in[0], n->a.s, n->a.clamp_hi));
 }
 
 /* --------------------------------------------------- softmax cross-entropy */
@@ -155,29 +139,11 @@ static tg_tensor *ce_rows(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
     tg_tensor *r = tg__new(t, z->dtype, 2, z->shape);
     if (!r || !yd || (w && !wd))
         return NULL;
-    double total = 0;
-    for (int64_t i = 0; i < N; i++) {
-        double wi = 1;
-        if (sparse) {
-            int64_t c = (int64_t)ld(yd, i);
-            if (c < 0 || c >= C)
-                return tg__fail(t, TG_ERANGE, "%s: target %lld at row %lld outside [0, %lld)", fn,
-                                (long long)c, (long long)i, (long long)C);
-            wi = wd ? ld(wd, c) : 1;
-            /* PyTorch: the smoothing term of class k is weighted by w[k], the target
-             * term by w[c]; the mean divides by the sum of w[c] */
-            for (int64_t k = 0; k < C; k++)
-                st(r, i * C + k,
-                   (k == c ? (1 - eps) * wi : 0) + eps / (double)C * (wd ? ld(wd, k) : 1));
-            total += wi;
-        } else {
-            /* (1 - eps) y + eps / C, whatever the row sums to (PyTorch) */
-            for (int64_t k = 0; k < C; k++)
-                st(r, i * C + k,
-                   (wd ? ld(wd, k) : 1) * ((1 - eps) * ld(yd, i * C + k) + eps / (double)C));
-        }
-    }
-    *D = sparse && wd ? total : (double)N;
+    int64_t bad = tg__k_ce_targets(z->dtype, r->data, at0(yd), sparse, wd ? at0(wd) : NULL, N, C,
+                                   eps, D);
+    if (bad >= 0)
+        return tg__fail(t, TG_ERANGE, "%s: target %lld at row %lld outside [0, %lld)", fn,
+                        (long long)((const int32_t *)at0(yd))[bad], (long long)bad, (long long)C);
     return r;
 }
 
@@ -209,41 +175,13 @@ static bool sce_plain_f32(tg_tape *t, const tg_tensor *z, const tg_tensor *y,
 {
     if (!sce_plain_ok(z, y, o))
         return false;
-    int64_t N = z->shape[0], C = z->shape[1];
-    const float *zp = (const float *)z->data + z->offset;
+    int64_t C = z->shape[1];
     const int32_t *yp = (const int32_t *)y->data + y->offset;
-    float *gp = grad ? grad->data : NULL;
-    double total = 0;
-    float sc = (float)scale;
-    for (int64_t i = 0; i < N; i++) {
-        const float *row = zp + i * C;
-        int32_t c = yp[i];
-        if (c < 0 || c >= C) {
-            tg__fail(t, TG_ERANGE, "%s: target %d at row %lld outside [0, %lld)", fn, (int)c,
-                     (long long)i, (long long)C);
-            return true;
-        }
-        float m = row[0];
-        for (int64_t k = 1; k < C; k++)
-            m = row[k] > m ? row[k] : m;
-        double sum = 0; /* sums accumulate in double (tensor.h) */
-        if (gp) {
-            float *g = gp + i * C;
-            for (int64_t k = 0; k < C; k++) {
-                g[k] = expf(row[k] - m);
-                sum += g[k];
-            }
-            float r = (float)(sc / sum);
-            for (int64_t k = 0; k < C; k++)
-                g[k] *= r;
-            g[c] -= sc;
-        } else {
-            for (int64_t k = 0; k < C; k++)
-                sum += expf(row[k] - m);
-            total += (double)m + log(sum) - (double)row[c];
-        }
-    }
-    *loss = N ? total / (double)N : NAN;
+    int64_t bad = tg__k_sce_labels_f32((const float *)z->data + z->offset, yp, z->shape[0], C,
+                                       loss, grad ? grad->data : NULL, (float)scale);
+    if (bad >= 0)
+        tg__fail(t, TG_ERANGE, "%s: target %d at row %lld outside [0, %lld)", fn, (int)yp[bad],
+                 (long long)bad, (long long)C);
     return true;
 }
 
@@ -255,7 +193,7 @@ tg_tensor *tg_softmax_cross_entropy(tg_tape *t, tg_tensor *z, const tg_tensor *y
         return NULL;
     double D, loss = 0;
     if (sce_plain_f32(t, z, y, o, &loss, NULL, 0, "tg_softmax_cross_entropy")) {
-        tg_tensor *out = t->status == TG_OK ? scalar_out(t, z->dtype, loss) : NULL;
+        tg_tensor *out = !TG__FAILED(t) ? scalar_out(t, z->dtype, loss) : NULL;
         if (!out)
             return NULL;
         tg_tensor *in[3];
@@ -269,20 +207,7 @@ tg_tensor *tg_softmax_cross_entropy(tg_tape *t, tg_tensor *z, const tg_tensor *y
     if (!zd)
         return NULL;
     int64_t N = z->shape[0], C = z->shape[1];
-    for (int64_t i = 0; i < N; i++) {
-        double m = -INFINITY, s = 0, row = 0;
-        for (int64_t k = 0; k < C; k++)
-            m = fmax(m, ld(zd, i * C + k));
-        for (int64_t k = 0; k < C; k++)
-            s += exp(ld(zd, i * C + k) - m);
-        double lse = m + log(s);
-        for (int64_t k = 0; k < C; k++) {
-            double rik = ld(r, i * C + k);
-            if (rik != 0)
-                row += rik * (lse - ld(zd, i * C + k));
-        }
-        loss += row;
-    }
+    loss = tg__k_ce_loss_sum(z->dtype, at0(zd), r->data, N, C);
     tg_tensor *out = scalar_out(t, z->dtype, N ? loss / D : NAN);
     if (!out)
         return NULL;
@@ -321,8 +246,8 @@ tg_tensor *tg_softmax_cross_entropy_backward(tg_tape *t, tg_tensor *z, const tg_
         tg_tensor *fast = tg__new(t, z->dtype, 2, z->shape);
         if (!fast)
             return NULL;
-        sce_plain_f32(t, z, y, o, &unused, fast, ld(g, 0) / (double)z->shape[0], fn);
-        if (t->status != TG_OK)
+        sce_plain_f32(t, z, y, o, &unused, fast, first(g) / (double)z->shape[0], fn);
+        if (TG__FAILED(t))
             return NULL;
         tg_tensor *in[3] = {z, (tg_tensor *)y, g};
         tg__args a = {.s = 0};
@@ -333,22 +258,9 @@ tg_tensor *tg_softmax_cross_entropy_backward(tg_tape *t, tg_tensor *z, const tg_
     tg_tensor *out = zd ? tg__new(t, z->dtype, 2, z->shape) : NULL;
     if (!out)
         return NULL;
-    int64_t N = z->shape[0], C = z->shape[1];
-    double scale = ld(g, 0) / D;
     /* one pass per row: softmax, then (s_i p - r_i) g / D */
-    for (int64_t i = 0; i < N; i++) {
-        double m = -INFINITY, s = 0, si = 0;
-        for (int64_t k = 0; k < C; k++)
-            m = fmax(m, ld(zd, i * C + k));
-        for (int64_t k = 0; k < C; k++) {
-            double e = exp(ld(zd, i * C + k) - m);
-            st(out, i * C + k, e);
-            s += e;
-            si += ld(r, i * C + k);
-        }
-        for (int64_t k = 0; k < C; k++)
-            st(out, i * C + k, (si * ld(out, i * C + k) / s - ld(r, i * C + k)) * scale);
-    }
+    tg__k_ce_grad(z->dtype, out->data, at0(zd), r->data, z->shape[0], z->shape[1],
+                  first(g) / D);
     tg_tensor *in[4] = {z, (tg_tensor *)y, g, NULL};
     int nin = 3;
     if (o && o->weights)
@@ -383,26 +295,7 @@ void tg__bwd_softmax_ce_bwd(tg_tape *t, const tg__node *n, tg_tensor *G, tg_tens
 
 /* ------------------------------------------------------ elementwise losses */
 
-typedef enum { L_BCE_LOGITS, L_BCE, L_MSE, L_MAE, L_HUBER, L_KL } loss_kind;
-
-static double loss_term(loss_kind k, double x, double y, double delta)
-{
-    switch (k) {
-    case L_BCE_LOGITS: return fmax(x, 0) - x * y + log1p(exp(-fabs(x)));
-    case L_BCE: {
-        double p = fmin(fmax(x, PROB_LO), PROB_HI);
-        return -(y * log(p) + (1 - y) * log(1 - p));
-    }
-    case L_MSE: return (x - y) * (x - y);
-    case L_MAE: return fabs(x - y);
-    case L_HUBER: {
-        double d = fabs(x - y);
-        return d <= delta ? 0.5 * d * d : delta * (d - 0.5 * delta);
-    }
-    case L_KL: return y > 0 ? y * (log(y) - x) : 0;
-    }
-    return NAN;
-}
+typedef tg__loss_kind loss_kind;
 
 static tg_tensor *elementwise_loss(tg_tape *t, tg_tensor *x, const tg_tensor *y, loss_kind k,
                                    int op, double delta, const char *fn)
@@ -410,42 +303,40 @@ static tg_tensor *elementwise_loss(tg_tape *t, tg_tensor *x, const tg_tensor *y,
     TG__GUARD(t, fn, x, y);
     if (!same_target(t, x, y, fn))
         return NULL;
-    if (k == L_HUBER && !(delta > 0))
+    if (k == TG_L_HUBER && !(delta > 0))
         return tg__fail(t, TG_EINVAL, "%s: delta %g must be > 0", fn, delta);
     const tg_tensor *xd = tg__dense_of(t, x), *yd = tg__dense_of(t, y);
     if (!xd || !yd)
         return NULL;
     int64_t n = tg_tensor_numel(x);
-    double acc = 0;
-    for (int64_t i = 0; i < n; i++)
-        acc += loss_term(k, ld(xd, i), ld(yd, i), delta);
+    double acc = tg__k_loss_sum(k, x->dtype, at0(xd), at0(yd), n, delta);
     tg__args a = {.s = delta};
     return record2(t, op, x, y, scalar_out(t, x->dtype, n ? acc / (double)n : NAN), &a);
 }
 
 tg_tensor *tg_bce_with_logits(tg_tape *t, tg_tensor *x, const tg_tensor *y)
 {
-    return elementwise_loss(t, x, y, L_BCE_LOGITS, TG_OP_BCE_LOGITS, 0, "tg_bce_with_logits");
+    return elementwise_loss(t, x, y, TG_L_BCE_LOGITS, TG_OP_BCE_LOGITS, 0, "tg_bce_with_logits");
 }
 tg_tensor *tg_binary_cross_entropy(tg_tape *t, tg_tensor *p, const tg_tensor *y)
 {
-    return elementwise_loss(t, p, y, L_BCE, TG_OP_BCE, 0, "tg_binary_cross_entropy");
+    return elementwise_loss(t, p, y, TG_L_BCE, TG_OP_BCE, 0, "tg_binary_cross_entropy");
 }
 tg_tensor *tg_mse(tg_tape *t, tg_tensor *p, const tg_tensor *y)
 {
-    return elementwise_loss(t, p, y, L_MSE, TG_OP_MSE, 0, "tg_mse");
+    return elementwise_loss(t, p, y, TG_L_MSE, TG_OP_MSE, 0, "tg_mse");
 }
 tg_tensor *tg_mae(tg_tape *t, tg_tensor *p, const tg_tensor *y)
 {
-    return elementwise_loss(t, p, y, L_MAE, TG_OP_MAE, 0, "tg_mae");
+    return elementwise_loss(t, p, y, TG_L_MAE, TG_OP_MAE, 0, "tg_mae");
 }
 tg_tensor *tg_huber(tg_tape *t, tg_tensor *p, const tg_tensor *y, double delta)
 {
-    return elementwise_loss(t, p, y, L_HUBER, TG_OP_HUBER, delta, "tg_huber");
+    return elementwise_loss(t, p, y, TG_L_HUBER, TG_OP_HUBER, delta, "tg_huber");
 }
 tg_tensor *tg_kl_div(tg_tape *t, tg_tensor *log_q, const tg_tensor *p)
 {
-    return elementwise_loss(t, log_q, p, L_KL, TG_OP_KL_DIV, 0, "tg_kl_div");
+    return elementwise_loss(t, log_q, p, TG_L_KL, TG_OP_KL_DIV, 0, "tg_kl_div");
 }
 
 /* g (a scalar tensor) times c / numel(x), as a tensor that broadcasts */
@@ -515,13 +406,11 @@ static tg_tensor *dense_target(tg_tape *t, const tg_tensor *p, const tg_tensor *
     if (!oh)
         return NULL;
     tg__k_fill(oh, 0);
-    for (int64_t i = 0; i < N; i++) {
-        int64_t c = (int64_t)ld(yd, i);
-        if (c < 0 || c >= C)
-            return tg__fail(t, TG_ERANGE, "%s: target %lld at row %lld outside [0, %lld)", fn,
-                            (long long)c, (long long)i, (long long)C);
-        st(oh, i * C + c, 1);
-    }
+    const int32_t *yp = at0(yd);
+    int64_t bad = tg__k_onehot(oh->dtype, oh->data, yp, N, C);
+    if (bad >= 0)
+        return tg__fail(t, TG_ERANGE, "%s: target %lld at row %lld outside [0, %lld)", fn,
+                        (long long)yp[bad], (long long)bad, (long long)C);
     return oh;
 }
 
@@ -539,12 +428,7 @@ tg_tensor *tg_categorical_cross_entropy(tg_tape *t, tg_tensor *p, const tg_tenso
     if (!pd || !od)
         return NULL;
     int64_t n = tg_tensor_numel(p), N = p->shape[0];
-    double acc = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double yi = ld(od, i);
-        if (yi != 0)
-            acc -= yi * log(fmin(fmax(ld(pd, i), PROB_LO), PROB_HI));
-    }
+    double acc = tg__k_cce_sum(p->dtype, at0(pd), at0(od), n);
     return record2(t, TG_OP_CCE, p, y, scalar_out(t, p->dtype, N ? acc / (double)N : NAN), NULL);
 }
 
@@ -575,16 +459,14 @@ tg_tensor *tg_dropout(tg_tape *t, tg_tensor *x, double rate, uint64_t seed, uint
         return NULL;
     tg__k_unary(out, x, TG_U_COPY, 0);
     tg__k_dropout_mask(out, rate, seed, stream);
-    tg__args a = {.s = rate};
-    a.v[0] = (int64_t)seed;
-    a.v[1] = (int64_t)stream;
+    tg__args a = {.s = rate, .dropout = {.seed = seed, .stream = stream}};
     return tg__record(t, TG_OP_DROPOUT, 1, &x, out, &a);
 }
 
 void tg__bwd_dropout(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
     /* the same mask, regenerated from its counters: dropout is its own adjoint */
-    gi[0] = tg_dropout(t, g, n->a.s, (uint64_t)n->a.v[0], (uint64_t)n->a.v[1], true);
+    gi[0] = tg_dropout(t, g, n->a.s, n->a.dropout.seed, n->a.dropout.stream, true);
 }
 
 /* -------------------------------------------------------------- penalties */
@@ -599,12 +481,7 @@ static tg_tensor *penalty(tg_tape *t, tg_tensor *x, double lambda, bool l1, cons
     const tg_tensor *xd = tg__dense_of(t, x);
     if (!xd)
         return NULL;
-    int64_t n = tg_tensor_numel(x);
-    double acc = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double v = ld(xd, i);
-        acc += l1 ? fabs(v) : v * v;
-    }
+    double acc = tg__k_penalty_sum(x->dtype, at0(xd), tg_tensor_numel(x), l1);
     tg_tensor *out = scalar_out(t, x->dtype, lambda * acc);
     tg__args a = {.s = lambda};
     return out ? tg__record(t, l1 ? TG_OP_L1_PENALTY : TG_OP_L2_PENALTY, 1, &x, out, &a) : NULL;

@@ -1,5 +1,5 @@
-/* The tape: arena, nodes, sticky errors, the op registry tables and the backward
- * engine (one reverse walk over the nodes, which are already in topological order). */
+/* The tape: arena, nodes, sticky errors, recording and the op registry tables. The
+ * backward engine that walks the nodes is in backward.c. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -10,17 +10,17 @@
 /* ------------------------------------------------------------------ registry */
 
 static const char *const op_names[TG_OP_COUNT] = {
-#define X(E, name, arity, bwd) name,
+#define X(E, name, arity, bwd, doc) name,
 #include "ops.def"
 #undef X
 };
 static const int op_arity[TG_OP_COUNT] = {
-#define X(E, name, arity, bwd) arity,
+#define X(E, name, arity, bwd, doc) arity,
 #include "ops.def"
 #undef X
 };
 tg__bwd_fn tg__op_backward[TG_OP_COUNT] = {
-#define X(E, name, arity, bwd) bwd,
+#define X(E, name, arity, bwd, doc) bwd,
 #include "ops.def"
 #undef X
 };
@@ -115,7 +115,7 @@ static void *arena_alloc(tg_tape *t, size_t n, size_t align)
 void *tg__arena_alloc(tg_tape *t, size_t n) { return arena_alloc(t, n, ARENA_ALIGN); }
 
 /* bookkeeping (input lists, headers of views): pointer alignment is enough */
-static void *arena_alloc_small(tg_tape *t, size_t n) { return arena_alloc(t, n, 16); }
+void *tg__arena_alloc_small(tg_tape *t, size_t n) { return arena_alloc(t, n, 16); }
 
 /* -------------------------------------------------------------------- tape */
 
@@ -165,7 +165,7 @@ void tg_tape_reset(tg_tape *t)
     t->err[0] = 0;
 }
 
-bool tg_tape_failed(const tg_tape *t) { return !t || t->status != TG_OK; }
+bool tg_tape_failed(const tg_tape *t) { return TG__FAILED(t); }
 tg_status tg_tape_status(const tg_tape *t) { return t ? t->status : TG_EINVAL; }
 const char *tg_tape_error(const tg_tape *t) { return t ? t->err : "NULL tape"; }
 
@@ -185,7 +185,7 @@ size_t tg_tape_arena_high_water(const tg_tape *t) { return t ? t->high_water : 0
 
 void *tg__fail(tg_tape *t, tg_status s, const char *fmt, ...)
 {
-    if (t && t->status == TG_OK) {
+    if (!TG__FAILED(t)) {
         t->status = s;
         va_list ap;
         va_start(ap, fmt);
@@ -202,6 +202,11 @@ static const char *nth(int i, char *buf, size_t n)
     else
         snprintf(buf, n, "input %d", i);
     return buf;
+}
+
+bool tg__tape_inputs_ok(tg_tape *t, const char *fn, int n, const tg_tensor *const *xs)
+{
+    return tg__inputs_ok(t, fn, n, xs);
 }
 
 bool tg__check_input(tg_tape *t, const tg_tensor *x, int i, const char *fn)
@@ -242,6 +247,27 @@ bool tg__check_float(tg_tape *t, const tg_tensor *x, const char *fn)
     return false;
 }
 
+/* records the TG_EDTYPE of tg__same_dtype; returns false */
+bool tg__dtype_mismatch(tg_tape *t, const char *fn, const tg_tensor *x, const char *xname,
+                        const tg_tensor *p, const char *pname)
+{
+    tg__fail(t, TG_EDTYPE, "%s: dtypes differ: %s %s %s, %s %s %s", fn, xname,
+             tg__shape_str(x).s, tg_dtype_name(x->dtype), pname, tg__shape_str(p).s,
+             tg_dtype_name(p->dtype));
+    return false;
+}
+
+bool tg__norm_axis(tg_tape *t, const tg_tensor *x, int *axis, const char *fn)
+{
+    int a = *axis < 0 ? *axis + x->ndim : *axis;
+    if (a < 0 || a >= x->ndim) {
+        tg__fail(t, TG_ERANGE, "%s: axis %d out of range for %s", fn, *axis, tg__shape_str(x).s);
+        return false;
+    }
+    *axis = a;
+    return true;
+}
+
 const tg_tensor *tg__dense_of(tg_tape *t, const tg_tensor *x)
 {
     if (tg_tensor_is_contiguous(x))
@@ -273,7 +299,7 @@ tg_tensor *tg__new(tg_tape *t, tg_dtype dt, int ndim, const int64_t *shape)
 
 tg_tensor *tg__new_view(tg_tape *t, const tg_tensor *v)
 {
-    tg_tensor *x = arena_alloc_small(t, sizeof *x);
+    tg_tensor *x = tg__arena_alloc_small(t, sizeof *x);
     if (!x)
         return NULL;
     *x = *v;
@@ -288,7 +314,7 @@ tg_tensor *tg__new_view(tg_tape *t, const tg_tensor *v)
     return x;
 }
 
-static bool grow(void **arr, int64_t *cap, int64_t need, size_t elem)
+bool tg__grow(void **arr, int64_t *cap, int64_t need, size_t elem)
 {
     if (need <= *cap)
         return true;
@@ -316,7 +342,7 @@ bool tg_tape_set_anomaly_mode(tg_tape *t, bool on)
     return old;
 }
 
-static bool all_finite(const tg_tensor *x)
+bool tg__all_finite(const tg_tensor *x)
 {
     int64_t n = tg_tensor_numel(x);
     for (int64_t i = 0; i < n; i++)
@@ -325,21 +351,21 @@ static bool all_finite(const tg_tensor *x)
     return true;
 }
 
-static const char *label_of(const tg_tensor *x) { return x && x->label ? x->label : "-"; }
+const char *tg__label_of(const tg_tensor *x) { return x && x->label ? x->label : "-"; }
 
 /* " (inputs: 'a', '-')" */
 static void input_labels(char *buf, size_t size, int n, tg_tensor *const *in)
 {
     size_t used = (size_t)snprintf(buf, size, " (input labels:");
     for (int i = 0; i < n && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s '%s'", i ? "," : "", label_of(in[i]));
+        used += (size_t)snprintf(buf + used, size - used, "%s '%s'", i ? "," : "", tg__label_of(in[i]));
     if (used < size)
         snprintf(buf + used, size - used, ")");
 }
 
 static void anomaly_forward(tg_tape *t, int op, int n, tg_tensor *const *in, tg_tensor *out)
 {
-    if (all_finite(out))
+    if (tg__all_finite(out))
         return;
     char labels[128];
     input_labels(labels, sizeof labels, n, in);
@@ -352,7 +378,7 @@ tg_tensor *tg__record(tg_tape *t, int op, int n, tg_tensor *const *in, tg_tensor
 {
     if (t->anomaly) {
         anomaly_forward(t, op, n, in, out);
-        if (t->status != TG_OK)
+        if (TG__FAILED(t))
             return NULL;
     }
     bool need = false;
@@ -360,9 +386,9 @@ tg_tensor *tg__record(tg_tape *t, int op, int n, tg_tensor *const *in, tg_tensor
         need = in[i]->requires_grad;
     if (!need)
         return out;
-    if (!grow((void **)&t->nodes, &t->cap, t->nnodes + 1, sizeof(tg__node)))
+    if (!tg__grow((void **)&t->nodes, &t->cap, t->nnodes + 1, sizeof(tg__node)))
         return tg__fail(t, TG_ENOMEM, "tape: out of memory for nodes");
-    tg_tensor **ins = arena_alloc_small(t, sizeof(tg_tensor *) * (size_t)n);
+    tg_tensor **ins = tg__arena_alloc_small(t, sizeof(tg_tensor *) * (size_t)n);
     if (!ins)
         return NULL;
     memcpy(ins, in, sizeof(tg_tensor *) * (size_t)n);
@@ -377,7 +403,7 @@ tg_tensor *tg__record(tg_tape *t, int op, int n, tg_tensor *const *in, tg_tensor
         memset(&nd->a, 0, sizeof nd->a);
     nd->hashes = NULL;
     if (t->anomaly) {
-        nd->hashes = arena_alloc_small(t, sizeof(uint64_t) * (size_t)n);
+        nd->hashes = tg__arena_alloc_small(t, sizeof(uint64_t) * (size_t)n);
         if (!nd->hashes)
             return NULL;
         for (int i = 0; i < n; i++)
@@ -419,302 +445,4 @@ void tg_tensor_set_label(tg_tensor *x, const char *label)
 {
     if (x)
         x->label = label;
-}
-
-/* ------------------------------------------------------------------ engine */
-
-tg_backward_opts tg_backward_defaults(void)
-{
-    tg_backward_opts o = {.create_graph = false};
-    return o;
-}
-
-/* The walk's state lives in the tape: t->gnode[i] is the slot of node i's output, and
- * persistent tensors (leaves) get slots in t->leaves, found through the open-addressing
- * index t->lmap. Gradient ownership: a slot may add into its g in place only if it
- * created g itself (slot.owned) and the walk is not recording; every other g is shared
- * (a backward may hand one g to several inputs, views share data, the seed is the
- * caller's) and is only read. A node's slot is complete when the walk reaches the node
- * (its consumers were all recorded after it), so handing its g on is safe. */
-
-static size_t lmap_hash(const tg_tensor *x, int64_t cap)
-{
-    uint64_t h = (uint64_t)(uintptr_t)x * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 32) & (size_t)(cap - 1);
-}
-
-/* clears the leaf index for a new walk; false on out of memory */
-static bool leaves_begin(tg_tape *t)
-{
-    t->nleaves = 0;
-    t->lastleaf = NULL;
-    if (!t->lmap) {
-        t->lmap = tg__malloc(sizeof(int32_t) * 64);
-        if (!t->lmap)
-            return false;
-        t->caplmap = 64;
-    }
-    memset(t->lmap, 0xff, sizeof(int32_t) * (size_t)t->caplmap);
-    return true;
-}
-
-static bool lmap_rebuild(tg_tape *t, int64_t cap)
-{
-    int32_t *m = tg__malloc(sizeof(int32_t) * (size_t)cap);
-    if (!m)
-        return false;
-    memset(m, 0xff, sizeof(int32_t) * (size_t)cap);
-    for (int64_t i = 0; i < t->nleaves; i++) {
-        size_t h = lmap_hash(t->leaves[i].x, cap);
-        while (m[h] >= 0)
-            h = (h + 1) & (size_t)(cap - 1);
-        m[h] = (int32_t)i;
-    }
-    tg__mfree(t->lmap);
-    t->lmap = m;
-    t->caplmap = cap;
-    return true;
-}
-
-/* the slot of leaf x, created empty if x was not reached yet; NULL on out of memory */
-static tg__gslot *leaf_slot(tg_tape *t, tg_tensor *x, bool create)
-{
-    if (x == t->lastleaf)
-        return &t->leaves[t->lastleaf_i].s;
-    size_t h = lmap_hash(x, t->caplmap);
-    for (; t->lmap[h] >= 0; h = (h + 1) & (size_t)(t->caplmap - 1))
-        if (t->leaves[t->lmap[h]].x == x) {
-            t->lastleaf = x;
-            t->lastleaf_i = t->lmap[h];
-            return &t->leaves[t->lmap[h]].s;
-        }
-    if (!create)
-        return NULL;
-    if (!grow((void **)&t->leaves, &t->capleaves, t->nleaves + 1, sizeof(tg__leaf)) ||
-        t->nleaves >= INT32_MAX)
-        return NULL;
-    int64_t i = t->nleaves++;
-    t->leaves[i].x = x;
-    t->leaves[i].s.g = NULL;
-    t->leaves[i].s.owned = false;
-    t->lastleaf = x;
-    t->lastleaf_i = i;
-    if (2 * t->nleaves > t->caplmap) /* keep the load at most 1/2 */
-        return lmap_rebuild(t, 2 * t->caplmap) ? &t->leaves[i].s : NULL;
-    t->lmap[h] = (int32_t)i;
-    return &t->leaves[i].s;
-}
-
-/* x's slot in the current walk (NULL: x has none, or out of memory when create) */
-static inline tg__gslot *slot_of(tg_tape *t, tg_tensor *x, bool create)
-{
-    if (x->tape == t && x->node >= 0)
-        return x->node < t->ngnode ? &t->gnode[x->node] : NULL;
-    if (x->tape)
-        return NULL;
-    return x == t->lastleaf ? &t->leaves[t->lastleaf_i].s : leaf_slot(t, x, create);
-}
-
-static void accumulate(tg_tape *t, tg_tensor *x, tg_tensor *g)
-{
-    if (!tg_tensor_same_shape(x, g) || x->dtype != g->dtype) {
-        tg__fail(t, TG_ESTATE, "backward: gradient %s %s does not match input %s %s",
-                 tg__shape_str(g).s, tg_dtype_name(g->dtype), tg__shape_str(x).s,
-                 tg_dtype_name(x->dtype));
-        return;
-    }
-    tg__gslot *s = slot_of(t, x, true);
-    if (!s) {
-        if (x->tape)
-            tg__fail(t, TG_ESTATE, "backward: tape tensor %s requires grad but has no node",
-                     tg__shape_str(x).s);
-        else
-            tg__fail(t, TG_ENOMEM, "backward: out of memory");
-        return;
-    }
-    if (!s->g) {
-        s->g = g; /* shared: read-only to this slot */
-        s->owned = false;
-    } else if (s->owned && !t->record) {
-        tg__k_accumulate(s->g, g); /* created by this slot below; nobody else holds it */
-    } else {
-        s->g = tg_add(t, s->g, g);
-        s->owned = true;
-    }
-}
-
-/* a gradient the caller may keep and write: g itself if the walk created it for this
- * slot and no earlier result is the same buffer, else a copy (differentiable when
- * recording) */
-static tg_tensor *own_copy(tg_tape *t, tg__gslot *s, tg_tensor *const *prev, int nprev)
-{
-    bool fresh = s->owned;
-    for (int j = 0; fresh && j < nprev; j++)
-        fresh = prev[j] != s->g;
-    if (fresh)
-        return s->g;
-    if (t->record)
-        return tg_mul_scalar(t, s->g, 1.0);
-    tg_tensor *c = tg__new(t, s->g->dtype, s->g->ndim, s->g->shape);
-    if (c)
-        tg__k_unary(c, s->g, TG_U_COPY, 0);
-    return c;
-}
-
-/* adds the walk's leaf gradients into the leaves' persistent .grad; the storage's
- * grad_lock serialises tapes on other threads adding into the same .grad */
-static tg_status add_into_grads(tg_tape *t, const char *fn)
-{
-    for (int64_t i = 0; i < t->nleaves; i++) {
-        tg_tensor *x = t->leaves[i].x, *g = t->leaves[i].s.g;
-        atomic_int *lock = x->storage ? &x->storage->grad_lock : NULL;
-        while (lock && atomic_exchange_explicit(lock, 1, memory_order_acquire))
-            ;
-        if (!x->grad)
-            x->grad = tg_zeros(x->dtype, x->ndim, x->shape);
-        if (x->grad)
-            tg__k_accumulate(x->grad, g);
-        if (lock)
-            atomic_store_explicit(lock, 0, memory_order_release);
-        if (!x->grad)
-            return tg__fail(t, TG_ENOMEM, "%s: out of memory for a gradient %s", fn,
-                            tg__shape_str(x).s),
-                   TG_ENOMEM;
-    }
-    return TG_OK;
-}
-
-static tg_status check_arg(tg_tape *t, const tg_tensor *x, const char *what, const char *fn)
-{
-    if (!x)
-        return tg__fail(t, TG_EINVAL, "%s: %s is NULL", fn, what), TG_EINVAL;
-    if ((x->tape != t || x->gen != t->gen) && !tg__check_input(t, x, -1, fn))
-        return t->status;
-    return TG_OK;
-}
-
-static tg_status run_backward(tg_tape *t, tg_tensor *root, tg_tensor *seed, int n,
-                              tg_tensor *const *xs, tg_tensor **grads,
-                              const tg_backward_opts *opts, const char *fn)
-{
-    if (!t)
-        return tg__error_status(TG_EINVAL, "%s: NULL tape", fn);
-    if (t->status != TG_OK)
-        return t->status;
-    if (check_arg(t, root, "root", fn) != TG_OK)
-        return t->status;
-    if (!root->requires_grad)
-        return tg__fail(t, TG_ESTATE,
-                        "%s: root %s does not require grad (no input requires grad, or grad mode was off)",
-                        fn, tg__shape_str(root).s),
-               TG_ESTATE;
-    if (!seed) {
-        if (tg_tensor_numel(root) != 1)
-            return tg__fail(t, TG_ESHAPE,
-                            "%s: root has shape %s; a non-scalar root needs a seed gradient", fn,
-                            tg__shape_str(root).s),
-                   TG_ESHAPE;
-        seed = tg_tape_full(t, root->dtype, root->ndim, root->shape, 1.0);
-        if (!seed)
-            return t->status;
-    } else if (check_arg(t, seed, "seed", fn) != TG_OK) {
-        return t->status;
-    } else if (!tg_tensor_same_shape(seed, root) || seed->dtype != root->dtype) {
-        return tg__fail(t, TG_ESHAPE, "%s: seed %s %s does not match root %s %s", fn,
-                        tg__shape_str(seed).s, tg_dtype_name(seed->dtype), tg__shape_str(root).s,
-                        tg_dtype_name(root->dtype)),
-               TG_ESHAPE;
-    }
-    for (int i = 0; i < n; i++) {
-        char what[32];
-        snprintf(what, sizeof what, "input %d", i);
-        if (check_arg(t, xs[i], what, fn) != TG_OK)
-            return t->status;
-    }
-
-    /* fresh slots for this walk: one per node up to the root, and the leaf index */
-    t->gnode = arena_alloc_small(t, sizeof(tg__gslot) * (size_t)(root->node + 1));
-    if (!t->gnode)
-        return t->status;
-    memset(t->gnode, 0, sizeof(tg__gslot) * (size_t)(root->node + 1));
-    t->ngnode = root->node + 1;
-    if (!leaves_begin(t))
-        return tg__fail(t, TG_ENOMEM, "%s: out of memory", fn), TG_ENOMEM;
-    tg__gslot *gnode = t->gnode; /* this walk's; a nested walk cannot start meanwhile */
-    bool saved = t->record, anomaly = t->anomaly;
-    t->record = opts && opts->create_graph;
-    t->anomaly = false; /* the backward reports its own anomalies, per op below */
-    accumulate(t, root, seed);
-    for (int64_t i = root->node; i >= 0 && t->status == TG_OK; i--) {
-        tg__node nd = t->nodes[i]; /* a copy: backward ops may grow the node array */
-        tg_tensor *g = gnode[i].g;
-        if (!g)
-            continue;
-        tg_tensor **gi = arena_alloc_small(t, sizeof(tg_tensor *) * (size_t)nd.n_in);
-        if (!gi)
-            break;
-        memset(gi, 0, sizeof(tg_tensor *) * (size_t)nd.n_in);
-        for (int k = 0; nd.hashes && k < nd.n_in; k++)
-            if (tg_tensor_hash(nd.in[k]) != nd.hashes[k]) {
-                tg__fail(t, TG_ENUMERIC,
-                         "%s: input %d ('%s', %s) of op '%s' at tape position %lld was modified "
-                         "after the forward pass (saved-tensor check)",
-                         fn, k, label_of(nd.in[k]), tg__shape_str(nd.in[k]).s, tg_op_name(nd.op),
-                         (long long)i);
-                break;
-            }
-        if (t->status != TG_OK)
-            break;
-        tg__op_backward[nd.op](t, &nd, g, gi);
-        for (int k = 0; anomaly && k < nd.n_in && t->status == TG_OK; k++)
-            if (gi[k] && !all_finite(gi[k]))
-                tg__fail(t, TG_ENUMERIC,
-                         "anomaly: backward of op '%s' at tape position %lld produced NaN/Inf in "
-                         "the gradient of input %d ('%s')",
-                         tg_op_name(nd.op), (long long)i, k, label_of(nd.in[k]));
-        for (int k = 0; k < nd.n_in && t->status == TG_OK; k++)
-            if (gi[k] && nd.in[k]->requires_grad)
-                accumulate(t, nd.in[k], gi[k]);
-    }
-    t->record = saved;
-    t->anomaly = anomaly;
-    if (t->status != TG_OK)
-        return t->status;
-
-    if (!grads)
-        return add_into_grads(t, fn);
-    for (int i = 0; i < n; i++) {
-        tg__gslot *s = slot_of(t, xs[i], false);
-        if (s && s->g)
-            grads[i] = own_copy(t, s, grads, i);
-        else
-            grads[i] = tg_tape_zeros(t, xs[i]->dtype, xs[i]->ndim, xs[i]->shape);
-        if (!grads[i])
-            break;
-    }
-    return t->status;
-}
-
-tg_status tg_backward(tg_tape *t, tg_tensor *root)
-{
-    return run_backward(t, root, NULL, 0, NULL, NULL, NULL, "tg_backward");
-}
-
-tg_status tg_backward_ex(tg_tape *t, tg_tensor *root, tg_tensor *seed,
-                         const tg_backward_opts *opts)
-{
-    return run_backward(t, root, seed, 0, NULL, NULL, opts, "tg_backward_ex");
-}
-
-tg_status tg_grad(tg_tape *t, tg_tensor *root, tg_tensor *seed, int n, tg_tensor *const *xs,
-                  tg_tensor **grads, const tg_backward_opts *opts)
-{
-    if (n < 0 || (n > 0 && (!xs || !grads))) {
-        if (!t)
-            return tg__error_status(TG_EINVAL, "tg_grad: NULL tape");
-        tg__fail(t, TG_EINVAL, "tg_grad: invalid inputs (n %d, xs %s, grads %s)", n,
-                 xs ? "set" : "NULL", grads ? "set" : "NULL");
-        return t->status; /* the tape's first error, like every backward */
-    }
-    return run_backward(t, root, seed, n, xs, grads, opts, "tg_grad");
 }

@@ -3,7 +3,7 @@
  * then the raw little-endian data. PyTorch and the safetensors tools read the files.
  * Little-endian hosts only: tensors are written and read as the host's bytes, without
  * byte swapping, and the build refuses a big-endian host (meson.build, and a guard in
- * checkpoint.c for other builds).
+ * safetensors.c for other builds).
  *
  * Integrity. Every single-bit flip anywhere in a file we write is detected on load, and
  * the file stays plain safetensors (nothing after the data, no extra fields):

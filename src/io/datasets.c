@@ -8,8 +8,9 @@
 
 #include <zlib.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "datasets.h"
+#include "internal.h"
 
 static bool out_ok(tg_tensor **a, tg_tensor **b, const char *fn)
 {
@@ -29,8 +30,8 @@ static tg_status fail_free(tg_tensor **a, tg_tensor **b)
 }
 
 /* the two-feature, labelled sets: checks arguments and allocates the outputs */
-static tg_status labelled(int64_t n, int classes, tg_dtype dt, tg_tensor **x, tg_tensor **labels,
-                          const char *fn)
+static tg_status alloc_labelled(int64_t n, int classes, tg_dtype dt, tg_tensor **x,
+                                tg_tensor **labels, const char *fn)
 {
     if (!out_ok(x, labels, fn))
         return TG_EINVAL;
@@ -44,36 +45,54 @@ static tg_status labelled(int64_t n, int classes, tg_dtype dt, tg_tensor **x, tg
     return TG_OK;
 }
 
-tg_status tg_data_spiral(int64_t n, int classes, tg_dtype dt, uint64_t seed, tg_tensor **x,
-                         tg_tensor **labels)
+/* the 2-D point of row `row` (class k, i-th of n in its class) */
+typedef void (*point_fn)(int64_t n, int k, int64_t i, int64_t row, uint64_t seed, double p[2]);
+
+/* n points of each class, class by class: x [n * classes, 2], labels the class */
+static tg_status labelled(int64_t n, int classes, tg_dtype dt, uint64_t seed, point_fn point,
+                          tg_tensor **x, tg_tensor **labels, const char *fn)
 {
-    tg_status s = labelled(n, classes, dt, x, labels, "tg_data_spiral");
+    tg_status s = alloc_labelled(n, classes, dt, x, labels, fn);
     for (int k = 0; s == TG_OK && k < classes; k++)
         for (int64_t i = 0; i < n; i++) {
             int64_t row = (int64_t)k * n + i;
-            double f = n > 1 ? (double)i / (double)(n - 1) : 0.0;
-            double r = f, t = 4.0 * k + 4.0 * f + 0.2 * tg_rng_normal(seed, 0, (uint64_t)row);
-            tg_tensor_set_flat(*x, 2 * row, r * sin(2.5 * t));
-            tg_tensor_set_flat(*x, 2 * row + 1, r * cos(2.5 * t));
+            double p[2];
+            point(n, k, i, row, seed, p);
+            tg_tensor_set_flat(*x, 2 * row, p[0]);
+            tg_tensor_set_flat(*x, 2 * row + 1, p[1]);
             tg_tensor_set_flat(*labels, row, k);
         }
     return s;
 }
 
+/* arms of a spiral: radius along the arm, angle by class, noisy */
+static void spiral_point(int64_t n, int k, int64_t i, int64_t row, uint64_t seed, double p[2])
+{
+    double f = n > 1 ? (double)i / (double)(n - 1) : 0.0;
+    double r = f, t = 4.0 * k + 4.0 * f + 0.2 * tg_rng_normal(seed, 0, (uint64_t)row);
+    p[0] = r * sin(2.5 * t);
+    p[1] = r * cos(2.5 * t);
+}
+
+tg_status tg_data_spiral(int64_t n, int classes, tg_dtype dt, uint64_t seed, tg_tensor **x,
+                         tg_tensor **labels)
+{
+    return labelled(n, classes, dt, seed, spiral_point, x, labels, "tg_data_spiral");
+}
+
+/* vertical bands: x by class, y around 0.5 */
+static void vertical_point(int64_t n, int k, int64_t i, int64_t row, uint64_t seed, double p[2])
+{
+    (void)n;
+    (void)i;
+    p[0] = 0.1 * tg_rng_normal(seed, 1, (uint64_t)(2 * row)) + k / 3.0;
+    p[1] = 0.1 * tg_rng_normal(seed, 1, (uint64_t)(2 * row + 1)) + 0.5;
+}
+
 tg_status tg_data_vertical(int64_t n, int classes, tg_dtype dt, uint64_t seed, tg_tensor **x,
                            tg_tensor **labels)
 {
-    tg_status s = labelled(n, classes, dt, x, labels, "tg_data_vertical");
-    for (int k = 0; s == TG_OK && k < classes; k++)
-        for (int64_t i = 0; i < n; i++) {
-            int64_t row = (int64_t)k * n + i;
-            tg_tensor_set_flat(*x, 2 * row,
-                               0.1 * tg_rng_normal(seed, 1, (uint64_t)(2 * row)) + k / 3.0);
-            tg_tensor_set_flat(*x, 2 * row + 1,
-                               0.1 * tg_rng_normal(seed, 1, (uint64_t)(2 * row + 1)) + 0.5);
-            tg_tensor_set_flat(*labels, row, k);
-        }
-    return s;
+    return labelled(n, classes, dt, seed, vertical_point, x, labels, "tg_data_vertical");
 }
 
 tg_status tg_data_xor(tg_dtype dt, tg_tensor **x, tg_tensor **y)
@@ -121,9 +140,7 @@ tg_status tg_data_sine(int64_t n, tg_dtype dt, double offset, tg_tensor **x, tg_
 /* Largest accepted element count (4 GiB of data; 16 GiB as F32). */
 #define IDX_MAX_COUNT ((int64_t)1 << 32)
 
-/* Reads up to n bytes; returns the count read (< n at the end of the data or on an
- * error: gzerror tells which). */
-static size_t read_some(gzFile f, void *buf, size_t n)
+size_t tg__gz_read(gzFile f, void *buf, size_t n)
 {
     char *p = buf;
     size_t total = 0;
@@ -138,9 +155,7 @@ static size_t read_some(gzFile f, void *buf, size_t n)
     return total;
 }
 
-/* zlib's error after a short read: TG_OK (plain end of data), or the status and
- * message of a corrupt stream */
-static tg_status gz_failure(gzFile f, const char **msg)
+tg_status tg__gz_failure(gzFile f, const char **msg)
 {
     int err = Z_OK;
     *msg = gzerror(f, &err);
@@ -177,7 +192,7 @@ typedef struct idx_file {
 static tg_status idx_short(const idx_file *x, int64_t got)
 {
     const char *zmsg;
-    tg_status s = gz_failure(x->f, &zmsg);
+    tg_status s = tg__gz_failure(x->f, &zmsg);
     if (s != TG_OK)
         return tg__error_status(s, "tg_idx_load: %s: corrupt gzip data near uncompressed "
                                    "offset %lld: %s",
@@ -192,7 +207,7 @@ static tg_status idx_short(const idx_file *x, int64_t got)
 static tg_status idx_header_short(const idx_file *x, int offset, const char *what)
 {
     const char *zmsg;
-    tg_status s = gz_failure(x->f, &zmsg);
+    tg_status s = tg__gz_failure(x->f, &zmsg);
     if (s != TG_OK)
         return tg__error_status(s, "tg_idx_load: %s: corrupt gzip data near uncompressed "
                                    "offset %d: %s",
@@ -204,7 +219,7 @@ static tg_status idx_header_short(const idx_file *x, int offset, const char *wha
 static tg_status idx_header(idx_file *x)
 {
     unsigned char head[4];
-    if (read_some(x->f, head, 4) != 4)
+    if (tg__gz_read(x->f, head, 4) != 4)
         return idx_header_short(x, 0, "file shorter than the 4-byte magic");
     x->ndim = head[3];
     if (head[0] || head[1] || head[2] != 0x08 || (x->ndim != 1 && x->ndim != 3))
@@ -215,7 +230,7 @@ static tg_status idx_header(idx_file *x)
     x->count = 1;
     for (int d = 0; d < x->ndim; d++) {
         unsigned char b[4];
-        if (read_some(x->f, b, 4) != 4)
+        if (tg__gz_read(x->f, b, 4) != 4)
             return idx_header_short(x, 4 + 4 * d, "truncated header (a dimension is missing)");
         int64_t v = (int64_t)b[0] << 24 | (int64_t)b[1] << 16 | (int64_t)b[2] << 8 | b[3];
         if (v < 1 || x->count > IDX_MAX_COUNT / v)
@@ -247,7 +262,7 @@ static tg_status idx_read_direct(idx_file *x, tg_tensor *t)
     unsigned char buf[65536];
     for (int64_t pos = 0; pos < x->count;) {
         size_t want = x->count - pos < (int64_t)sizeof buf ? (size_t)(x->count - pos) : sizeof buf;
-        size_t got = read_some(x->f, buf, want);
+        size_t got = tg__gz_read(x->f, buf, want);
         idx_store(t, pos, buf, got);
         pos += (int64_t)got;
         if (got < want) /* the file shrank since fstat */
@@ -273,7 +288,7 @@ static tg_status idx_read_chunked(idx_file *x, tg_tensor **out)
                                  x->path, (long long)got);
             break;
         }
-        size_t n = read_some(x->f, chunks[c], want);
+        size_t n = tg__gz_read(x->f, chunks[c], want);
         got += (int64_t)n;
         if (n < want)
             s = idx_short(x, got);
@@ -344,7 +359,7 @@ tg_status tg_idx_load(const char *path, tg_tensor **out)
                                  "tg_idx_load: %s: trailing bytes after the data, which ends at "
                                  "offset %lld",
                                  path, (long long)(x.header + x.count));
-        else if ((s = gz_failure(x.f, &zmsg)) != TG_OK)
+        else if ((s = tg__gz_failure(x.f, &zmsg)) != TG_OK)
             tg__error_status(s, "tg_idx_load: %s: corrupt gzip data at the end: %s", path,
                              zmsg);
     }

@@ -10,24 +10,50 @@ extern "C" {
 #endif
 
 /* ---- CSV ---- */
+/* Options for tg_csv_load: start from tg_csv_defaults() and change what differs (the
+ * fields after dtype were added later; a struct not made by tg_csv_defaults() must set
+ * label_dtype, whose zero is TG_F32, not the default TG_I32). */
 typedef struct tg_csv_opts {
-    bool header;       /* skip the first line */
-    int label_column;  /* column split off as I32 labels (integers); -1: none */
+    bool header;       /* a header row (the first line after skip_lines) precedes the data;
+                        * it holds the column names that label_name and feature_names select */
+    int label_column;  /* column (0-based) split off as the labels; -1: none (or label_name) */
     char delimiter;    /* ',' by default */
     tg_dtype dtype;    /* of the features: F32 (default) or F64 */
+    int skip_lines;    /* lines skipped before the header or the data, whatever they hold
+                        * (a title, comments); 0 by default. Line numbers in messages still
+                        * count them: they are the file's line numbers. */
+    const char *label_name; /* the label column by its header name (needs header and
+                             * label_column -1); NULL by default */
+    const char *const *feature_names; /* the feature columns by header name, in this order
+                                       * (needs header); the columns not named are neither
+                                       * parsed nor loaded, so they may hold text. NULL
+                                       * (default): every column but the label's */
+    int feature_count; /* entries of feature_names (>= 1 when it is not NULL); 0 by default */
+    tg_dtype label_dtype; /* TG_I32 (default): integer class labels, *labels [rows];
+                           * TG_F32 or TG_F64: real targets for regression, [rows, 1] */
 } tg_csv_opts;
 TG_API tg_csv_opts tg_csv_defaults(void);
-/* Reads a numeric CSV file: *x [rows, columns (minus the label column)], *labels I32
- * [rows] (NULL when label_column < 0; labels may then be NULL too). Cells are parsed
- * with strtod (so the C locale's '.' is the decimal point), surrounding blanks and CRLF
- * line ends are accepted, blank lines are skipped; no quoting. Returns TG_OK, or with
- * *x and *labels NULL: TG_EINVAL (bad arguments), TG_EIO (missing or unreadable file,
- * a directory), TG_ENOMEM, or TG_EFORMAT with file:line:column (or the byte offset) in
- * tg_last_error() for: a non-numeric, empty or blank cell, nan/inf or an out-of-range
- * number (beyond the double range, or for F32 features beyond the float range), a
- * non-integer or out-of-int32 label, ragged rows, a label column beyond the last, a
- * NUL byte, an empty file, or no data rows (header only). Memory: the file's size plus
- * two bytes while parsing, then the result tensors. */
+/* Reads a numeric CSV file, plain or gzip-compressed (recognised by its content, e.g. a
+ * .csv.gz, through zlib as tg_idx_load): *x [rows, features] of dtype; *labels (see
+ * label_dtype; NULL when there is no label column, and labels may then be NULL too).
+ * Features are every column but the label's, in file order, or the feature_names columns
+ * in their order. Cells are parsed with strtod (so the C locale's '.' is the decimal
+ * point), surrounding blanks and CRLF line ends are accepted, blank lines are skipped; no
+ * quoting, except that a header name may be enclosed in double quotes ("a" names a).
+ * Header names are compared exactly after trimming blanks. Returns TG_OK, or with *x and
+ * *labels NULL: TG_EINVAL (bad arguments or options: a name without header, both
+ * label_name and label_column, a name listed twice or both as label and feature), TG_EIO
+ * (missing or unreadable file, a directory), TG_ENOMEM, or TG_EFORMAT with a message in
+ * tg_last_error() that gives the file's line number (path:line:column, columns 1-based,
+ * with the column's header name when there is a header) and the offending text for: a
+ * non-numeric, empty or blank cell, nan/inf or an out-of-range number (beyond the double
+ * range, or for F32 beyond the float range), a non-integer or out-of-int32 class label,
+ * ragged rows (rows of different column counts; with names, a row whose count differs
+ * from the header's), a label column beyond the last, a name that no header column has
+ * or that several have, a missing header row, a NUL byte, corrupt or truncated gzip data
+ * (with the line reached), an empty file, or no data rows. Memory: the decompressed text
+ * (while reading, up to three times its size for a gzip file or a pipe), then the result
+ * tensors. */
 TG_API tg_status tg_csv_load(const char *path, const tg_csv_opts *o, tg_tensor **x,
                              tg_tensor **labels);
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "nn.h"
 
 /* class of row i: argmax of a [N, C] tensor, or the I32 value of a [N] tensor */
@@ -241,15 +241,18 @@ double tg_roc_auc(const tg_tensor *scores, const tg_tensor *labels)
 /* n > 0 float values in each, the same count; else NaN with an error naming fn */
 static int64_t regression_pair(const tg_tensor *pred, const tg_tensor *y, const char *fn)
 {
-    if (!pred || !y)
-        return tg__error(TG_EINVAL, "%s: NULL tensor", fn), -1;
+    if (!pred || !y) {
+        tg__error(TG_EINVAL, "%s: NULL tensor", fn);
+        return -1;
+    }
     int64_t n = tg_tensor_numel(y);
-    if (pred->dtype == TG_I32 || y->dtype == TG_I32 || n != tg_tensor_numel(pred) || n == 0)
-        return tg__error(TG_EINVAL, "%s: need float tensors with the same number (>= 1) of "
-                                    "values: %s %s and %s %s",
-                         fn, tg__shape_str(pred).s, tg_dtype_name(pred->dtype),
-                         tg__shape_str(y).s, tg_dtype_name(y->dtype)),
-               -1;
+    if (pred->dtype == TG_I32 || y->dtype == TG_I32 || n != tg_tensor_numel(pred) || n == 0) {
+        tg__error(TG_EINVAL, "%s: need float tensors with the same number (>= 1) of values: "
+                             "%s %s and %s %s",
+                  fn, tg__shape_str(pred).s, tg_dtype_name(pred->dtype), tg__shape_str(y).s,
+                  tg_dtype_name(y->dtype));
+        return -1;
+    }
     return n;
 }
 

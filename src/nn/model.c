@@ -1,104 +1,17 @@
-/* Initialisers, activations and the sequential model. */
+/* The sequential model: layers, forward, penalty, parameters and fingerprint (names and
+ * the summary in summary.c; initialisers and activations in init.c). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
-#include "../autograd/internal.h"
+#include "../util.h"
+#include "internal.h"
 #include "nn.h"
 
-tg_status tg_init_fill(tg_tensor *w, tg_init init, uint64_t seed, uint64_t stream)
-{
-    if (!w || !tg__is_float(w->dtype))
-        return tg__error_status(TG_EINVAL, "tg_init_fill: need an f32/f64 tensor");
-    int64_t n = tg_tensor_numel(w);
-    double fan_in = w->ndim >= 1 ? (double)w->shape[0] : 1;
-    double fan_out = w->ndim >= 2 ? (double)w->shape[1] : fan_in;
-    if (w->ndim == 1)
-        fan_in = fan_out = (double)n;
-    if (w->ndim >= 3) { /* [C_out, C_in/groups, k...]: each output sees C_in/groups * k */
-        double field = 1;
-        for (int d = 2; d < w->ndim; d++)
-            field *= (double)w->shape[d];
-        fan_in = (double)w->shape[1] * field;
-        fan_out = (double)w->shape[0] * field;
-    }
-    double limit;
-    bool uniform;
-    switch (init) {
-    case TG_INIT_GLOROT_UNIFORM: uniform = true; limit = sqrt(6.0 / (fan_in + fan_out)); break;
-    case TG_INIT_GLOROT_NORMAL: uniform = false; limit = sqrt(2.0 / (fan_in + fan_out)); break;
-    case TG_INIT_HE_UNIFORM: uniform = true; limit = sqrt(6.0 / fan_in); break;
-    case TG_INIT_HE_NORMAL: uniform = false; limit = sqrt(2.0 / fan_in); break;
-    case TG_INIT_SCALED_NORMAL: uniform = false; limit = 0.01; break;
-    default: return tg__error_status(TG_EINVAL, "tg_init_fill: unknown initialiser %d", (int)init);
-    }
-    for (int64_t i = 0; i < n; i++) {
-        double v = uniform ? limit * (2 * tg_rng_uniform01(seed, stream, (uint64_t)i) - 1)
-                           : limit * tg_rng_normal(seed, stream, (uint64_t)i);
-        tg_tensor_set_flat(w, i, v);
-    }
-    return TG_OK;
-}
-
-tg_tensor *tg_activate(tg_tape *t, tg_tensor *x, tg_activation act, double param)
-{
-    /* like every op (the linear case included, which returns x itself): NULL on a
-     * failed tape or for a NULL input, an error for a foreign or stale input */
-    TG__GUARD(t, "tg_activate", x);
-    switch (act) {
-    case TG_ACT_LINEAR: return x;
-    case TG_ACT_RELU: return tg_relu(t, x);
-    case TG_ACT_LEAKY_RELU: return tg_leaky_relu(t, x, param);
-    case TG_ACT_SIGMOID: return tg_sigmoid(t, x);
-    case TG_ACT_TANH: return tg_tanh(t, x);
-    case TG_ACT_GELU: return tg_gelu(t, x);
-    case TG_ACT_SOFTPLUS: return tg_softplus(t, x);
-    case TG_ACT_SOFTMAX: return tg_softmax(t, x, -1);
-    }
-    return tg__fail(t, TG_EINVAL, "tg_activate: unknown activation %d", (int)act);
-}
-
 /* ------------------------------------------------------------------ model */
-
-typedef enum {
-    L_DENSE, L_ACT, L_DROPOUT, L_CONV2D, L_MAX_POOL, L_AVG_POOL, L_BATCH_NORM, L_LAYER_NORM,
-    L_FLATTEN
-} layer_kind;
-
-typedef struct {
-    layer_kind kind;
-    tg_activation act;
-    double param;        /* activation parameter or dropout rate */
-    tg_dense_opts dense;
-    int64_t in, out;     /* dense features; conv channels; batch norm channels (in) */
-    int64_t kernel[2];   /* conv and pools */
-    tg_conv2d_opts conv;
-    tg_pool2d_opts pool;
-    tg_batch_norm_opts bn;
-    double eps;          /* layer norm */
-    int nd;              /* layer norm: normalised trailing axes */
-    int64_t shape[TG_MAX_DIMS];
-    int w, b;            /* parameter indices (-1: none) */
-    int rm, rv;          /* buffer indices (-1: none) */
-    char name[TG_LAYER_NAME_MAX + 1]; /* "" = positional (the layer's index) */
-} layer;
-
-#define MAX_LAYERS 64
-#define MAX_PARAMS (2 * MAX_LAYERS)
-#define MAX_BUFFERS (2 * MAX_LAYERS)
-
-struct tg_model {
-    tg_dtype dtype;
-    uint64_t seed, counter;
-    int nlayers, nparams, nbuffers;
-    layer layers[MAX_LAYERS];
-    tg_tensor *params[MAX_PARAMS];
-    char names[MAX_PARAMS][TG_LAYER_NAME_MAX + 16];
-    tg_tensor *buffers[MAX_BUFFERS];
-    char buffer_names[MAX_BUFFERS][TG_LAYER_NAME_MAX + 16];
-};
 
 tg_model *tg_model_new(tg_dtype dt, uint64_t seed)
 {
@@ -469,23 +382,37 @@ static const char *describe(const layer *l, int i, char *buf, size_t n)
     return buf;
 }
 
-#define FWD_FAIL(...)                                                                          \
-    (tg__fail(t, TG_ESHAPE, "tg_model_forward: %s: input %s " __VA_ARGS__), false)
+/* records TG_ESHAPE "tg_model_forward: <layer>: input <shape> <what>" and returns false */
+static bool fwd_fail(tg_tape *t, const char *fmt, ...) TG_PRINTF(2, 3);
+static bool fwd_fail(tg_tape *t, const char *fmt, ...)
+{
+    char msg[TG_ERRMSG];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    tg__fail(t, TG_ESHAPE, "tg_model_forward: %s", msg);
+    return false;
+}
+#define FWD_FAIL(...) fwd_fail(t, "%s: input %s " __VA_ARGS__)
 
 /* checks that an input of shape (nd, sh) fits layer i and replaces it by the layer's
  * output shape; records a TG_ESHAPE naming the layer and returns false if not */
-static bool fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool training)
+bool tg__model_fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool training)
 {
     char d[192];
-    tg__shapebuf xb = tg__dims_str(*nd, sh);
-    const char *xs = xb.s;
+    /* the input shape, formatted only when a check fails (a forward that fits formats
+     * nothing: this runs for every layer of every step) */
+    int nd_in = *nd;
+    int64_t sh_in[TG_MAX_DIMS];
+    memcpy(sh_in, sh, sizeof(int64_t) * (size_t)nd_in);
     switch (l->kind) {
     case L_DENSE:
         if (*nd != 2)
             return FWD_FAIL("is not 2-D [N, %lld] (put a flatten layer before it)",
-                            describe(l, i, d, sizeof d), xs, (long long)l->in);
+                            describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s, (long long)l->in);
         if (sh[1] != l->in)
-            return FWD_FAIL("has %lld features, want %lld", describe(l, i, d, sizeof d), xs,
+            return FWD_FAIL("has %lld features, want %lld", describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s,
                             (long long)sh[1], (long long)l->in);
         sh[1] = l->out;
         return true;
@@ -493,9 +420,9 @@ static bool fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool t
     case L_MAX_POOL:
     case L_AVG_POOL:
         if (*nd != 4)
-            return FWD_FAIL("is not 4-D [N, C, H, W]", describe(l, i, d, sizeof d), xs);
+            return FWD_FAIL("is not 4-D [N, C, H, W]", describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s);
         if (l->kind == L_CONV2D && sh[1] != l->in)
-            return FWD_FAIL("has %lld channels, want %lld", describe(l, i, d, sizeof d), xs,
+            return FWD_FAIL("has %lld channels, want %lld", describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s,
                             (long long)sh[1], (long long)l->in);
         for (int a = 0; a < 2; a++) {
             bool conv = l->kind == L_CONV2D;
@@ -505,7 +432,7 @@ static bool fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool t
                                          conv ? l->conv.dilation[a] : 1);
             if (o < 1)
                 return FWD_FAIL("is too small for the window on axis %d",
-                                describe(l, i, d, sizeof d), xs, 2 + a);
+                                describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s, 2 + a);
             sh[2 + a] = o;
         }
         if (l->kind == L_CONV2D)
@@ -514,23 +441,23 @@ static bool fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool t
     case L_BATCH_NORM: {
         if (*nd < 2 || sh[1] != l->in)
             return FWD_FAIL("is not [N, %lld] or [N, %lld, ...]", describe(l, i, d, sizeof d),
-                            xs, (long long)l->in, (long long)l->in);
+                            tg__dims_str(nd_in, sh_in).s, (long long)l->in, (long long)l->in);
         int64_t per_channel = sh[0];
         for (int a = 2; a < *nd; a++)
             per_channel *= sh[a];
         if (training && per_channel < 2)
             return FWD_FAIL("has one value per channel: training needs more",
-                            describe(l, i, d, sizeof d), xs);
+                            describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s);
         return true;
     }
     case L_LAYER_NORM:
         if (*nd < l->nd || memcmp(sh + *nd - l->nd, l->shape, sizeof(int64_t) * (size_t)l->nd))
-            return FWD_FAIL("does not end in %s", describe(l, i, d, sizeof d), xs,
+            return FWD_FAIL("does not end in %s", describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s,
                             tg__dims_str(l->nd, l->shape).s);
         return true;
     case L_FLATTEN:
         if (*nd < 2)
-            return FWD_FAIL("has no axis after the batch axis", describe(l, i, d, sizeof d), xs);
+            return FWD_FAIL("has no axis after the batch axis", describe(l, i, d, sizeof d), tg__dims_str(nd_in, sh_in).s);
         for (int a = 2; a < *nd; a++)
             sh[1] *= sh[a];
         *nd = 2;
@@ -543,7 +470,7 @@ static bool fits(tg_tape *t, const layer *l, int i, int *nd, int64_t *sh, bool t
 
 tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training)
 {
-    if (!t || !x || tg_tape_failed(t))
+    if (!x || tg_tape_failed(t))
         return NULL;
     if (!m) /* not an input tensor: an error, not a quiet NULL */
         return tg__fail(t, TG_EINVAL, "tg_model_forward: NULL model");
@@ -556,7 +483,7 @@ tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training
     int64_t sh[TG_MAX_DIMS];
     memcpy(sh, x->shape, sizeof(int64_t) * (size_t)nd);
     for (int i = 0; i < m->nlayers; i++)
-        if (!fits(t, &m->layers[i], i, &nd, sh, training))
+        if (!tg__model_fits(t, &m->layers[i], i, &nd, sh, training))
             return NULL;
     uint64_t step = training ? m->counter++ : 0;
     for (int i = 0; i < m->nlayers && x; i++) {
@@ -585,7 +512,7 @@ tg_tensor *tg_model_forward(tg_model *m, tg_tape *t, tg_tensor *x, bool training
 
 tg_tensor *tg_model_penalty(tg_model *m, tg_tape *t)
 {
-    if (!t || tg_tape_failed(t))
+    if (tg_tape_failed(t))
         return NULL;
     if (!m)
         return tg__fail(t, TG_EINVAL, "tg_model_penalty: NULL model");
@@ -657,146 +584,4 @@ uint64_t tg_model_hash(const tg_model *m)
         XXH3_64bits_update(&st, &h, sizeof h);
     }
     return XXH3_64bits_digest(&st);
-}
-
-/* ------------------------------------------------------------ names, summary */
-
-static bool name_char_ok(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
-}
-
-tg_status tg_model_set_name(tg_model *m, const char *name)
-{
-    const char *fn = "tg_model_set_name";
-    if (!m || !name)
-        return tg__error_status(TG_EINVAL, "%s: NULL argument", fn);
-    if (m->nlayers == 0)
-        return tg__error_status(TG_ESTATE, "%s: the model has no layer to name yet", fn);
-    size_t len = strlen(name);
-    bool digits = true, chars = true;
-    for (size_t i = 0; i < len; i++) {
-        digits &= name[i] >= '0' && name[i] <= '9';
-        chars &= name_char_ok(name[i]);
-    }
-    if (len == 0 || len > TG_LAYER_NAME_MAX || !chars || digits)
-        return tg__error_status(TG_EINVAL,
-                                "%s: name \"%.*s\" must be 1..%d characters of [A-Za-z0-9_-], not "
-                                "all digits (those are the positional names)",
-                                fn, 64, name, TG_LAYER_NAME_MAX);
-    int last = m->nlayers - 1;
-    for (int i = 0; i < last; i++)
-        if (!strcmp(m->layers[i].name, name))
-            return tg__error_status(TG_EINVAL, "%s: layer %d is already named \"%s\"", fn, i, name);
-    layer *l = &m->layers[last];
-    memcpy(l->name, name, len + 1);
-    /* the layer's parameters and buffers take the name: "<name>.<suffix>" */
-    char *own[4] = {l->w >= 0 ? m->names[l->w] : NULL, l->b >= 0 ? m->names[l->b] : NULL,
-                    l->rm >= 0 ? m->buffer_names[l->rm] : NULL,
-                    l->rv >= 0 ? m->buffer_names[l->rv] : NULL};
-    for (int k = 0; k < 4; k++) {
-        if (!own[k])
-            continue;
-        char suffix[32];
-        snprintf(suffix, sizeof suffix, "%s", strchr(own[k], '.') + 1);
-        snprintf(own[k], sizeof m->names[0], "%s.%s", name, suffix);
-    }
-    return TG_OK;
-}
-
-const char *tg_model_layer_name(const tg_model *m, int i)
-{
-    return m && i >= 0 && i < m->nlayers ? m->layers[i].name : NULL;
-}
-
-static const char *const act_names[] = {"linear", "relu",     "leaky_relu", "sigmoid",
-                                        "tanh",   "gelu",     "softplus",   "softmax"};
-
-/* the layer's kind and configuration: "conv2d 1->6 5x5 pad 2", "activation relu" */
-static void kind_str(const layer *l, char *buf, size_t n)
-{
-    switch (l->kind) {
-    case L_DENSE:
-        snprintf(buf, n, "dense %lld->%lld%s", (long long)l->in, (long long)l->out,
-                 l->b >= 0 ? "" : " no bias");
-        break;
-    case L_ACT:
-        if (l->act == TG_ACT_LEAKY_RELU)
-            snprintf(buf, n, "activation leaky_relu %g", l->param);
-        else
-            snprintf(buf, n, "activation %s", act_names[l->act]);
-        break;
-    case L_DROPOUT: snprintf(buf, n, "dropout %g", l->param); break;
-    case L_CONV2D:
-        snprintf(buf, n, "conv2d %lld->%lld %lldx%lld s%lld,%lld p%lld,%lld d%lld,%lld g%lld",
-                 (long long)l->in, (long long)l->out, (long long)l->kernel[0],
-                 (long long)l->kernel[1], (long long)l->conv.stride[0],
-                 (long long)l->conv.stride[1], (long long)l->conv.padding[0],
-                 (long long)l->conv.padding[1], (long long)l->conv.dilation[0],
-                 (long long)l->conv.dilation[1], (long long)l->conv.groups);
-        break;
-    case L_MAX_POOL:
-    case L_AVG_POOL:
-        snprintf(buf, n, "%s_pool2d %lldx%lld s%lld,%lld", l->kind == L_MAX_POOL ? "max" : "avg",
-                 (long long)l->kernel[0], (long long)l->kernel[1], (long long)l->pool.stride[0],
-                 (long long)l->pool.stride[1]);
-        break;
-    case L_BATCH_NORM: snprintf(buf, n, "batch_norm %lld", (long long)l->in); break;
-    case L_LAYER_NORM: snprintf(buf, n, "layer_norm %s", tg__dims_str(l->nd, l->shape).s); break;
-    case L_FLATTEN: snprintf(buf, n, "flatten"); break;
-    }
-}
-
-tg_status tg_model_summary(const tg_model *m, int ndim, const int64_t *input_shape, FILE *out)
-{
-    const char *fn = "tg_model_summary";
-    if (!m || !out || (ndim > 0 && !input_shape))
-        return tg__error_status(TG_EINVAL, "%s: NULL argument", fn);
-    if (ndim < 1 || ndim > TG_MAX_DIMS)
-        return tg__error_status(TG_EINVAL, "%s: input rank %d outside 1..%d", fn, ndim,
-                                TG_MAX_DIMS);
-    int64_t numel;
-    if (!tg__numel(ndim, input_shape, &numel))
-        return tg__error_status(TG_EINVAL, "%s: invalid input shape %s", fn,
-                                tg__dims_str(ndim, input_shape).s);
-    /* the shapes come from the same check the forward pass makes (evaluation mode) */
-    tg_tape *t = tg_tape_new();
-    if (!t)
-        return tg__error_status(TG_ENOMEM, "%s: out of memory", fn);
-    int nd = ndim;
-    int64_t sh[TG_MAX_DIMS];
-    memcpy(sh, input_shape, sizeof(int64_t) * (size_t)ndim);
-    int64_t total = 0, nbuf = 0;
-    fprintf(out, "%-5s %-14s %-42s %-18s %10s\n", "layer", "name", "type", "output shape",
-            "params");
-    fprintf(out, "%-5s %-14s %-42s %-18s %10s\n", "", "", "(input)", tg__dims_str(nd, sh).s, "");
-    for (int i = 0; i < m->nlayers; i++) {
-        const layer *l = &m->layers[i];
-        if (!fits(t, l, i, &nd, sh, false)) {
-            tg_status st = tg__error_status(tg_tape_status(t), "%s: %s", fn, tg_tape_error(t));
-            tg_tape_free(&t);
-            return st;
-        }
-        int64_t np = 0;
-        if (l->w >= 0)
-            np += tg_tensor_numel(m->params[l->w]);
-        if (l->b >= 0)
-            np += tg_tensor_numel(m->params[l->b]);
-        for (int k = 0; k < 2; k++) {
-            int bi = k ? l->rv : l->rm;
-            if (bi >= 0)
-                nbuf += tg_tensor_numel(m->buffers[bi]);
-        }
-        total += np;
-        char kind[160];
-        kind_str(l, kind, sizeof kind);
-        fprintf(out, "%-5d %-14s %-42s %-18s %10lld\n", i, l->name[0] ? l->name : "-", kind,
-                tg__dims_str(nd, sh).s, (long long)np);
-    }
-    tg_tape_free(&t);
-    fprintf(out, "parameters: %lld in %d tensors (all trainable); buffers: %lld values in %d "
-                 "tensors; %s\n",
-            (long long)total, m->nparams, (long long)nbuf, m->nbuffers, tg_dtype_name(m->dtype));
-    return TG_OK;
 }

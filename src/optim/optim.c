@@ -1,12 +1,12 @@
-/* Optimizers (SGD with momentum/Nesterov, AdaGrad, RMSProp, Adam, AdamW), gradient
- * clipping and early stopping. Every state tensor is allocated at creation; a step is one
+/* Optimizers (SGD with momentum/Nesterov, AdaGrad, RMSProp, Adam, AdamW; gradient
+ * clipping and early stopping are in clip.c). Every state tensor is allocated at creation; a step is one
  * plain loop per parameter over restrict pointers, written for the vectorizer (the loops
  * with a square root vectorize only under -fno-math-errno). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../tensor/internal.h"
+#include "../util.h"
 #include "internal.h"
 #include "optim.h"
 
@@ -28,110 +28,11 @@ struct tg_optim {
 
 /* ------------------------------------------------------------------ kernels */
 
-/* One definition per element type; the float versions compute in float, as the
- * tensors do. T is the element type, S the suffix, SQRT the matching square root. */
-#define TG__OPTIM_KERNELS(T, S, SQRT, A)                                               \
-    A static void sgd_##S(int64_t n, T *restrict p, const T *restrict g, T lr)           \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++)                                                \
-            p[i] -= lr * g[i];                                                         \
-    }                                                                                  \
-    A static void sgd_momentum_##S(int64_t n, T *restrict p, const T *restrict g,        \
-                                 T *restrict v, T lr, T mu)                            \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                              \
-            T vi = mu * v[i] + g[i];                                                   \
-            v[i] = vi;                                                                 \
-            p[i] -= lr * vi;                                                           \
-        }                                                                              \
-    }                                                                                  \
-    A static void sgd_nesterov_##S(int64_t n, T *restrict p, const T *restrict g,        \
-                                 T *restrict v, T lr, T mu)                            \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                              \
-            T gi = g[i];                                                               \
-            T vi = mu * v[i] + gi;                                                     \
-            v[i] = vi;                                                                 \
-            p[i] -= lr * (gi + mu * vi);                                               \
-        }                                                                              \
-    }                                                                                  \
-    A static void adagrad_##S(int64_t n, T *restrict p, const T *restrict g,             \
-                            T *restrict s, T lr, T eps)                                \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                              \
-            T gi = g[i];                                                               \
-            T si = s[i] + gi * gi;                                                     \
-            s[i] = si;                                                                 \
-            p[i] -= lr * gi / (SQRT(si) + eps);                                        \
-        }                                                                              \
-    }                                                                                  \
-    A static void rmsprop_##S(int64_t n, T *restrict p, const T *restrict g,             \
-                            T *restrict v, T lr, T rho, T eps)                         \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                              \
-            T gi = g[i];                                                               \
-            T vi = rho * v[i] + (1 - rho) * gi * gi;                                   \
-            v[i] = vi;                                                                 \
-            p[i] -= lr * gi / (SQRT(vi) + eps);                                        \
-        }                                                                              \
-    }                                                                                  \
-    /* g' = g + wd p; m, v moments of g'; p = p * pscale - step m / (sqrt(v) / bc2 +   \
-     * eps) with step = lr / (1 - b1^k) and bc2 = sqrt(1 - b2^k) (PyTorch's form of    \
-     * m^ / (sqrt(v^) + eps)). Adam: pscale 1; AdamW: wd 0, pscale 1 - lr wd. */       \
-    A static void adam_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m, \
-                         T *restrict v, T b1, T b2, T step, T bc2, T eps, T wd,        \
-                         T pscale)                                                     \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                              \
-            T pi = p[i];                                                               \
-            T gi = g[i] + wd * pi;                                                     \
-            T mi = b1 * m[i] + (1 - b1) * gi;                                          \
-            T vi = b2 * v[i] + (1 - b2) * gi * gi;                                     \
-            m[i] = mi;                                                                 \
-            v[i] = vi;                                                                 \
-            p[i] = pi * pscale - step * mi / (SQRT(vi) / bc2 + eps);                   \
-        }                                                                              \
-    }
 
-#define TG__GRAD_KERNELS(T, S)                                                         \
-    static void clip_value_##S(int64_t n, T *restrict g, T c)                          \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                              \
-            T gi = g[i];                                                               \
-            g[i] = gi > c ? c : (gi < -c ? -c : gi);                                   \
-        }                                                                              \
-    }                                                                                  \
-    static void scale_##S(int64_t n, T *restrict g, T s)                               \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++)                                                \
-            g[i] *= s;                                                                 \
-    }
-
-TG__GRAD_KERNELS(float, f32)
-TG__GRAD_KERNELS(double, f64)
-
-/* sum of squares, accumulated in double in a fixed order */
-/* below this many elements a parameter is updated by one thread */
-#define PAR_MIN_ELEMS ((int64_t)1 << 15)
-
-static double sumsq(const tg_tensor *g, int64_t n, const void *data)
-{
-    double s = 0;
-    if (g->dtype == TG_F32) {
-        const float *x = data;
-        for (int64_t i = 0; i < n; i++)
-            s += (double)x[i] * (double)x[i];
-    } else {
-        const double *x = data;
-        for (int64_t i = 0; i < n; i++)
-            s += x[i] * x[i];
-    }
-    return s;
-}
 
 /* ------------------------------------------------------------------ helpers */
 
-static void *elems(const tg_tensor *t)
+void *tg__optim_elems(const tg_tensor *t)
 {
     return (char *)t->data + t->offset * (int64_t)tg_dtype_size(t->dtype);
 }
@@ -141,13 +42,9 @@ static bool in01(double x) /* [0, 1), false for NaN */
     return x >= 0 && x < 1;
 }
 
-static bool nonneg(double x) /* finite and >= 0 */
-{
-    return isfinite(x) && x >= 0;
-}
 
-/* The parameter check shared with early stopping (allow_int: I32 accepted). */
-static tg_status check_params(const char *fn, int n, tg_tensor *const *params, bool allow_int)
+tg_status tg__optim_check_params(const char *fn, int n, tg_tensor *const *params,
+                                 bool allow_int)
 {
     if (n <= 0)
         return tg__error_status(TG_EINVAL, "%s: n = %d parameters, need at least 1", fn, n);
@@ -173,10 +70,10 @@ static tg_status check_params(const char *fn, int n, tg_tensor *const *params, b
     }
     /* distinct memory: a parameter updated twice in one step is a bug */
     for (int i = 0; i < n; i++) {
-        const char *a = elems(params[i]);
+        const char *a = tg__optim_elems(params[i]);
         size_t na = (size_t)tg_tensor_numel(params[i]) * tg_dtype_size(params[i]->dtype);
         for (int j = i + 1; j < n && na > 0; j++) {
-            const char *b = elems(params[j]);
+            const char *b = tg__optim_elems(params[j]);
             size_t nb = (size_t)tg_tensor_numel(params[j]) * tg_dtype_size(params[j]->dtype);
             if (nb > 0 && a < b + nb && b < a + na)
                 return tg__error_status(TG_EINVAL, "%s: params[%d] and params[%d] share memory",
@@ -188,7 +85,7 @@ static tg_status check_params(const char *fn, int n, tg_tensor *const *params, b
 
 tg_status tg_optim_check_params(int n, tg_tensor *const *params)
 {
-    return check_params("tg_optim_check_params", n, params, false);
+    return tg__optim_check_params("tg_optim_check_params", n, params, false);
 }
 
 /* ------------------------------------------------------------------ defaults */
@@ -246,11 +143,11 @@ static tg_optim *optim_new(const char *fn, int kind, int n, tg_tensor *const *pa
                            double lr, double decay, int nstate, const char *const *stname,
                            double init)
 {
-    if (check_params(fn, n, params, false) != TG_OK)
+    if (tg__optim_check_params(fn, n, params, false) != TG_OK)
         return NULL;
-    if (!nonneg(lr))
+    if (!tg__nonneg(lr))
         return tg__error(TG_EINVAL, "%s: lr = %g, need a finite value >= 0", fn, lr);
-    if (!nonneg(decay))
+    if (!tg__nonneg(decay))
         return tg__error(TG_EINVAL, "%s: decay = %g, need a finite value >= 0", fn, decay);
     tg_optim *o = tg__calloc(sizeof *o);
     if (!o)
@@ -312,7 +209,7 @@ tg_optim *tg_adagrad_new(int n, tg_tensor *const *params, const tg_adagrad_opts 
     const tg_adagrad_opts *op = opts ? opts : &d;
     if (!(isfinite(op->eps) && op->eps > 0))
         return tg__error(TG_EINVAL, "%s: eps = %g, need a finite value > 0", fn, op->eps);
-    if (!nonneg(op->initial_accumulator))
+    if (!tg__nonneg(op->initial_accumulator))
         return tg__error(TG_EINVAL, "%s: initial_accumulator = %g, need a finite value >= 0",
                          fn, op->initial_accumulator);
     static const char *const names[] = {"sum"};
@@ -350,7 +247,7 @@ static tg_optim *adam_new(const char *fn, int kind, int n, tg_tensor *const *par
         return tg__error(TG_EINVAL, "%s: beta2 = %g outside [0, 1)", fn, op->beta2);
     if (!(isfinite(op->eps) && op->eps > 0))
         return tg__error(TG_EINVAL, "%s: eps = %g, need a finite value > 0", fn, op->eps);
-    if (!nonneg(op->weight_decay))
+    if (!tg__nonneg(op->weight_decay))
         return tg__error(TG_EINVAL, "%s: weight_decay = %g, need a finite value >= 0", fn,
                          op->weight_decay);
     static const char *const names[] = {"m", "v"};
@@ -391,53 +288,50 @@ static tg_status check_grad(const char *fn, int j, const tg_tensor *p)
     return TG_OK;
 }
 
-/* One parameter's update, for each element type and instruction set. The x86 clones
- * differ from the portable build only in vector width: no FMA is enabled (and C11 mode
- * does not contract a * b + c), and sqrt and division are correctly rounded at every
- * width, so every clone gives the same bits. */
-#define TG__UPDATE(T, S, SQRT, A)                                                      \
-    TG__OPTIM_KERNELS(T, S, SQRT, A)                                                   \
-    A static void update_##S(const tg_optim *o, int64_t n, void *pv, const void *gv,   \
-                             void *const *sv, double lr, double step, double bc2)      \
-    {                                                                                  \
-        T *p = pv, *const *st = (T *const *)sv;                                        \
-        const T *g = gv;                                                               \
-        switch (o->kind) {                                                             \
-        case K_SGD:                                                                    \
-            if (o->nstate == 0)                                                        \
-                sgd_##S(n, p, g, (T)lr);                                               \
-            else if (o->nesterov)                                                      \
-                sgd_nesterov_##S(n, p, g, st[0], (T)lr, (T)o->momentum);               \
-            else                                                                       \
-                sgd_momentum_##S(n, p, g, st[0], (T)lr, (T)o->momentum);               \
-            break;                                                                     \
-        case K_ADAGRAD:                                                                \
-            adagrad_##S(n, p, g, st[0], (T)lr, (T)o->eps);                             \
-            break;                                                                     \
-        case K_RMSPROP:                                                                \
-            rmsprop_##S(n, p, g, st[0], (T)lr, (T)o->rho, (T)o->eps);                  \
-            break;                                                                     \
-        default: {                                                                     \
-            bool w = o->kind == K_ADAMW;                                               \
-            adam_##S(n, p, g, st[0], st[1], (T)o->beta1, (T)o->beta2, (T)step, (T)bc2, \
-                     (T)o->eps, w ? (T)0 : (T)o->weight_decay,                         \
-                     w ? (T)(1 - lr * o->weight_decay) : (T)1);                        \
-            break;                                                                     \
-        }                                                                              \
-        }                                                                              \
-    }
+/* update_impl.h's names: F(adam) is adam_f32, adam_f64_avx2, ... after TG__SUFFIX */
+#define TG__PASTE(a, b) a##_##b
+#define TG__NAME(a, b) TG__PASTE(a, b)
+#define F(name) TG__NAME(name, TG__SUFFIX)
 
-TG__UPDATE(float, f32, sqrtf, )
-TG__UPDATE(double, f64, sqrt, )
+#define T float
+#define TG__SUFFIX f32
+#define SQRT sqrtf
+#define A
+#include "update_impl.h"
+
+#define T double
+#define TG__SUFFIX f64
+#define SQRT sqrt
+#define A
+#include "update_impl.h"
 
 typedef void (*update_fn)(const tg_optim *, int64_t, void *, const void *, void *const *,
                           double, double, double);
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-TG__UPDATE(float, f32_avx2, sqrtf, __attribute__((target("avx2"))))
-TG__UPDATE(double, f64_avx2, sqrt, __attribute__((target("avx2"))))
-TG__UPDATE(float, f32_avx512, sqrtf, __attribute__((target("avx512f"))))
-TG__UPDATE(double, f64_avx512, sqrt, __attribute__((target("avx512f"))))
+#define T float
+#define TG__SUFFIX f32_avx2
+#define SQRT sqrtf
+#define A __attribute__((target("avx2")))
+#include "update_impl.h"
+
+#define T double
+#define TG__SUFFIX f64_avx2
+#define SQRT sqrt
+#define A __attribute__((target("avx2")))
+#include "update_impl.h"
+
+#define T float
+#define TG__SUFFIX f32_avx512
+#define SQRT sqrtf
+#define A __attribute__((target("avx512f")))
+#include "update_impl.h"
+
+#define T double
+#define TG__SUFFIX f64_avx512
+#define SQRT sqrt
+#define A __attribute__((target("avx512f")))
+#include "update_impl.h"
 
 /* the widest clone this CPU runs (index 0 F32, 1 F64); chosen once, race-free since
  * every thread computes the same answer */
@@ -505,7 +399,7 @@ static tg_status optim_step(tg_optim *o, bool zero, const char *fn)
         tg_tensor *const *st = o->state + (size_t)j * (size_t)o->nstate;
         /* large parameters are split into one chunk per thread: every element's update
          * is independent, so the result does not depend on the split */
-        int chunks = n >= PAR_MIN_ELEMS ? tg_num_threads() : 1;
+        int chunks = n >= TG__PAR_MIN_ELEMS ? tg_num_threads() : 1;
         int64_t per = (n + chunks - 1) / chunks;
 #ifdef TG_HAVE_OPENMP
 #pragma omp parallel for num_threads(chunks) if (chunks > 1)
@@ -515,11 +409,11 @@ static tg_status optim_step(tg_optim *o, bool zero, const char *fn)
             int64_t blk = zero ? ZERO_BLOCK : len;
             for (int64_t b = lo; b < lo + len; b += blk) {
                 int64_t m = lo + len - b < blk ? lo + len - b : blk;
-                char *g = (char *)elems(p->grad) + (size_t)b * es;
+                char *g = (char *)tg__optim_elems(p->grad) + (size_t)b * es;
                 void *s[2] = {NULL, NULL};
                 for (int k = 0; k < o->nstate; k++)
-                    s[k] = (char *)elems(st[k]) + (size_t)b * es;
-                update(o, m, (char *)elems(p) + (size_t)b * es, g, s, lr, step, bc2);
+                    s[k] = (char *)tg__optim_elems(st[k]) + (size_t)b * es;
+                update(o, m, (char *)tg__optim_elems(p) + (size_t)b * es, g, s, lr, step, bc2);
                 if (zero)
                     memset(g, 0, (size_t)m * es);
             }
@@ -548,7 +442,7 @@ void tg_optim_zero_grad(tg_optim *o)
         if (!g)
             continue;
         if (tg_tensor_is_contiguous(g))
-            memset(elems(g), 0, (size_t)tg_tensor_numel(g) * tg_dtype_size(g->dtype));
+            memset(tg__optim_elems(g), 0, (size_t)tg_tensor_numel(g) * tg_dtype_size(g->dtype));
         else
             tg_tensor_fill(g, 0);
     }
@@ -603,7 +497,7 @@ tg_status tg_optim_set_lr(tg_optim *o, double lr)
 {
     if (!o)
         return tg__error_status(TG_EINVAL, "tg_optim_set_lr: NULL optimizer");
-    if (!nonneg(lr))
+    if (!tg__nonneg(lr))
         return tg__error_status(TG_EINVAL, "tg_optim_set_lr: lr = %g, need a finite value >= 0",
                                 lr);
     o->lr = lr;
@@ -625,200 +519,4 @@ tg_tensor *tg_optim_state_tensor(tg_optim *o, int i, const char **name)
     if (name)
         *name = o->names[i];
     return o->state[i];
-}
-
-/* ------------------------------------------------------------------ clipping */
-
-static tg_status check_clip_args(const char *fn, int n, tg_tensor *const *params)
-{
-    if (n < 0)
-        return tg__error_status(TG_EINVAL, "%s: n = %d, need >= 0", fn, n);
-    if (n > 0 && !params)
-        return tg__error_status(TG_EINVAL, "%s: params is NULL", fn);
-    for (int i = 0; i < n; i++) {
-        if (!params[i])
-            return tg__error_status(TG_EINVAL, "%s: params[%d] is NULL", fn, i);
-        const tg_tensor *g = params[i]->grad;
-        if (g && (!tg__is_float(g->dtype) || !tg_tensor_is_contiguous(g)))
-            return tg__error_status(TG_ESTATE,
-                                    "%s: gradient of params[%d] (%s %s) is not a contiguous "
-                                    "f32/f64 tensor",
-                                    fn, i, tg_dtype_name(g->dtype), tg__shape_str(g).s);
-    }
-    return TG_OK;
-}
-
-tg_status tg_clip_grad_value(int n, tg_tensor *const *params, double clip)
-{
-    static const char *const fn = "tg_clip_grad_value";
-    if (!nonneg(clip))
-        return tg__error_status(TG_EINVAL, "%s: clip = %g, need a finite value >= 0", fn, clip);
-    tg_status s = check_clip_args(fn, n, params);
-    if (s != TG_OK)
-        return s;
-    for (int i = 0; i < n; i++) {
-        tg_tensor *g = params[i]->grad;
-        if (!g)
-            continue;
-        if (g->dtype == TG_F32)
-            clip_value_f32(tg_tensor_numel(g), elems(g), (float)clip);
-        else
-            clip_value_f64(tg_tensor_numel(g), elems(g), clip);
-    }
-    return TG_OK;
-}
-
-tg_status tg_clip_grad_norm(int n, tg_tensor *const *params, double max_norm,
-                            double *total_norm_out)
-{
-    static const char *const fn = "tg_clip_grad_norm";
-    if (!nonneg(max_norm))
-        return tg__error_status(TG_EINVAL, "%s: max_norm = %g, need a finite value >= 0", fn,
-                                max_norm);
-    tg_status s = check_clip_args(fn, n, params);
-    if (s != TG_OK)
-        return s;
-    double ss = 0;
-    for (int i = 0; i < n; i++) {
-        const tg_tensor *g = params[i]->grad;
-        if (g)
-            ss += sumsq(g, tg_tensor_numel(g), elems(g));
-    }
-    double norm = sqrt(ss);
-    if (total_norm_out)
-        *total_norm_out = norm;
-    if (!isfinite(norm))
-        return tg__error_status(TG_ENUMERIC, "%s: the gradient norm is %g", fn, norm);
-    if (norm <= max_norm)
-        return TG_OK;
-    double scale = max_norm / (norm + 1e-6);
-    for (int i = 0; i < n; i++) {
-        tg_tensor *g = params[i]->grad;
-        if (!g)
-            continue;
-        if (g->dtype == TG_F32)
-            scale_f32(tg_tensor_numel(g), elems(g), (float)scale);
-        else
-            scale_f64(tg_tensor_numel(g), elems(g), scale);
-    }
-    return TG_OK;
-}
-
-/* ------------------------------------------------------------------ early stopping */
-
-struct tg_early_stop {
-    int n;
-    int patience;
-    int wait;
-    double min_delta;
-    double best;
-    int64_t best_epoch;
-    int64_t epoch;        /* updates so far */
-    tg_tensor **params;   /* n, borrowed */
-    void **snap;          /* n snapshots of the parameters' bytes, owned */
-};
-
-void tg_early_stop_free(tg_early_stop **pe)
-{
-    if (!pe || !*pe)
-        return;
-    tg_early_stop *e = *pe;
-    if (e->snap)
-        for (int i = 0; i < e->n; i++)
-            tg__mfree(e->snap[i]);
-    tg__mfree(e->snap);
-    tg__mfree(e->params);
-    tg__mfree(e);
-    *pe = NULL;
-}
-
-static size_t param_bytes(const tg_tensor *p)
-{
-    return (size_t)tg_tensor_numel(p) * tg_dtype_size(p->dtype);
-}
-
-static void snapshot(tg_early_stop *e)
-{
-    for (int i = 0; i < e->n; i++)
-        if (param_bytes(e->params[i]) > 0)
-            memcpy(e->snap[i], elems(e->params[i]), param_bytes(e->params[i]));
-}
-
-tg_early_stop *tg_early_stop_new(int n, tg_tensor *const *params, int patience,
-                                 double min_delta)
-{
-    static const char *const fn = "tg_early_stop_new";
-    if (check_params(fn, n, params, true) != TG_OK)
-        return NULL;
-    if (patience < 1)
-        return tg__error(TG_EINVAL, "%s: patience = %d, need >= 1", fn, patience);
-    if (!nonneg(min_delta))
-        return tg__error(TG_EINVAL, "%s: min_delta = %g, need a finite value >= 0", fn,
-                         min_delta);
-    tg_early_stop *e = tg__calloc(sizeof *e);
-    if (!e)
-        return tg__error(TG_ENOMEM, "%s: out of memory", fn);
-    e->n = n;
-    e->patience = patience;
-    e->min_delta = min_delta;
-    e->best = INFINITY;
-    e->best_epoch = -1;
-    e->params = tg__malloc((size_t)n * sizeof *e->params);
-    e->snap = tg__calloc((size_t)n * sizeof *e->snap);
-    if (!e->params || !e->snap) {
-        tg_early_stop_free(&e);
-        return tg__error(TG_ENOMEM, "%s: out of memory", fn);
-    }
-    memcpy(e->params, params, (size_t)n * sizeof *e->params);
-    for (int i = 0; i < n; i++) {
-        e->snap[i] = tg__malloc(param_bytes(params[i]));
-        if (!e->snap[i]) {
-            tg_early_stop_free(&e);
-            return tg__error(TG_ENOMEM, "%s: out of memory for a snapshot of params[%d]", fn,
-                             i);
-        }
-    }
-    snapshot(e);
-    return e;
-}
-
-bool tg_early_stop_update(tg_early_stop *e, double val_loss)
-{
-    if (!e)
-        return false;
-    if (val_loss < e->best - e->min_delta) {
-        e->best = val_loss;
-        e->best_epoch = e->epoch;
-        e->wait = 0;
-        snapshot(e);
-    } else {
-        e->wait++;
-    }
-    e->epoch++;
-    return e->wait >= e->patience;
-}
-
-tg_status tg_early_stop_restore(tg_early_stop *e)
-{
-    if (!e)
-        return tg__error_status(TG_EINVAL, "tg_early_stop_restore: NULL object");
-    for (int i = 0; i < e->n; i++)
-        if (param_bytes(e->params[i]) > 0)
-            memcpy(elems(e->params[i]), e->snap[i], param_bytes(e->params[i]));
-    return TG_OK;
-}
-
-double tg_early_stop_best(const tg_early_stop *e)
-{
-    return e ? e->best : NAN;
-}
-
-int64_t tg_early_stop_best_epoch(const tg_early_stop *e)
-{
-    return e ? e->best_epoch : -1;
-}
-
-int tg_early_stop_wait(const tg_early_stop *e)
-{
-    return e ? e->wait : 0;
 }

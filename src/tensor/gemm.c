@@ -1,7 +1,7 @@
 /* GEMM dispatch: the reference loop (always built, the tests' oracle), BLAS or the
  * blocked kernel, and the split of large products across threads. */
 #include "gemm.h"
-#include "internal.h"
+#include "kernels.h"
 
 #ifdef TG_HAVE_BLAS
 #include <cblas.h>

@@ -68,38 +68,23 @@ static void *ws_get(void)
     return w;
 }
 
-/* packs op(B)[p0:p0+kc, j0:j0+nc] as panels of NR columns, zero-padded */
-#define PACK_B(T, NR)                                                                  \
-    static void pack_b_##T##NR(bool tb, const T *B, int64_t ldb, int64_t p0, int64_t j0,     \
-                           int64_t kc, int64_t nc, T *Bp)                              \
+/* packs rows r0..r0+rows of op(M) (columns p0..p0+kc) as panels of W rows, each panel
+ * k-major and zero-padded to W; op(M) is M, or M transposed when t. A's panels are
+ * pack(ta, A, ...) over its rows; B's are pack(!tb, B, ...) over its columns, which
+ * are the rows of op(B) transposed. */
+#define PACK(T, W)                                                                     \
+    static void pack_##T##W(bool t, const T *M, int64_t ld, int64_t r0, int64_t p0,    \
+                            int64_t rows, int64_t kc, T *dst0)                         \
     {                                                                                  \
-        for (int64_t jp = 0; jp < nc; jp += NR) {                                      \
-            int64_t w = nc - jp < NR ? nc - jp : NR;                                   \
-            T *dst = Bp + jp * kc;                                                     \
+        for (int64_t rp = 0; rp < rows; rp += W) {                                     \
+            int64_t h = rows - rp < W ? rows - rp : W;                                 \
+            T *dst = dst0 + rp * kc;                                                   \
             for (int64_t k = 0; k < kc; k++) {                                         \
-                for (int64_t j = 0; j < w; j++)                                        \
-                    dst[k * NR + j] = tb ? B[(j0 + jp + j) * ldb + p0 + k]             \
-                                         : B[(p0 + k) * ldb + j0 + jp + j];            \
-                for (int64_t j = w; j < NR; j++)                                       \
-                    dst[k * NR + j] = 0;                                               \
-            }                                                                          \
-        }                                                                              \
-    }
-
-/* packs op(A)[i0:i0+mc, p0:p0+kc] as panels of MR rows, zero-padded */
-#define PACK_A(T, MR)                                                                  \
-    static void pack_a_##T##MR(bool ta, const T *A, int64_t lda, int64_t i0, int64_t p0,     \
-                           int64_t mc, int64_t kc, T *Ap)                              \
-    {                                                                                  \
-        for (int64_t ip = 0; ip < mc; ip += MR) {                                      \
-            int64_t h = mc - ip < MR ? mc - ip : MR;                                   \
-            T *dst = Ap + ip * kc;                                                     \
-            for (int64_t k = 0; k < kc; k++) {                                         \
-                for (int64_t i = 0; i < h; i++)                                        \
-                    dst[k * MR + i] = ta ? A[(p0 + k) * lda + i0 + ip + i]             \
-                                         : A[(i0 + ip + i) * lda + p0 + k];            \
-                for (int64_t i = h; i < MR; i++)                                       \
-                    dst[k * MR + i] = 0;                                               \
+                for (int64_t r = 0; r < h; r++)                                        \
+                    dst[k * W + r] = t ? M[(p0 + k) * ld + r0 + rp + r]                \
+                                       : M[(r0 + rp + r) * ld + p0 + k];               \
+                for (int64_t r = h; r < W; r++)                                        \
+                    dst[k * W + r] = 0;                                                \
             }                                                                          \
         }                                                                              \
     }
@@ -141,10 +126,10 @@ static void *ws_get(void)
             for (int64_t p0 = 0; p0 < K; p0 += KC) {                                   \
                 int64_t kc = K - p0 < KC ? K - p0 : KC;                                \
                 T b_eff = p0 == 0 ? beta : (T)1;                                       \
-                pack_b_##T##NR(tb, B, ldb, p0, j0, kc, nc, Bp);                            \
+                pack_##T##NR(!tb, B, ldb, j0, p0, nc, kc, Bp);                         \
                 for (int64_t i0 = 0; i0 < M; i0 += MC) {                               \
                     int64_t mc = M - i0 < MC ? M - i0 : MC;                            \
-                    pack_a_##T##MR(ta, A, lda, i0, p0, mc, kc, Ap);                        \
+                    pack_##T##MR(ta, A, lda, i0, p0, mc, kc, Ap);                      \
                     for (int64_t jp = 0; jp < nc; jp += NR)                            \
                         for (int64_t ip = 0; ip < mc; ip += MR)                        \
                             micro_##T##SUFFIX(kc, Ap + ip * kc, Bp + jp * kc,           \
@@ -158,13 +143,13 @@ static void *ws_get(void)
 
 #define REF_float tg__gemm_f32_ref
 #define REF_double tg__gemm_f64_ref
-PACK_B(float, 16)
-PACK_A(float, 6)
-PACK_B(double, 8)
-PACK_A(double, 6)
+PACK(float, 16)
+PACK(float, 6)
+PACK(double, 8)
+PACK(double, 6)
 #if HAVE_X86_CLONE
-PACK_B(float, 32)
-PACK_B(double, 16)
+PACK(float, 32)
+PACK(double, 16)
 #endif
 MICRO(float, 6, 16, _portable, )
 MICRO(double, 6, 8, _portable, )
@@ -181,21 +166,15 @@ DRIVER(float, 6, 32, _avx512, ATTR_AVX512)
 DRIVER(double, 6, 16, _avx512, ATTR_AVX512)
 #endif
 
-static bool use_avx2(void)
+/* the widest kernel set this CPU runs: 2 AVX-512, 1 AVX2, 0 portable (all need FMA) */
+static int simd_level(void)
 {
 #if HAVE_X86_CLONE
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (!__builtin_cpu_supports("fma"))
+        return 0;
+    return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
 #else
-    return false;
-#endif
-}
-
-static bool use_avx512(void)
-{
-#if HAVE_X86_CLONE
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-#else
-    return false;
+    return 0;
 #endif
 }
 
@@ -216,7 +195,9 @@ DEGENERATE(double)
 /* the dispatcher: the widest build the CPU runs */
 #if HAVE_X86_CLONE
 #define PICK(T)                                                                        \
-    (use_avx512() ? gemm_##T##_avx512 : use_avx2() ? gemm_##T##_avx2 : gemm_##T##_portable)
+    (simd_level() == 2   ? gemm_##T##_avx512                                          \
+     : simd_level() == 1 ? gemm_##T##_avx2                                            \
+                         : gemm_##T##_portable)
 #else
 #define PICK(T) gemm_##T##_portable
 #endif
@@ -233,35 +214,24 @@ DISPATCH(double, tg__gemm_f64_blocked)
 /* each build of the kernel on its own, for the variant test; an ISA the CPU lacks
  * falls back to the portable build */
 #if HAVE_X86_CLONE
-#define CLONE_F32(ISA) gemm_float_##ISA
-#define CLONE_F64(ISA) gemm_double_##ISA
-#define SUPPORTED(ISA) use_##ISA()
+#define CLONE(T, ISA) gemm_##T##_##ISA
+#define SUPPORTED(LEVEL) (simd_level() >= (LEVEL))
 #else
-#define CLONE_F32(ISA) gemm_float_portable
-#define CLONE_F64(ISA) gemm_double_portable
-#define SUPPORTED(ISA) false
+#define CLONE(T, ISA) gemm_##T##_portable
+#define SUPPORTED(LEVEL) false
 #endif
-#define ONE_BUILD(ISA, TEST)                                                           \
-    void tg__gemm_f32_blocked_##ISA(bool ta, bool tb, int64_t M, int64_t N, int64_t K,   \
-                                    float alpha, const float *A, int64_t lda,           \
-                                    const float *B, int64_t ldb, float beta, float *C,  \
-                                    int64_t ldc)                                        \
+#define ONE_BUILD(T, NAME, ISA, TEST)                                                  \
+    void NAME(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T *A,  \
+              int64_t lda, const T *B, int64_t ldb, T beta, T *C, int64_t ldc)         \
     {                                                                                  \
-        if (degenerate_float(M, N, K, beta, C, ldc))                                   \
+        if (degenerate_##T(M, N, K, beta, C, ldc))                                     \
             return;                                                                    \
-        (TEST ? CLONE_F32(ISA) : gemm_float_portable)(ta, tb, M, N, K, alpha, A, lda, B, ldb, \
-                                                      beta, C, ldc);                   \
-    }                                                                                  \
-    void tg__gemm_f64_blocked_##ISA(bool ta, bool tb, int64_t M, int64_t N, int64_t K,   \
-                                    double alpha, const double *A, int64_t lda,         \
-                                    const double *B, int64_t ldb, double beta, double *C, \
-                                    int64_t ldc)                                        \
-    {                                                                                  \
-        if (degenerate_double(M, N, K, beta, C, ldc))                                  \
-            return;                                                                    \
-        (TEST ? CLONE_F64(ISA) : gemm_double_portable)(ta, tb, M, N, K, alpha, A, lda, B, ldb, \
-                                                       beta, C, ldc);                  \
+        (TEST ? CLONE(T, ISA) : gemm_##T##_portable)(ta, tb, M, N, K, alpha, A, lda, B, ldb, \
+                                                     beta, C, ldc);                    \
     }
-ONE_BUILD(portable, false)
-ONE_BUILD(avx2, SUPPORTED(avx2))
-ONE_BUILD(avx512, SUPPORTED(avx512))
+ONE_BUILD(float, tg__gemm_f32_blocked_portable, portable, false)
+ONE_BUILD(double, tg__gemm_f64_blocked_portable, portable, false)
+ONE_BUILD(float, tg__gemm_f32_blocked_avx2, avx2, SUPPORTED(1))
+ONE_BUILD(double, tg__gemm_f64_blocked_avx2, avx2, SUPPORTED(1))
+ONE_BUILD(float, tg__gemm_f32_blocked_avx512, avx512, SUPPORTED(2))
+ONE_BUILD(double, tg__gemm_f64_blocked_avx512, avx512, SUPPORTED(2))

@@ -1,11 +1,12 @@
-/* Kernels: strided N-d iteration, elementwise maps, reductions, softmax, matmul
- * dispatch. They know nothing about tapes; callers have checked shapes and dtypes. */
+/* Kernels: strided N-d iteration, elementwise maps, reductions, softmax (the matmul
+ * dispatch is in matmul.c, window kernels in window.c, loss loops in loss.c). They
+ * know nothing about tapes; callers have checked shapes and dtypes. */
 #include <string.h>
 #include <tgmath.h>
 #include <unistd.h>
 
 #include "gemm.h"
-#include "internal.h"
+#include "kernels.h"
 
 /* ----------------------------------------------------------------- threads */
 
@@ -43,19 +44,32 @@ tg_status tg_set_num_threads(int n)
 
 int tg_num_threads(void) { return g_threads; }
 
-/* Elementwise work is split across threads only above this many elements per call
- * (below it the fork/join costs more than it saves). Every element is computed by the
- * same code whatever the split, so results never depend on the thread count. */
-#define PAR_MIN_ELEMS ((int64_t)1 << 15)
-
-static int par_chunks(int64_t n)
+int tg__par_threads(int64_t work)
 {
 #ifdef TG_HAVE_OPENMP
-    if (n >= PAR_MIN_ELEMS && g_threads > 1)
+    if (work >= TG__PAR_MIN_ELEMS && g_threads > 1)
         return g_threads;
 #endif
-    (void)n;
+    (void)work;
     return 1;
+}
+
+/* The one parallel split of a long row: [0, n) cut into `chunks` consecutive ranges
+ * whose starts are multiples of `align`, fn(ctx, lo, hi) called for each non-empty one,
+ * on `chunks` threads. The cut depends only on n, chunks and align. */
+typedef void (*range_fn)(void *ctx, int64_t lo, int64_t hi);
+
+static void par_ranges(int64_t n, int chunks, int64_t align, range_fn fn, void *ctx)
+{
+    int64_t per = ((n + chunks - 1) / chunks + align - 1) / align * align;
+#ifdef TG_HAVE_OPENMP
+#pragma omp parallel for num_threads(chunks) if (chunks > 1)
+#endif
+    for (int c = 0; c < chunks; c++) {
+        int64_t lo = c * per, hi = lo + per < n ? lo + per : n;
+        if (lo < hi)
+            fn(ctx, lo, hi);
+    }
 }
 
 /* ---------------------------------------------------------------- iterator */
@@ -142,60 +156,58 @@ bool tg__iter_next(tg__iter *it)
 #define TG__ROW_CLONES
 #endif
 
-#define ROW2(T, EXPR)                                                                  \
+/* one loop over the n elements of a row: a unit-stride one the compiler vectorizes when
+ * UNIT holds, else a strided one; LOAD_UNIT / LOAD_STRIDED declare element i's operands */
+#define ROW_LOOPS(T, UNIT, LOAD_UNIT, LOAD_STRIDED, EXPR)                              \
     do {                                                                               \
-        if (so == 1 && sx == 1) {                                                      \
+        if (UNIT) {                                                                    \
             for (int64_t i = 0; i < n; i++) {                                          \
-                T x = xp[i];                                                           \
+                LOAD_UNIT;                                                             \
                 op[i] = (T)(EXPR);                                                     \
             }                                                                          \
         } else {                                                                       \
             for (int64_t i = 0; i < n; i++) {                                          \
-                T x = xp[i * sx];                                                      \
+                LOAD_STRIDED;                                                          \
                 op[i * so] = (T)(EXPR);                                                \
             }                                                                          \
         }                                                                              \
     } while (0)
 
-#define UNARY_ROW(T)                                                                   \
-    TG__ROW_CLONES static void unary_row_##T(tg__uop uop, int64_t n, T *op, int64_t so, const T *xp,   \
-                              int64_t sx, T p)                                         \
-    {                                                                                  \
-        const T one = 1, half = (T)0.5, zero = 0;                                      \
-        const T rsqrt2 = (T)0.70710678118654752440;                                    \
-        switch (uop) {                                                                 \
-        case TG_U_NEG: ROW2(T, -x); break;                                             \
-        case TG_U_EXP: ROW2(T, exp(x)); break;                                         \
-        case TG_U_LOG: ROW2(T, log(x)); break;                                         \
-        case TG_U_SQRT: ROW2(T, sqrt(x)); break;                                       \
-        case TG_U_ABS: ROW2(T, fabs(x)); break;                                        \
-        case TG_U_RELU: ROW2(T, x > zero ? x : zero); break;                           \
-        case TG_U_LEAKY_RELU: ROW2(T, x > zero ? x : p * x); break;                    \
-        case TG_U_SIGMOID:                                                             \
-            ROW2(T, x >= zero ? one / (one + exp(-x)) : exp(x) / (one + exp(x)));      \
-            break;                                                                     \
-        case TG_U_TANH: ROW2(T, tanh(x)); break;                                       \
-        case TG_U_GELU: ROW2(T, half * x * (one + erf(x * rsqrt2))); break;            \
-        case TG_U_SOFTPLUS: ROW2(T, (x > zero ? x : zero) + log1p(exp(-fabs(x)))); break; \
-        case TG_U_ADD_SCALAR: ROW2(T, x + p); break;                                   \
-        case TG_U_MUL_SCALAR: ROW2(T, x * p); break;                                   \
-        case TG_U_POW_SCALAR: ROW2(T, pow(x, p)); break;                               \
-        case TG_U_SIGN: ROW2(T, (x > zero) - (x < zero)); break;                       \
-        case TG_U_COPY: ROW2(T, x); break;                                             \
-        }                                                                              \
-    }
-UNARY_ROW(float)
-UNARY_ROW(double)
+#define ROW2(T, EXPR) ROW_LOOPS(T, so == 1 && sx == 1, T x = xp[i], T x = xp[i * sx], EXPR)
 
-/* dtype-converting strided copy */
-static void copy_convert(tg_tensor *out, const tg_tensor *x)
+/* a scalar b (stride 0) broadcast over a unit-stride row gets a loop of its own */
+#define ROW3(T, EXPR)                                                                  \
+    do {                                                                               \
+        if (so == 1 && sa == 1 && sb == 0) {                                           \
+            const T b = bp[0];                                                         \
+            for (int64_t i = 0; i < n; i++) {                                          \
+                T a = ap[i];                                                           \
+                op[i] = (T)(EXPR);                                                     \
+            }                                                                          \
+        } else {                                                                       \
+            ROW_LOOPS(T, so == 1 && sa == 1 && sb == 1, T a = ap[i]; T b = bp[i],      \
+                      T a = ap[i * sa]; T b = bp[i * sb], EXPR);                       \
+        }                                                                              \
+    } while (0)
+
+#define TG__TEMPLATE "kernels_impl.h"
+#include "instantiate.h"
+
+/* iteration over out's positions: operand 0 out, 1 x broadcast to out's shape */
+static void out_x_iter(tg__iter *it, const tg_tensor *out, const tg_tensor *x)
 {
     int64_t bst[TG_MAX_DIMS];
     tg__bstrides(x, out->ndim, out->shape, bst);
     const int64_t *sts[2] = {out->stride, bst};
     int64_t offs[2] = {out->offset, x->offset};
+    tg__iter_init(it, out->ndim, out->shape, 2, sts, offs);
+}
+
+/* dtype-converting strided copy */
+static void copy_convert(tg_tensor *out, const tg_tensor *x)
+{
     tg__iter it;
-    tg__iter_init(&it, out->ndim, out->shape, 2, sts, offs);
+    out_x_iter(&it, out, x);
     size_t eo = tg_dtype_size(out->dtype), ex = tg_dtype_size(x->dtype);
     while (tg__iter_next(&it)) {
         char *o = (char *)out->data + (size_t)it.off[0] * eo;
@@ -224,6 +236,30 @@ static bool flat(const tg_tensor *out, const tg_tensor *a, const tg_tensor *b)
            (!b || (tg_tensor_same_shape(out, b) && tg_tensor_is_contiguous(b)));
 }
 
+/* one row of an elementwise kernel, split by par_ranges: elements [lo, hi) of the
+ * iterator's current row */
+typedef struct row_job {
+    tg_tensor *out;
+    const tg_tensor *a, *b;
+    const tg__iter *it;
+    tg__uop uop;
+    tg__bop bop;
+    double p0;
+} row_job;
+
+static void unary_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const row_job *j = ctx;
+    const tg__iter *it = j->it;
+    int64_t o0 = it->off[0] + lo * it->ist[0], o1 = it->off[1] + lo * it->ist[1];
+    if (j->a->dtype == TG_F32)
+        unary_row_f32(j->uop, hi - lo, (float *)j->out->data + o0, it->ist[0],
+                        (const float *)j->a->data + o1, it->ist[1], (float)j->p0);
+    else
+        unary_row_f64(j->uop, hi - lo, (double *)j->out->data + o0, it->ist[0],
+                         (const double *)j->a->data + o1, it->ist[1], j->p0);
+}
+
 void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
 {
     if (uop == TG_U_COPY && (out->dtype != x->dtype || x->dtype == TG_I32)) {
@@ -241,109 +277,62 @@ void tg__k_unary(tg_tensor *out, const tg_tensor *x, tg__uop uop, double p0)
         return;
     }
     int64_t total = tg_tensor_numel(out);
-    if (total < PAR_MIN_ELEMS && flat(out, x, NULL)) {
+    if (total < TG__PAR_MIN_ELEMS && flat(out, x, NULL)) {
         if (x->dtype == TG_F32)
-            unary_row_float(uop, total, (float *)out->data + out->offset, 1,
+            unary_row_f32(uop, total, (float *)out->data + out->offset, 1,
                             (const float *)x->data + x->offset, 1, (float)p0);
         else
-            unary_row_double(uop, total, (double *)out->data + out->offset, 1,
+            unary_row_f64(uop, total, (double *)out->data + out->offset, 1,
                              (const double *)x->data + x->offset, 1, p0);
         return;
     }
-    int64_t bst[TG_MAX_DIMS];
-    tg__bstrides(x, out->ndim, out->shape, bst);
-    const int64_t *sts[2] = {out->stride, bst};
-    int64_t offs[2] = {out->offset, x->offset};
     tg__iter it;
-    tg__iter_init(&it, out->ndim, out->shape, 2, sts, offs);
-    int chunks = it.count == 1 ? par_chunks(it.inner) : 1;
+    out_x_iter(&it, out, x);
+    int chunks = it.count == 1 ? tg__par_threads(it.inner) : 1;
     if (chunks > 1) { /* one long row (the contiguous case): split it */
         tg__iter_next(&it);
-        int64_t per = (it.inner + chunks - 1) / chunks;
-#ifdef TG_HAVE_OPENMP
-#pragma omp parallel for num_threads(chunks)
-#endif
-        for (int c = 0; c < chunks; c++) {
-            int64_t lo = c * per, n = it.inner - lo < per ? it.inner - lo : per;
-            if (n <= 0)
-                continue;
-            if (x->dtype == TG_F32)
-                unary_row_float(uop, n, (float *)out->data + it.off[0] + lo * it.ist[0], it.ist[0],
-                                (const float *)x->data + it.off[1] + lo * it.ist[1], it.ist[1],
-                                (float)p0);
-            else
-                unary_row_double(uop, n, (double *)out->data + it.off[0] + lo * it.ist[0],
-                                 it.ist[0], (const double *)x->data + it.off[1] + lo * it.ist[1],
-                                 it.ist[1], p0);
-        }
+        row_job job = {.out = out, .a = x, .it = &it, .uop = uop, .p0 = p0};
+        par_ranges(it.inner, chunks, 1, unary_range, &job);
         return;
     }
     while (tg__iter_next(&it)) {
         if (x->dtype == TG_F32)
-            unary_row_float(uop, it.inner, (float *)out->data + it.off[0], it.ist[0],
+            unary_row_f32(uop, it.inner, (float *)out->data + it.off[0], it.ist[0],
                             (const float *)x->data + it.off[1], it.ist[1], (float)p0);
         else
-            unary_row_double(uop, it.inner, (double *)out->data + it.off[0], it.ist[0],
+            unary_row_f64(uop, it.inner, (double *)out->data + it.off[0], it.ist[0],
                              (const double *)x->data + it.off[1], it.ist[1], p0);
     }
 }
 
-#define ROW3(T, EXPR)                                                                  \
-    do {                                                                               \
-        if (so == 1 && sa == 1 && sb == 1) {                                           \
-            for (int64_t i = 0; i < n; i++) {                                          \
-                T a = ap[i], b = bp[i];                                                \
-                op[i] = (T)(EXPR);                                                     \
-            }                                                                          \
-        } else if (so == 1 && sa == 1 && sb == 0) {                                    \
-            const T b = bp[0];                                                         \
-            for (int64_t i = 0; i < n; i++) {                                          \
-                T a = ap[i];                                                           \
-                op[i] = (T)(EXPR);                                                     \
-            }                                                                          \
-        } else {                                                                       \
-            for (int64_t i = 0; i < n; i++) {                                          \
-                T a = ap[i * sa], b = bp[i * sb];                                      \
-                op[i * so] = (T)(EXPR);                                                \
-            }                                                                          \
-        }                                                                              \
-    } while (0)
 
-#define BINARY_ROW(T)                                                                  \
-    TG__ROW_CLONES static void binary_row_##T(tg__bop bop, int64_t n, T *op, int64_t so, const T *ap,  \
-                               int64_t sa, const T *bp, int64_t sb, T p)               \
-    {                                                                                  \
-        const T one = 1, zero = 0, half = (T)0.5;                                      \
-        const T rsqrt2 = (T)0.70710678118654752440;                                    \
-        const T rsqrt2pi = (T)0.39894228040143267794;                                  \
-        switch (bop) {                                                                 \
-        case TG_B_ADD: ROW3(T, a + b); break;                                          \
-        case TG_B_SUB: ROW3(T, a - b); break;                                          \
-        case TG_B_MUL: ROW3(T, a * b); break;                                          \
-        case TG_B_DIV: ROW3(T, a / b); break;                                          \
-        case TG_B_RELU_BWD: ROW3(T, b > zero ? a : zero); break;                       \
-        case TG_B_LEAKY_RELU_BWD: ROW3(T, b > zero ? a : a * p); break;                \
-        case TG_B_SIGMOID_BWD: ROW3(T, a * b * (one - b)); break;                      \
-        case TG_B_TANH_BWD: ROW3(T, a * (one - b * b)); break;                         \
-        case TG_B_GELU_BWD:                                                            \
-            ROW3(T, a * (half * (one + erf(b * rsqrt2)) +                              \
-                         b * rsqrt2pi * exp(-half * b * b)));                          \
-            break;                                                                     \
-        }                                                                              \
-    }
-BINARY_ROW(float)
-BINARY_ROW(double)
+
+static void binary_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const row_job *j = ctx;
+    const tg__iter *it = j->it;
+    int64_t o0 = it->off[0] + lo * it->ist[0], o1 = it->off[1] + lo * it->ist[1];
+    int64_t o2 = it->off[2] + lo * it->ist[2];
+    if (j->a->dtype == TG_F32)
+        binary_row_f32(j->bop, hi - lo, (float *)j->out->data + o0, it->ist[0],
+                         (const float *)j->a->data + o1, it->ist[1],
+                         (const float *)j->b->data + o2, it->ist[2], (float)j->p0);
+    else
+        binary_row_f64(j->bop, hi - lo, (double *)j->out->data + o0, it->ist[0],
+                          (const double *)j->a->data + o1, it->ist[1],
+                          (const double *)j->b->data + o2, it->ist[2], j->p0);
+}
 
 void tg__k_binary(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, tg__bop bop, double p0)
 {
     int64_t total = tg_tensor_numel(out);
-    if (total < PAR_MIN_ELEMS && flat(out, a, b)) {
+    if (total < TG__PAR_MIN_ELEMS && flat(out, a, b)) {
         if (a->dtype == TG_F32)
-            binary_row_float(bop, total, (float *)out->data + out->offset, 1,
+            binary_row_f32(bop, total, (float *)out->data + out->offset, 1,
                              (const float *)a->data + a->offset, 1,
                              (const float *)b->data + b->offset, 1, (float)p0);
         else
-            binary_row_double(bop, total, (double *)out->data + out->offset, 1,
+            binary_row_f64(bop, total, (double *)out->data + out->offset, 1,
                               (const double *)a->data + a->offset, 1,
                               (const double *)b->data + b->offset, 1, p0);
         return;
@@ -355,37 +344,20 @@ void tg__k_binary(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, tg__bo
     int64_t offs[3] = {out->offset, a->offset, b->offset};
     tg__iter it;
     tg__iter_init(&it, out->ndim, out->shape, 3, sts, offs);
-    int chunks = it.count == 1 ? par_chunks(it.inner) : 1;
+    int chunks = it.count == 1 ? tg__par_threads(it.inner) : 1;
     if (chunks > 1) { /* one long row (the contiguous case): split it */
         tg__iter_next(&it);
-        int64_t per = (it.inner + chunks - 1) / chunks;
-#ifdef TG_HAVE_OPENMP
-#pragma omp parallel for num_threads(chunks)
-#endif
-        for (int c = 0; c < chunks; c++) {
-            int64_t lo = c * per, n = it.inner - lo < per ? it.inner - lo : per;
-            if (n <= 0)
-                continue;
-            if (a->dtype == TG_F32)
-                binary_row_float(bop, n, (float *)out->data + it.off[0] + lo * it.ist[0], it.ist[0],
-                                 (const float *)a->data + it.off[1] + lo * it.ist[1], it.ist[1],
-                                 (const float *)b->data + it.off[2] + lo * it.ist[2], it.ist[2],
-                                 (float)p0);
-            else
-                binary_row_double(bop, n, (double *)out->data + it.off[0] + lo * it.ist[0],
-                                  it.ist[0], (const double *)a->data + it.off[1] + lo * it.ist[1],
-                                  it.ist[1], (const double *)b->data + it.off[2] + lo * it.ist[2],
-                                  it.ist[2], p0);
-        }
+        row_job job = {.out = out, .a = a, .b = b, .it = &it, .bop = bop, .p0 = p0};
+        par_ranges(it.inner, chunks, 1, binary_range, &job);
         return;
     }
     while (tg__iter_next(&it)) {
         if (a->dtype == TG_F32)
-            binary_row_float(bop, it.inner, (float *)out->data + it.off[0], it.ist[0],
+            binary_row_f32(bop, it.inner, (float *)out->data + it.off[0], it.ist[0],
                              (const float *)a->data + it.off[1], it.ist[1],
                              (const float *)b->data + it.off[2], it.ist[2], (float)p0);
         else
-            binary_row_double(bop, it.inner, (double *)out->data + it.off[0], it.ist[0],
+            binary_row_f64(bop, it.inner, (double *)out->data + it.off[0], it.ist[0],
                               (const double *)a->data + it.off[1], it.ist[1],
                               (const double *)b->data + it.off[2], it.ist[2], p0);
     }
@@ -419,41 +391,32 @@ void tg__k_fill(tg_tensor *t, double v)
 
 /* ---------------------------------------------------------------- dropout */
 
-#define DROPOUT_ROW(T)                                                                 \
-    static void dropout_row_##T(T *x, int64_t lo, int64_t hi, uint32_t thresh, T keep,   \
-                                uint64_t seed, uint64_t stream)                        \
-    {                                                                                  \
-        uint64_t bits = 0;                                                             \
-        for (int64_t i = lo; i < hi; i++) {                                            \
-            if (i == lo || (i & 3) == 0)                                               \
-                bits = tg_rng_u64(seed, stream, (uint64_t)i >> 2) >> (16 * (i & 3));   \
-            x[i] = (uint32_t)(bits & 0xffff) >= thresh ? x[i] * keep : (T)0;          \
-            bits >>= 16;                                                               \
-        }                                                                              \
-    }
-DROPOUT_ROW(float)
-DROPOUT_ROW(double)
+
+typedef struct dropout_job {
+    tg_tensor *t;
+    uint32_t thresh;
+    double keep;
+    uint64_t seed, stream;
+} dropout_job;
+
+static void dropout_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const dropout_job *j = ctx;
+    if (j->t->dtype == TG_F32)
+        dropout_row_f32((float *)j->t->data + j->t->offset, lo, hi, j->thresh, (float)j->keep,
+                          j->seed, j->stream);
+    else
+        dropout_row_f64((double *)j->t->data + j->t->offset, lo, hi, j->thresh, j->keep,
+                           j->seed, j->stream);
+}
 
 void tg__k_dropout_mask(tg_tensor *t, double rate, uint64_t seed, uint64_t stream)
 {
     int64_t n = tg_tensor_numel(t);
     uint32_t thresh = (uint32_t)ceil(rate * 65536.0);
-    int chunks = par_chunks(n);
-    int64_t per = ((n + chunks - 1) / chunks + 3) / 4 * 4;
-#ifdef TG_HAVE_OPENMP
-#pragma omp parallel for num_threads(chunks) if (chunks > 1)
-#endif
-    for (int c = 0; c < chunks; c++) {
-        int64_t lo = c * per, hi = lo + per < n ? lo + per : n;
-        if (lo >= hi)
-            continue;
-        if (t->dtype == TG_F32)
-            dropout_row_float((float *)t->data + t->offset, lo, hi, thresh,
-                              (float)(1.0 / (1.0 - rate)), seed, stream);
-        else
-            dropout_row_double((double *)t->data + t->offset, lo, hi, thresh, 1.0 / (1.0 - rate),
-                               seed, stream);
-    }
+    dropout_job job = {t, thresh, 1.0 / (1.0 - rate), seed, stream};
+    /* ranges start at multiples of 4: one 64-bit draw never straddles two threads */
+    par_ranges(n, tg__par_threads(n), 4, dropout_range, &job);
 }
 
 /* -------------------------------------------------------------- reductions */
@@ -465,87 +428,8 @@ void tg__k_dropout_mask(tg_tensor *t, double rate, uint64_t seed, uint64_t strea
 /* number of outputs summed side by side when the reduction is not innermost */
 #define SUM_BLOCK 256
 
-#define SUM_KERNELS(T)                                                                 \
-    /* sum of n elements at stride sx */                                               \
-    static double sum_run_##T(const T *xp, int64_t n, int64_t sx)                      \
-    {                                                                                  \
-        if (sx != 1) {                                                                 \
-            double acc = 0;                                                            \
-            for (int64_t i = 0; i < n; i++)                                            \
-                acc += xp[i * sx];                                                     \
-            return acc;                                                                \
-        }                                                                              \
-        /* four independent chains (one would wait on the add latency per element),    \
-         * combined in a fixed order */                                                \
-        double a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                         \
-        int64_t i = 0;                                                                 \
-        for (; i + 4 <= n; i += 4) {                                                   \
-            a0 += xp[i];                                                               \
-            a1 += xp[i + 1];                                                           \
-            a2 += xp[i + 2];                                                           \
-            a3 += xp[i + 3];                                                           \
-        }                                                                              \
-        for (; i < n; i++)                                                             \
-            a0 += xp[i];                                                               \
-        return (a0 + a1) + (a2 + a3);                                                  \
-    }                                                                                  \
-    /* oit walks the outputs (operand 0: out, 1: x at the first reduced position);     \
-     * rtpl walks the reduced positions relative to that (x's strides, offset 0) */    \
-    static void sum_##T(T *o, const T *x, tg__iter *oit, const tg__iter *rtpl, double scale) \
-    {                                                                                  \
-        bool one_run = rtpl->count == 1 && rtpl->nd == 0;                              \
-        while (tg__iter_next(oit)) {                                                   \
-            int64_t n = oit->inner, so = oit->ist[0], sx = oit->ist[1];                \
-            T *op = o + oit->off[0];                                                   \
-            const T *xp = x + oit->off[1];                                             \
-            if (rtpl->ist[0] == 1 || n == 1) {                                         \
-                /* the reduced run is contiguous: one output at a time */              \
-                for (int64_t i = 0; i < n; i++) {                                      \
-                    double acc = 0;                                                    \
-                    if (one_run) {                                                     \
-                        acc = sum_run_##T(xp + i * sx, rtpl->inner, rtpl->ist[0]);     \
-                    } else {                                                           \
-                        tg__iter r = *rtpl;                                            \
-                        while (tg__iter_next(&r))                                      \
-                            acc += sum_run_##T(xp + i * sx + r.off[0], r.inner, r.ist[0]); \
-                    }                                                                  \
-                    op[i * so] = (T)(acc * scale);                                     \
-                }                                                                      \
-                continue;                                                              \
-            }                                                                          \
-            /* the outputs are innermost (a sum over leading axes, like a bias         \
-             * gradient): SUM_BLOCK of them at once, walking the reduced positions     \
-             * with contiguous reads */                                                \
-            for (int64_t j0 = 0; j0 < n; j0 += SUM_BLOCK) {                            \
-                int64_t m = n - j0 < SUM_BLOCK ? n - j0 : SUM_BLOCK;                   \
-                double acc[SUM_BLOCK];                                                 \
-                for (int64_t i = 0; i < m; i++)                                        \
-                    acc[i] = 0;                                                        \
-                const T *xb = xp + j0 * sx;                                            \
-                tg__iter r = *rtpl;                                                    \
-                while (tg__iter_next(&r)) {                                            \
-                    int64_t k = 0, rs = r.ist[0];                                      \
-                    if (sx == 1) /* four rows per pass over acc, added pairwise */     \
-                        for (; k + 4 <= r.inner; k += 4) {                             \
-                            const T *x0 = xb + r.off[0] + k * rs, *x1 = x0 + rs;       \
-                            const T *x2 = x1 + rs, *x3 = x2 + rs;                      \
-                            for (int64_t i = 0; i < m; i++)                            \
-                                acc[i] += ((double)x0[i] + (double)x1[i]) +            \
-                                          ((double)x2[i] + (double)x3[i]);             \
-                        }                                                              \
-                    for (; k < r.inner; k++) {                                         \
-                        const T *xk = xb + r.off[0] + k * rs;                          \
-                        for (int64_t i = 0; i < m; i++)                                \
-                            acc[i] += xk[i * sx];                                      \
-                    }                                                                  \
-                }                                                                      \
-                for (int64_t i = 0; i < m; i++)                                        \
-                    op[(j0 + i) * so] = (T)(acc[i] * scale);                           \
-            }                                                                          \
-        }                                                                              \
-    }
-SUM_KERNELS(float)
-SUM_KERNELS(double)
+#define TG__TEMPLATE "sum_impl.h"
+#include "instantiate.h"
 
 void tg__k_sum(tg_tensor *out, const tg_tensor *x, uint32_t mask, double scale)
 {
@@ -563,9 +447,9 @@ void tg__k_sum(tg_tensor *out, const tg_tensor *x, uint32_t mask, double scale)
     tg__iter_init(&oit, x->ndim, oshape, 2, osts, ooffs);
     tg__iter_init(&rtpl, x->ndim, rshape, 1, rsts, roffs);
     if (x->dtype == TG_F32)
-        sum_float(out->data, x->data, &oit, &rtpl, scale);
+        sum_f32(out->data, x->data, &oit, &rtpl, scale);
     else
-        sum_double(out->data, x->data, &oit, &rtpl, scale);
+        sum_f64(out->data, x->data, &oit, &rtpl, scale);
 }
 
 /* iteration over every position of x except along `axis`; operand 0 is x, 1 is out
@@ -581,60 +465,6 @@ static void axis_iter(tg__iter *it, const tg_tensor *x, const tg_tensor *out,
     tg__iter_init(it, x->ndim, shape, third ? 3 : 2, sts, offs);
 }
 
-#define AXIS_KERNELS(T)                                                                \
-    static void max_##T(tg__iter *it, T *o, T *m, const T *x, int64_t len, int64_t sa,   \
-                        int64_t msa)                                                   \
-    {                                                                                  \
-        while (tg__iter_next(it)) {                                                    \
-            for (int64_t j = 0; j < it->inner; j++) {                                  \
-                const T *xp = x + it->off[0] + j * it->ist[0];                         \
-                int64_t best = 0;                                                      \
-                for (int64_t k = 1; k < len; k++)                                      \
-                    if (xp[k * sa] > xp[best * sa] || (isnan(xp[k * sa]) &&            \
-                                                       !isnan(xp[best * sa])))         \
-                        best = k;                                                      \
-                o[it->off[1] + j * it->ist[1]] = xp[best * sa];                        \
-                if (m) {                                                               \
-                    T *mp = m + it->off[2] + j * it->ist[2];                           \
-                    for (int64_t k = 0; k < len; k++)                                  \
-                        mp[k * msa] = k == best;                                       \
-                }                                                                      \
-            }                                                                          \
-        }                                                                              \
-    }                                                                                  \
-    static void softmax_##T(tg__iter *it, T *o, const T *x, int64_t len, int64_t sa,     \
-                            int64_t osa, bool lg)                                      \
-    {                                                                                  \
-        while (tg__iter_next(it)) {                                                    \
-            for (int64_t j = 0; j < it->inner; j++) {                                  \
-                const T *xp = x + it->off[0] + j * it->ist[0];                         \
-                T *op = o + it->off[2] + j * it->ist[2];                               \
-                T mx = xp[0];                                                          \
-                for (int64_t k = 1; k < len; k++)                                      \
-                    mx = xp[k * sa] > mx ? xp[k * sa] : mx;                            \
-                if (isinf(mx))                                                         \
-                    mx = 0; /* all -inf row: let exp give 0/0 = NaN honestly */        \
-                double s = 0;                                                          \
-                for (int64_t k = 0; k < len; k++) {                                    \
-                    T e = exp(xp[k * sa] - mx);                                        \
-                    s += e;                                                            \
-                    if (!lg)                                                           \
-                        op[k * osa] = e;                                               \
-                }                                                                      \
-                if (lg) {                                                              \
-                    T ls = (T)log(s);                                                  \
-                    for (int64_t k = 0; k < len; k++)                                  \
-                        op[k * osa] = xp[k * sa] - mx - ls;                            \
-                } else {                                                               \
-                    T r = (T)(1.0 / s);                                                \
-                    for (int64_t k = 0; k < len; k++)                                  \
-                        op[k * osa] *= r;                                              \
-                }                                                                      \
-            }                                                                          \
-        }                                                                              \
-    }
-AXIS_KERNELS(float)
-AXIS_KERNELS(double)
 
 void tg__k_max(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis)
 {
@@ -642,10 +472,10 @@ void tg__k_max(tg_tensor *out, tg_tensor *mask, const tg_tensor *x, int axis)
     axis_iter(&it, x, out, mask, axis);
     int64_t len = x->shape[axis], sa = x->stride[axis], msa = mask ? mask->stride[axis] : 0;
     if (x->dtype == TG_F32)
-        max_float(&it, (float *)out->data, mask ? (float *)mask->data : NULL, x->data, len, sa,
+        max_f32(&it, (float *)out->data, mask ? (float *)mask->data : NULL, x->data, len, sa,
                   msa);
     else
-        max_double(&it, (double *)out->data, mask ? (double *)mask->data : NULL, x->data, len,
+        max_f64(&it, (double *)out->data, mask ? (double *)mask->data : NULL, x->data, len,
                    sa, msa);
 }
 
@@ -657,140 +487,7 @@ void tg__k_softmax(tg_tensor *out, const tg_tensor *x, int axis, bool lg)
     axis_iter(&it, x, x, out, axis);
     int64_t len = x->shape[axis], sa = x->stride[axis], osa = out->stride[axis];
     if (x->dtype == TG_F32)
-        softmax_float(&it, out->data, x->data, len, sa, osa, lg);
+        softmax_f32(&it, out->data, x->data, len, sa, osa, lg);
     else
-        softmax_double(&it, out->data, x->data, len, sa, osa, lg);
-}
-
-/* ------------------------------------------------------------------ matmul */
-
-/* how a [rows, cols] matrix with strides (sr, sc) can be handed to GEMM */
-static bool mat_layout(int64_t rows, int64_t cols, int64_t sr, int64_t sc, bool *trans,
-                       int64_t *ld)
-{
-    int64_t r1 = rows > 1 ? rows : 1, c1 = cols > 1 ? cols : 1;
-    if (cols <= 1 || sc == 1) {
-        *trans = false;
-        *ld = rows <= 1 ? c1 : sr;
-        if (*ld >= c1)
-            return true;
-    }
-    if (rows <= 1 || sr == 1) {
-        *trans = true;
-        *ld = cols <= 1 ? r1 : sc;
-        if (*ld >= r1)
-            return true;
-    }
-    return false;
-}
-
-/* a contiguous copy of t in a heap buffer (for layouts GEMM cannot take) */
-static tg_tensor *packed_copy(tg_tensor *hdr, const tg_tensor *t)
-{
-    tg__init_header(hdr, t->dtype, t->ndim, t->shape);
-    hdr->data = tg__malloc((size_t)tg_tensor_numel(t) * tg_dtype_size(t->dtype));
-    if (!hdr->data)
-        return NULL;
-    tg__k_unary(hdr, t, TG_U_COPY, 0);
-    return hdr;
-}
-
-/* one output matrix of a (broadcast) batched product: entry e of the batch dims */
-typedef struct {
-    tg_tensor *out;
-    const tg_tensor *A, *B;
-    bool acc; /* beta 1 (the output holds the bias) */
-    bool ta, tb;
-    int64_t M, N, K, lda, ldb, ldc;
-    int nb;
-    const int64_t *bshape, *sa, *sb;
-} mm_batch;
-
-static void mm_entry(const mm_batch *m, int64_t e)
-{
-    int64_t oo = m->out->offset, oa = m->A->offset, ob = m->B->offset, r = e;
-    for (int d = m->nb - 1; d >= 0; d--) {
-        int64_t i = r % m->bshape[d];
-        r /= m->bshape[d];
-        oo += i * m->out->stride[d];
-        oa += i * m->sa[d];
-        ob += i * m->sb[d];
-    }
-    if (m->out->dtype == TG_F32)
-        tg__gemm_f32(m->ta, m->tb, m->M, m->N, m->K, 1.0f, (const float *)m->A->data + oa, m->lda,
-                     (const float *)m->B->data + ob, m->ldb, m->acc ? 1.0f : 0.0f,
-                     (float *)m->out->data + oo, m->ldc);
-    else
-        tg__gemm_f64(m->ta, m->tb, m->M, m->N, m->K, 1.0, (const double *)m->A->data + oa, m->lda,
-                     (const double *)m->B->data + ob, m->ldb, m->acc ? 1.0 : 0.0,
-                     (double *)m->out->data + oo, m->ldc);
-}
-
-bool tg__k_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const tg_tensor *bias)
-{
-    if (tg_tensor_numel(out) == 0)
-        return true; /* nothing to write: but the batch of an empty output may be 2^40 long */
-    int nd = out->ndim, an = a->ndim, bn = b->ndim;
-    int64_t M = a->shape[an - 2], K = a->shape[an - 1], N = b->shape[bn - 1];
-    bool ta, tb;
-    int64_t lda, ldb;
-    tg_tensor ca, cb;
-    bool okA = mat_layout(M, K, a->stride[an - 2], a->stride[an - 1], &ta, &lda);
-    bool okB = mat_layout(K, N, b->stride[bn - 2], b->stride[bn - 1], &tb, &ldb);
-    const tg_tensor *A = a, *B = b;
-    if (!okA) {
-        if (!packed_copy(&ca, a))
-            return false;
-        A = &ca;
-        ta = false;
-        lda = K > 1 ? K : 1;
-    }
-    if (!okB) {
-        if (!packed_copy(&cb, b)) {
-            if (!okA)
-                tg__mfree(ca.data);
-            return false;
-        }
-        B = &cb;
-        tb = false;
-        ldb = N > 1 ? N : 1;
-    }
-    /* the broadcast batch dims: batch entry e has offsets sum_d idx_d * stride_d */
-    int64_t bshape[TG_MAX_DIMS], sa[TG_MAX_DIMS] = {0}, sb[TG_MAX_DIMS] = {0};
-    int nb = nd - 2;
-    int64_t batch = 1;
-    for (int d = 0; d < nb; d++) {
-        int ka = d - (nb - (an - 2)), kb = d - (nb - (bn - 2));
-        bshape[d] = out->shape[d];
-        sa[d] = (ka >= 0 && A->shape[ka] == bshape[d]) ? A->stride[ka] : 0;
-        sb[d] = (kb >= 0 && B->shape[kb] == bshape[d]) ? B->stride[kb] : 0;
-        batch *= bshape[d];
-    }
-    int64_t ldc = N > 1 ? N : 1;
-    if (bias) /* fused bias: every output row starts as the bias, GEMM adds with beta 1 */
-        tg__k_unary(out, bias, TG_U_COPY, 0);
-    /* many small products (a convolution's per-sample GEMMs) are shared out whole
-     * across threads; a large one is split inside tg__gemm_*. Each output matrix is
-     * computed by one call either way: results do not depend on the thread count. */
-    mm_batch mb = {out, A, B, bias != NULL, ta, tb, M, N, K, lda, ldb, ldc, nb, bshape, sa, sb};
-#ifdef TG_HAVE_OPENMP
-    /* (with one thread no region at all: an inactive one around a GEMM that splits
-     * would make its region nested, whose threads libgomp creates afresh each time) */
-    if (g_threads > 1 && batch > 1 && !tg__gemm_splits(M, N, K) &&
-        tg__mul_sat(tg__mul_sat(batch, M * N), K) >= TG__PAR_MIN_FLOPS) {
-        int nt = (int)(batch < g_threads ? batch : g_threads);
-#pragma omp parallel for num_threads(nt)
-        for (int64_t e = 0; e < batch; e++)
-            mm_entry(&mb, e);
-    } else
-#endif
-    {
-        for (int64_t e = 0; e < batch; e++)
-            mm_entry(&mb, e);
-    }
-    if (!okA)
-        tg__mfree(ca.data);
-    if (!okB)
-        tg__mfree(cb.data);
-    return true;
+        softmax_f64(&it, out->data, x->data, len, sa, osa, lg);
 }

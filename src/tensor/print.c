@@ -1,7 +1,7 @@
 /* NumPy-like text rendering of tensors. */
 #include <string.h>
 
-#include "internal.h"
+#include "kernels.h"
 
 typedef struct {
     char *buf;

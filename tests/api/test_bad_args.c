@@ -1358,6 +1358,22 @@ static void train_rows(void)
         tg_tensor_free(&s0);
     }
 
+    ROW("tg_evaluate") {
+        const char *fn = "tg_evaluate";
+        double l, a;
+        tg_tensor *tv = tg_view_transpose(f23, 0, 1); /* [3, 2], not contiguous */
+        STATUS_FAILS(TG_EINVAL, fn, tg_evaluate(NULL, f23, y2, TG_FIT_SOFTMAX_CE, 2, &l, &a));
+        STATUS_FAILS(TG_EINVAL, fn, tg_evaluate(m, NULL, y2, TG_FIT_SOFTMAX_CE, 2, &l, &a));
+        STATUS_FAILS(TG_EINVAL, fn, tg_evaluate(m, f23, NULL, TG_FIT_SOFTMAX_CE, 2, &l, &a));
+        STATUS_FAILS(TG_EINVAL, fn, tg_evaluate(m, f23, y2, TG_FIT_SOFTMAX_CE, 0, &l, &a));
+        STATUS_FAILS(TG_EINVAL, fn, tg_evaluate(m, f23, y2, (tg_fit_loss)7, 2, &l, &a));
+        STATUS_FAILS(TG_EINVAL, fn, tg_evaluate(m, tv, y2, TG_FIT_SOFTMAX_CE, 2, &l, &a));
+        STATUS_FAILS(TG_EINVAL, fn, tg_evaluate(m, f23, i6, TG_FIT_SOFTMAX_CE, 2, &l, &a));
+        STATUS_FAILS(TG_EDTYPE, fn, tg_evaluate(m, d23, y2, TG_FIT_SOFTMAX_CE, 2, &l, &a));
+        STATUS_FAILS(TG_ESHAPE, fn, tg_evaluate(m, f23, f23, TG_FIT_MSE, 2, &l, &a));
+        tg_tensor_free(&tv);
+    }
+
     ROW("tg_fit") {
         const char *fn = "tg_fit";
         tg_fit_opts o = tg_fit_defaults(), b;
@@ -1387,6 +1403,12 @@ static void train_rows(void)
         FIT_OPT_FAILS(TG_EINVAL, base_lr, NAN);
         FIT_OPT_FAILS(TG_EINVAL, loss, (tg_fit_loss)7);
         FIT_OPT_FAILS(TG_EINVAL, loss, (tg_fit_loss)-1);
+        FIT_OPT_FAILS(TG_EINVAL, progress_every, 0);
+        FIT_OPT_FAILS(TG_EINVAL, monitor, (tg_fit_monitor)5);
+        b = o;
+        b.loss = TG_FIT_MSE;
+        b.monitor = TG_FIT_VAL_ERROR; /* a regression has no error rate */
+        STATUS_FAILS(TG_EINVAL, fn, tg_fit(m, opt, f23, f23, &b, NULL));
         FIT_OPT_FAILS(TG_EINVAL, x_val, f23);            /* x_val without y_val */
         FIT_OPT_FAILS(TG_EINVAL, y_val, y2);             /* y_val without x_val */
         FIT_OPT_FAILS(TG_EINVAL, early_stop_patience, 2); /* needs validation data */

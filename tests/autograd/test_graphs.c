@@ -1886,7 +1886,7 @@ static void wrong_add(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **g
 /* forgets the step: scatters g into a contiguous block at the start */
 static void wrong_slice(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor **gi)
 {
-    const int64_t *v = n->a.v;
+    const int64_t *v = n->a.slice.start;
     int64_t stop[TG_MAX_DIMS], one[TG_MAX_DIMS];
     for (int d = 0; d < g->ndim; d++) {
         stop[d] = v[d] + g->shape[d];

@@ -530,9 +530,50 @@ static void test_targets_constant(void)
     targets_constant("softmax_cross_entropy, weights from the target", l_sce_opts, XV, YV);
 }
 
+/* The F32 softmax-CE fast path (I32 labels, no options) takes one log per block of rows
+ * (a product of the rows' sums of exp): many rows, so that several blocks and a partial
+ * last block occur, and a wide class count, whose blocks are short. Reference: one log
+ * per row, in double, from the same F32 inputs. */
+static void test_softmax_ce_f32_blocks(void)
+{
+    const int64_t shapes[][2] = {{1001, 3}, {300, 70000}, {1, 1}, {961, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t N = shapes[s][0], C = shapes[s][1];
+        tg_tensor *z = tg_rand_normal(TG_F32, 2, (int64_t[]){N, C}, 0, 3, 11, (uint64_t)s);
+        tg_tensor *y = tg_zeros(TG_I32, 1, &N);
+        for (int64_t i = 0; y && i < N; i++)
+            tg_tensor_set_flat(y, i, (double)(tg_rng_u64(5, 1, (uint64_t)i) % (uint64_t)C));
+        tg_tape *t = tg_tape_new();
+        tg_tensor *l = z && y && t ? tg_softmax_cross_entropy(t, z, y, NULL) : NULL;
+        CHECK(l != NULL, "softmax-CE F32 [%lld, %lld] failed: %s", (long long)N, (long long)C,
+              t ? tg_tape_error(t) : "no tape");
+        if (l) {
+            const float *zp = (const float *)z->data + z->offset;
+            double want = 0;
+            for (int64_t i = 0; i < N; i++) {
+                const float *row = zp + i * C;
+                double m = row[0], sum = 0;
+                for (int64_t k = 1; k < C; k++)
+                    m = fmax(m, row[k]);
+                for (int64_t k = 0; k < C; k++)
+                    sum += exp((double)row[k] - m);
+                want += m + log(sum) - row[(int64_t)tg_tensor_get_flat(y, i)];
+            }
+            want /= (double)N;
+            double got = tg_tensor_get_flat(l, 0);
+            CHECK(near(got, want, 2e-6), "softmax-CE F32 [%lld, %lld]: %.9g, want %.9g",
+                  (long long)N, (long long)C, got, want);
+        }
+        tg_tape_free(&t);
+        tg_tensor_free(&z);
+        tg_tensor_free(&y);
+    }
+}
+
 int main(void)
 {
     test_softmax_ce();
+    test_softmax_ce_f32_blocks();
     test_elementwise();
     test_elementwise_pytorch();
     test_cce();

@@ -15,12 +15,12 @@ import sys
 import tempfile
 
 COMMON = ["--epochs", "--seed", "--threads", "--json", "--print-hash", "--save",
-          "--save-every", "--resume", "--help"]
+          "--save-every", "--resume", "--log", "--help"]
 OWN = {"spiral": ["--lr", "--dropout"], "xor": ["--lr"], "sine": ["--lr"],
-       "binary": ["--lr"], "mnist": ["--lr", "--dropout", "--batch", "--data", "--limit", "--log"],
+       "binary": ["--lr"], "mnist": ["--lr", "--dropout", "--batch", "--data", "--limit"],
        "cnn": ["--lr", "--batch", "--data", "--limit", "--decay", "--batch-norm"],
        "audio": ["--lr", "--batch", "--data", "--no-augment", "--arch", "--patience"],
-       "music": ["--lr", "--batch", "--data", "--log", "--test-library", "--augment", "--arch",
+       "music": ["--lr", "--batch", "--data", "--test-library", "--augment", "--arch",
                  "--confusion", "--dump-features", "--predict"]}
 
 ro = tempfile.mkdtemp(prefix="tg-ro-")
@@ -45,8 +45,8 @@ BAD = [
     (["--lr", "nan"], ["--lr"], None),
     (["--dropout", "1"], ["--dropout", "[0, 1)"], ["spiral", "mnist"]),
     (["--dropout", "0.1"], ["unknown option --dropout"], ["xor", "sine", "binary", "cnn", "audio"]),
-    (["--log"], ["--log", "needs a file"], ["mnist"]),
-    (["--log", "x.csv"], ["unknown option --log"], ["spiral", "xor", "sine", "binary", "cnn", "audio"]),
+    (["--log"], ["--log", "needs a file"], None),
+    (["--log", "/nonexistent-dir/log.csv"], ["/nonexistent-dir/log.csv"], None),
     (["--batch", "0"], ["--batch", "1..1000000"], ["mnist", "cnn", "audio", "music"]),
     (["--arch", "3d"], ["--arch", "1d or 2d"], ["audio", "music"]),
     (["--test-library", "gm"], ["--test-library", "fluidr3, timgm6mb or musescore"], ["music"]),

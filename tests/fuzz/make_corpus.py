@@ -256,6 +256,22 @@ def csv():
     put("csv", "huge-label.csv", b"label,a\n3e9,1\n")
     put("csv", "nul-byte.csv", b"1,2\n\0\n")
     put("csv", "no-final-newline.csv", b"1,2\n3,4")
+    # the options added later: skipped lines, names, float targets, gzip
+    named = b"# stamp\ny,a,name,b\n1.5,2,setosa,3\n-2.25,4,virginica,5\n"
+    put("csv", "names.csv", named)
+    put("csv", "names.csv.gz", gzip.compress(named, mtime=0))
+    put("csv", "names-unknown.csv", b"# stamp\ny,a,c\n1,2,3\n")
+    put("csv", "names-ambiguous.csv", b"# stamp\ny,a,b,a\n1,2,3,4\n")
+    put("csv", "names-quoted-crlf.csv", b'# stamp\r\n"y", "a" ,"b"\r\n1,2,3\r\n')
+    put("csv", "names-ragged.csv", b"# stamp\ny,a,b\n1,2\n")
+    put("csv", "names-header-only.csv", b"# stamp\ny,a,b\n")
+    put("csv", "float-target.csv", b"skip\nskip\n0.25,1\n-1e30,2\n")
+    put("csv", "float-target-f32-overflow.csv", b"skip\nskip\n1e39,1\n")
+    gz = bytearray(gzip.compress(named * 50, mtime=0))
+    put("csv", "names-cut.csv.gz", bytes(gz[: len(gz) // 2]))
+    gz[-8] ^= 0xFF
+    put("csv", "names-bad-crc.csv.gz", bytes(gz))
+    put("csv", "empty.csv.gz", gzip.compress(b"", mtime=0))
 
 
 def wav(fmt, channels, rate, bits, data, riff_size=None, data_size=None):

@@ -146,8 +146,8 @@ static void csv(void)
         const char *msg;
     } bad[] = {
         {"empty file", "", 0, "empty file"},
-        {"blank lines only", "\n  \n\t\r\n", 0, "no data rows"},
-        {"header only", "a,b,label\n", 0, "no data rows"},
+        {"blank lines only", "\n  \n\t\r\n", 0, "no data rows in its 3 lines"},
+        {"header only", "a,b,label\n", 0, "no data rows in its 1 line"},
         {"non-numeric cell", "a,b,label\n1,2,0\n3,x4,1\n", 0, ":3:2: not a number: 'x4'"},
         {"empty cell", "a,b,label\n1,,0\n", 0, ":2:2: not a number: ''"},
         {"blank cell", "a,b,label\n1, ,0\n", 0, ":2:2: not a number"},
@@ -171,8 +171,8 @@ static void csv(void)
         {"beyond the float range (F32)", "a,b,label\n1,-3.5e38,0\n", 0,
          ":2:2: out of the f32 range: '-3.5e38'"},
         {"nan label", "a,b,label\n1,2,nan\n", 0, ":2:3: not a finite number"},
-        {"fractional label", "a,b,label\n1,2,0.5\n", 0, ":2:3: label '0.5' is not an integer"},
-        {"label beyond int32", "a,b,label\n1,2,3e9\n", 0, ":2:3: label '3e9' is not an integer"},
+        {"fractional label", "a,b,label\n1,2,0.5\n", 0, ":2:3: class label is not an integer in the int32 range: '0.5' (column 'label')"},
+        {"label beyond int32", "a,b,label\n1,2,3e9\n", 0, ":2:3: class label is not an integer in the int32 range: '3e9'"},
         {"label below int32", "a,b,label\n1,2,-2147483649\n", 0, "is not an integer"},
         {"non-numeric label", "a,b,label\n1,2,cat\n", 0, ":2:3: not a number: 'cat'"},
         {"label column beyond the last", "a,b\n1,2\n", 0, "label column 2 but only 2 columns"},
@@ -224,6 +224,154 @@ static void csv(void)
           "csv label column without a labels pointer: %s '%s'", tg_status_name(s), tg_last_error());
 }
 
+/* The options added later (skip_lines, names, float targets) and gzip input: each error
+ * names the file's line (counting skipped and header lines), the column and the text. */
+static void csv_more(void)
+{
+    static const char *const ab[] = {"a", "b"}, *const ba_twice[] = {"b", "a", "b"},
+                             *const ghost[] = {"a", "ghost"}, *const dup[] = {"dup"},
+                             *const with_y[] = {"a", "y"};
+    static const struct {
+        const char *what, *text;
+        int skip;
+        const char *label_name;
+        int label_column;
+        const char *const *features;
+        int nfeat;
+        tg_dtype label_dtype;
+        bool gz;
+        tg_status status;
+        const char *msg[3]; /* every one must be in the message */
+    } bad[] = {
+        {"non-numeric after skipped lines", "# title\n# units\na,b,y\n1,2,3\n4,x,6\n", 2, "y", -1,
+         NULL, 0, TG_F32, false, TG_EFORMAT, {":5:2: not a number: 'x'", "(column 'b')"}},
+        {"non-numeric in gzip", "a,b,y\n1,2,3\n\n4,5,seven\n", 0, "y", -1, NULL, 0, TG_F64, true,
+         TG_EFORMAT, {":4:3: not a number: 'seven'", "(column 'y')", ".csv.gz"}},
+        {"unknown label name", "a,b,y\n1,2,3\n", 0, "target", -1, NULL, 0, TG_F32, false,
+         TG_EFORMAT, {":1: no column named 'target' (the label)", "3 columns"}},
+        {"unknown label name after skipped lines", "stamp\na,b,y\n1,2,3\n", 1, "Y", -1, NULL, 0,
+         TG_F32, false, TG_EFORMAT, {":2: no column named 'Y'"}},
+        {"unknown feature name", "a,b,y\n1,2,3\n", 0, "y", -1, ghost, 2, TG_F32, false,
+         TG_EFORMAT, {":1: no column named 'ghost' (the feature)"}},
+        {"ambiguous label name", "dup,b,dup\n1,2,3\n", 0, "dup", -1, NULL, 0, TG_I32, false,
+         TG_EFORMAT, {":1: label name 'dup' is ambiguous: columns 1 and 3"}},
+        {"ambiguous feature name", "x,dup,y,dup\n1,2,3,4\n", 0, "y", -1, dup, 1, TG_F32, false,
+         TG_EFORMAT, {":1: feature name 'dup' is ambiguous: columns 2 and 4"}},
+        {"feature listed twice", "a,b,y\n1,2,3\n", 0, "y", -1, ba_twice, 3, TG_F32, false,
+         TG_EINVAL, {"feature name 'b' is listed twice (0 and 2)"}},
+        {"label also a feature (by name)", "a,b,y\n1,2,3\n", 0, "y", -1, with_y, 2, TG_F32, false,
+         TG_EINVAL, {"'y' is both the label and feature 1"}},
+        {"label also a feature (by index)", "a,b,y\n1,2,3\n", 0, NULL, 0, ab, 2, TG_F32, false,
+         TG_EFORMAT, {":1: label column 0 is also feature 'a'"}},
+        {"row shorter than the header", "a,b,y\n1,2,3\n4,5\n", 0, "y", -1, ab, 2, TG_F32, false,
+         TG_EFORMAT, {":3: ragged row: 2 columns, expected 3 as on line 1 (the header)"}},
+        {"row longer than the header", "t\na,b,y\n1,2,3,4\n", 1, "y", -1, NULL, 0, TG_F32, false,
+         TG_EFORMAT, {":3: ragged row: 4 columns, expected 3 as on line 2 (the header)"}},
+        {"ragged row without names", "skip\nskip\n1,2\n\n3\n", 2, NULL, 1, NULL, 0, TG_F32, false,
+         TG_EFORMAT, {":5: ragged row: 1 columns, expected 2 as on line 3"}},
+        {"float target nan", "a,b,y\n1,2,nan\n", 0, "y", -1, NULL, 0, TG_F64, false, TG_EFORMAT,
+         {":2:3: not a finite number: 'nan'", "(column 'y')"}},
+        {"float target beyond f32", "a,b,y\n1,2,1e39\n", 0, "y", -1, NULL, 0, TG_F32, false,
+         TG_EFORMAT, {":2:3: out of the f32 range: '1e39'"}},
+        {"class label fractional (by name)", "a,b,y\n1,2,3\n1,2,0.5\n", 0, "y", -1, NULL, 0,
+         TG_I32, false, TG_EFORMAT,
+         {":3:3: class label is not an integer in the int32 range: '0.5' (column 'y')"}},
+        {"selected feature not a number", "a,name,b\n1,setosa,2\n3,virginica,x\n", 0, NULL, -1,
+         ab, 2, TG_F32, false, TG_EFORMAT, {":3:3: not a number: 'x' (column 'b')"}},
+        {"header row missing", "only a title\n", 3, "y", -1, NULL, 0, TG_F32, false, TG_EFORMAT,
+         {"no header row after the skipped lines"}},
+        {"empty file with names", "", 0, "y", -1, NULL, 0, TG_F32, false, TG_EFORMAT,
+         {"empty file"}},
+        {"empty gzip stream", "", 0, NULL, -1, NULL, 0, TG_I32, true, TG_EFORMAT, {"empty file"}},
+        {"only skipped lines", "a\nb\n", 2, NULL, -1, NULL, 0, TG_I32, false, TG_EFORMAT,
+         {"no data rows in its 2 lines"}},
+        {"names without a header", "a,b\n1,2\n", 0, NULL, -1, ab, 2, TG_F32, false, TG_EINVAL,
+         {"need header = true"}},
+        {"label_name and label_column", "a,b\n1,2\n", 0, "b", 1, NULL, 0, TG_F32, false,
+         TG_EINVAL, {"both label_name 'b' and label_column 1"}},
+        {"feature_count 0 with names", "a,b\n1,2\n", 0, NULL, -1, ab, 0, TG_F32, false, TG_EINVAL,
+         {"invalid options"}},
+        {"negative skip_lines", "a,b\n1,2\n", -1, NULL, -1, NULL, 0, TG_F32, false, TG_EINVAL,
+         {"invalid options"}},
+        {"label dtype 7", "a,b\n1,2\n", 0, NULL, 1, NULL, 0,
+         (tg_dtype)7, false, TG_EINVAL, {"invalid options"}},
+    };
+    static const char *const no_header[] = {"ragged row without names", "names without a header",
+                                            "empty gzip stream", "only skipped lines"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tg_csv_opts o = tg_csv_defaults();
+        o.header = true;
+        for (size_t h = 0; h < sizeof no_header / sizeof no_header[0]; h++)
+            if (strcmp(bad[i].what, no_header[h]) == 0)
+                o.header = false;
+        o.skip_lines = bad[i].skip;
+        o.label_name = bad[i].label_name;
+        o.label_column = bad[i].label_column;
+        o.feature_names = bad[i].features;
+        o.feature_count = bad[i].nfeat;
+        o.label_dtype = bad[i].label_dtype;
+        tg_tensor *x = (tg_tensor *)&x, *y = (tg_tensor *)&y;
+        const char *path = put(bad[i].gz ? "bad.csv.gz" : "bad.csv", bad[i].text,
+                               strlen(bad[i].text), bad[i].gz);
+        tg_status s = tg_csv_load(path, &o, &x, &y);
+        bool all = s == bad[i].status && !x && (!y || s == TG_EINVAL);
+        for (int m = 0; m < 3 && bad[i].msg[m]; m++)
+            all = all && strstr(tg_last_error(), bad[i].msg[m]);
+        if (s == TG_EFORMAT)
+            all = all && strstr(tg_last_error(), path);
+        CHECK(all, "csv %s: %s '%s'", bad[i].what, tg_status_name(s), tg_last_error());
+    }
+
+    /* the gzip stream itself corrupt or cut: the line reached is named */
+    static char text[40000];
+    size_t len = 0;
+    for (int r = 0; r < 3000; r++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "%d,%d.5,%d\n", r, r * 7 % 13, r % 3);
+    static unsigned char gz[40000], copy[40000];
+    size_t n = gzip_bytes(text, len, gz, sizeof gz);
+    struct {
+        const char *what;
+        size_t at, len;
+        const char *msg[2];
+    } stream[] = {
+        {"gzip CRC wrong", n - 8, n, {"after line ", "incorrect data check"}},
+        {"gzip length wrong", n - 4, n, {"after line ", "incorrect length check"}},
+        {"gzip stream cut", (size_t)-1, n / 2, {"unexpected end of file", "after line "}},
+        {"gzip stream cut in its header", (size_t)-1, 5, {"unexpected end of file", "after line 0"}},
+        {"gzip deflate data garbled", 12, n, {"corrupt or truncated gzip data after line ", ""}},
+    };
+    for (size_t i = 0; i < sizeof stream / sizeof stream[0]; i++) {
+        memcpy(copy, gz, n);
+        if (stream[i].at != (size_t)-1)
+            copy[stream[i].at] ^= 0xff;
+        tg_csv_opts o = tg_csv_defaults();
+        o.label_column = 2;
+        tg_tensor *x = (tg_tensor *)&x, *y = (tg_tensor *)&y;
+        const char *path = put("bad.csv.gz", copy, stream[i].len, false);
+        tg_status s = tg_csv_load(path, &o, &x, &y);
+        CHECK(s == TG_EFORMAT && !x && !y && strstr(tg_last_error(), "gzip data") &&
+                  strstr(tg_last_error(), stream[i].msg[0]) &&
+                  strstr(tg_last_error(), stream[i].msg[1]) && strstr(tg_last_error(), path),
+              "csv %s: %s '%s'", stream[i].what, tg_status_name(s), tg_last_error());
+        /* the line named is one that was read whole: within the file, and for an error
+         * past the first 4 KiB of text (the first three cases), not line 0 */
+        const char *at = strstr(tg_last_error(), "after line ");
+        long line = at ? strtol(at + 11, NULL, 10) : -1;
+        CHECK(line >= 0 && line <= 3000 && (line > 0) == (i < 3),
+              "csv %s: line %ld named", stream[i].what, line);
+    }
+    /* the uncorrupted stream loads: the check above is about the corruption */
+    tg_csv_opts o = tg_csv_defaults();
+    o.label_column = 2;
+    tg_tensor *x = NULL, *y = NULL;
+    tg_status s = tg_csv_load(put("good.csv.gz", gz, n, false), &o, &x, &y);
+    CHECK(s == TG_OK && x && x->shape[0] == 3000 &&
+              tg_tensor_get_flat(x, 2 * 2999 + 1) == 2999 * 7 % 13 + 0.5,
+          "csv intact gzip: %s '%s'", tg_status_name(s), tg_last_error());
+    tg_tensor_free(&x);
+    tg_tensor_free(&y);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -232,6 +380,7 @@ int main(void)
     }
     idx();
     csv();
+    csv_more();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "tapegrad.h"
 #include "check.h"
 
@@ -180,16 +182,141 @@ static void csv_round_trip(void)
     }
 }
 
+/* text written gzip-compressed as dir/name */
+static const char *csv_gz(const char *name, const char *text)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    gzFile f = gzopen(path, "wb");
+    gzwrite(f, text, (unsigned)strlen(text));
+    gzclose(f);
+    return path;
+}
+
+/* true when t's values are exactly want[0..n) */
+static bool values_are(const tg_tensor *t, int64_t n, const double *want)
+{
+    if (!t || tg_tensor_numel(t) != n)
+        return false;
+    for (int64_t i = 0; i < n; i++)
+        if (tg_tensor_get_flat(t, i) != want[i])
+            return false;
+    return true;
+}
+
+/* gzip input, skipped lines, columns by name, float targets */
+static void csv_options_tests(void)
+{
+    /* the defaults keep the old behaviour: no names, I32 labels, nothing skipped */
+    tg_csv_opts d = tg_csv_defaults();
+    CHECK(!d.header && d.label_column == -1 && d.delimiter == ',' && d.dtype == TG_F32 &&
+              d.skip_lines == 0 && !d.label_name && !d.feature_names && d.feature_count == 0 &&
+              d.label_dtype == TG_I32,
+          "tg_csv_defaults");
+
+    const char *text = "1.5,2,0\n-3,4,1\n\n5,6.25,2\n";
+    const double feats[] = {1.5, 2, -3, 4, 5, 6.25}, labs[] = {0, 1, 2};
+    tg_tensor *x = NULL, *y = NULL;
+    d.label_column = 2;
+    CHECK(tg_csv_load(csv_gz("plain.csv.gz", text), &d, &x, &y) == TG_OK &&
+              values_are(x, 6, feats) && y && y->dtype == TG_I32 && values_are(y, 3, labs),
+          ".csv.gz loads as the text: %s", tg_last_error());
+    tg_tensor_free(&x);
+    tg_tensor_free(&y);
+    /* gzip is recognised by content, not by name */
+    CHECK(tg_csv_load(csv_gz("gzip-named.csv", text), &d, &x, &y) == TG_OK &&
+              values_are(x, 6, feats),
+          "gzip data in a .csv file: %s", tg_last_error());
+    tg_tensor_free(&x);
+    tg_tensor_free(&y);
+
+    /* two stamp lines, a header with a text column, columns selected by name (in the
+     * order asked), a float regression target; CRLF and quotes in the header */
+    const char *iris = "# made by hand\n"
+                       "# units: cm\n"
+                       "\"sepal\", petal ,species,width\r\n"
+                       "5.1,1.4,setosa,0.2\r\n"
+                       "7.0,4.7,versicolor,1.4\r\n"
+                       "6.3,6.0,virginica,2.5\r\n";
+    static const char *const names[] = {"width", "sepal"};
+    for (int gz = 0; gz < 2; gz++)
+        for (int dt = 0; dt < 2; dt++) {
+            tg_csv_opts o = tg_csv_defaults();
+            o.skip_lines = 2;
+            o.header = true;
+            o.label_name = "petal";
+            o.feature_names = names;
+            o.feature_count = 2;
+            o.dtype = dt ? TG_F64 : TG_F32;
+            o.label_dtype = dt ? TG_F32 : TG_F64;
+            const char *path = gz ? csv_gz("iris.csv.gz", iris) : csv("iris.csv", iris);
+            tg_status s = tg_csv_load(path, &o, &x, &y);
+            const double want_x[] = {0.2, 5.1, 1.4, 7.0, 2.5, 6.3};
+            const double want_y[] = {1.4, 4.7, 6.0};
+            bool xs = x && x->dtype == o.dtype && x->ndim == 2 && x->shape[0] == 3 &&
+                      x->shape[1] == 2;
+            for (int i = 0; xs && i < 6; i++)
+                xs = tg_tensor_get_flat(x, i) == (dt ? want_x[i] : (double)(float)want_x[i]);
+            bool ys = y && y->dtype == o.label_dtype && y->ndim == 2 && y->shape[0] == 3 &&
+                      y->shape[1] == 1;
+            for (int i = 0; ys && i < 3; i++)
+                ys = tg_tensor_get_flat(y, i) == (dt ? (double)(float)want_y[i] : want_y[i]);
+            CHECK(s == TG_OK && xs && ys, "by name (gz %d, %s features, %s target): %s", gz,
+                  tg_dtype_name(o.dtype), tg_dtype_name(o.label_dtype), tg_last_error());
+            tg_tensor_free(&x);
+            tg_tensor_free(&y);
+        }
+
+    /* a class label by name; every other column a feature (file order) */
+    tg_csv_opts o = tg_csv_defaults();
+    o.header = true;
+    o.label_name = "class";
+    CHECK(tg_csv_load(csv("named.csv", "a,class,b\n1,2,3\n4,5,6\n"), &o, &x, &y) == TG_OK &&
+              values_are(x, 4, (const double[]){1, 3, 4, 6}) && y->dtype == TG_I32 &&
+              y->ndim == 1 && values_are(y, 2, (const double[]){2, 5}),
+          "class label by name: %s", tg_last_error());
+    tg_tensor_free(&x);
+    tg_tensor_free(&y);
+    /* the label by index with features by name */
+    static const char *const just_b[] = {"b"};
+    o.label_name = NULL;
+    o.label_column = 0;
+    o.feature_names = just_b;
+    o.feature_count = 1;
+    o.label_dtype = TG_F64;
+    CHECK(tg_csv_load(csv("named.csv", "a,class,b\n1,x,3\n4,y,6\n"), &o, &x, &y) == TG_OK &&
+              values_are(x, 2, (const double[]){3, 6}) && values_are(y, 2, (const double[]){1, 4}),
+          "label by index, features by name: %s", tg_last_error());
+    tg_tensor_free(&x);
+    tg_tensor_free(&y);
+    /* skip_lines without a header: the line numbers in errors still count them */
+    o = tg_csv_defaults();
+    o.skip_lines = 1;
+    CHECK(tg_csv_load(csv("skip.csv", "title, not numbers\n1,2\n3,4\n"), &o, &x, NULL) == TG_OK &&
+              values_are(x, 4, (const double[]){1, 2, 3, 4}),
+          "skip_lines: %s", tg_last_error());
+    tg_tensor_free(&x);
+}
+
 typedef struct load_ctx {
     const char *path;
     tg_tensor *x, *y;
+    bool names;
 } load_ctx;
 static tg_status load_call(void *p)
 {
     load_ctx *c = p;
+    static const char *const names[] = {"c", "a"};
     tg_csv_opts o = tg_csv_defaults();
     o.header = true;
     o.label_column = 3;
+    if (c->names) { /* the name lookup allocates too */
+        o.label_column = -1;
+        o.label_name = "label";
+        o.feature_names = names;
+        o.feature_count = 2;
+        o.label_dtype = TG_F64;
+    }
     tg_status s = tg_csv_load(c->path, &o, &c->x, &c->y);
     if (s != TG_OK && (c->x || c->y))
         return TG_EINVAL; /* outputs must be NULL on failure */
@@ -401,8 +528,10 @@ static void scaler_undo(void *p)
 
 static void oom_tests(void)
 {
-    load_ctx lc = {csv("oom.csv", "a,b,c,label\n1,2,3,0\n4,5,6,1\n7,8,9,2\n"), NULL, NULL};
+    load_ctx lc = {csv("oom.csv", "a,b,c,label\n1,2,3,0\n4,5,6,1\n7,8,9,2\n"), NULL, NULL, false};
     out_of_memory(&(oom_case){"tg_csv_load", &lc, load_call, load_undo});
+    load_ctx named = {csv_gz("oom.csv.gz", "a,b,c,label\n1,2,3,0.5\n4,5,6,1\n"), NULL, NULL, true};
+    out_of_memory(&(oom_case){"tg_csv_load (gzip, names)", &named, load_call, load_undo});
     tg_tensor *x = tg_rand_normal(TG_F64, 2, (int64_t[]){12, 3}, 0, 1, 1, 0);
     tg_tensor *y = tg_zeros(TG_I32, 1, (int64_t[]){12});
     split_ctx sc = {.x = x, .y = y};
@@ -557,6 +686,7 @@ int main(void)
     }
     csv_tests();
     csv_round_trip();
+    csv_options_tests();
     batch_tests();
     scaler_tests();
     oom_tests();
