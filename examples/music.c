@@ -28,7 +28,7 @@
  * (the README's music section compares them). Adam (--lr, default 2e-3), batches of
  * --batch (32), --epochs (15) epochs.
  *
- * Prints one line per epoch on stderr (tg_progress; --log FILE appends the CSV rows that
+ * Trains through tg_fit: one line per epoch on stderr (--log FILE appends the CSV rows that
  * scripts/plot_log.sh draws; "validation" there is the same-library held-out notes), then
  * the held-out library's accuracy, the confusion matrix and per-family precision and
  * recall, and the same-library accuracy; --json: one JSON object, the last line of stdout.
