@@ -282,7 +282,7 @@ int main(int argc, char **argv)
     long notes = 20;
     const char *programs = "0-95", *libraries = "fluidr3,timgm6mb,musescore";
     const char *font[MUSIC_LIBRARIES] = {NULL, NULL, NULL};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "--families")) {
             printf("program,family_index,family\n");
@@ -316,7 +316,6 @@ int main(int argc, char **argv)
             font[l] = eq + 1;
         } else
             usage_error("unknown option %s", o);
-        i++;
     }
     bool want_p[MUSIC_PROGRAMS], want_l[MUSIC_LIBRARIES];
     parse_programs(programs, want_p);
