@@ -32,6 +32,10 @@ typedef struct tg__args {
             int64_t groups;
         } conv;
         int64_t scatter_size;        /* scatter_add_last: length of the output's last axis */
+        struct {                     /* batch_norm: the forward's per-channel statistics */
+            double eps;
+            const double *mean, *var; /* [C] (biased variance), in the arena */
+        } bn;
     };
 } tg__args;
 

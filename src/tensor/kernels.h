@@ -205,6 +205,18 @@ void tg__k_conv2d_weight(tg_tensor *out, const tg_tensor *x, const tg_tensor *gd
  * the first maximum of each window's in-image elements (row-major, NaN wins), and its
  * position h*W + w in the plane into the contiguous I32 arg [N, C, Ho*Wo] */
 void tg__k_max_pool2d(tg_tensor *out, tg_tensor *arg, const tg_tensor *x, const tg__win2d *w);
+/* batch normalisation of the contiguous x [N, C, S] over N and S per channel c (sums in
+ * double): mean[c] and the biased var[c] (two passes), and y = (x - mean) rstd gamma +
+ * beta with rstd = 1 / sqrt(var + eps) into the contiguous y; gamma, beta [C] */
+void tg__k_batch_norm(tg_dtype dt, void *y, const void *x, int64_t N, int64_t C, int64_t S,
+                      const void *gamma, const void *beta, double eps, double *mean,
+                      double *var);
+/* its gradients from the contiguous output gradient g and x, with the forward's mean and
+ * var: dbeta[c] = sum g, dgamma[c] = sum g xhat, dx = gamma rstd (g - mean(g) - xhat
+ * mean(g xhat)) with xhat = (x - mean) rstd; each output may be NULL (not computed) */
+void tg__k_batch_norm_backward(tg_dtype dt, void *dx, void *dgamma, void *dbeta, const void *g,
+                               const void *x, int64_t N, int64_t C, int64_t S, const void *gamma,
+                               double eps, const double *mean, const double *var);
 /* rows of P (x) -> rows of Q (out): out[r, q] = x[r, idx[r, q]]; everything contiguous,
  * indices in [0, P) */
 void tg__k_gather_last(tg_dtype dt, void *out, const void *x, const int32_t *idx, int64_t rows,

@@ -243,19 +243,12 @@ static tg_status check_rows(const char *fn, const tg_tensor *x, const tg_tensor 
 
 static bool known_loss(tg_fit_loss k) { return (unsigned)k <= TG_FIT_BCE; }
 
-tg_status tg_evaluate(tg_model *m, const tg_tensor *x, const tg_tensor *y, tg_fit_loss k,
-                      int64_t batch, double *loss, double *acc)
+/* tg_evaluate's loop on the tape t (grad mode off while it runs, then as it was) */
+static tg_status evaluate_on(tg_tape *t, tg_model *m, const tg_tensor *x, const tg_tensor *y,
+                             tg_fit_loss k, int64_t batch, double *loss, double *acc)
 {
     const char *fn = "tg_evaluate";
-    if (!m || batch < 1 || !known_loss(k))
-        return tg__error_status(TG_EINVAL, "%s: NULL model, batch %lld < 1 or unknown loss %d", fn,
-                                (long long)batch, (int)k);
-    if (check_rows(fn, x, y) != TG_OK)
-        return TG_EINVAL;
-    tg_tape *t = tg_tape_new();
-    if (!t)
-        return tg_last_status();
-    tg_tape_set_grad_mode(t, false);
+    bool mode = tg_tape_set_grad_mode(t, false);
     int64_t n = x->shape[0];
     double sum = 0, right = 0, seen = 0;
     tg_status st = TG_OK;
@@ -277,11 +270,29 @@ tg_status tg_evaluate(tg_model *m, const tg_tensor *x, const tg_tensor *y, tg_fi
         tg_tensor_free(&xs);
         tg_tensor_free(&ys);
     }
-    tg_tape_free(&t);
+    tg_tape_reset(t);
+    tg_tape_set_grad_mode(t, mode);
     if (st == TG_OK && loss)
         *loss = sum / (double)n;
     if (st == TG_OK && acc)
         *acc = right / seen;
+    return st;
+}
+
+tg_status tg_evaluate(tg_model *m, const tg_tensor *x, const tg_tensor *y, tg_fit_loss k,
+                      int64_t batch, double *loss, double *acc)
+{
+    const char *fn = "tg_evaluate";
+    if (!m || batch < 1 || !known_loss(k))
+        return tg__error_status(TG_EINVAL, "%s: NULL model, batch %lld < 1 or unknown loss %d", fn,
+                                (long long)batch, (int)k);
+    if (check_rows(fn, x, y) != TG_OK)
+        return TG_EINVAL;
+    tg_tape *t = tg_tape_new();
+    if (!t)
+        return tg_last_status();
+    tg_status st = evaluate_on(t, m, x, y, k, batch, loss, acc);
+    tg_tape_free(&t);
     return st;
 }
 
@@ -404,7 +415,7 @@ static tg_status check_opts(const tg_model *m, const tg_optim *opt, const tg_ten
     if ((o->early_stop_patience || o->plateau) && !o->x_val)
         return tg__error_status(TG_EINVAL,
                                 "%s: early stopping and reduce-on-plateau need validation data", fn);
-    if (check_rows(fn, x, y) != TG_OK)
+    if (check_rows(fn, x, y) != TG_OK || (o->x_val && check_rows(fn, o->x_val, o->y_val) != TG_OK))
         return TG_EINVAL;
     if (o->checkpoint) { /* fail now, not after the training */
         char dir[4096];
@@ -481,15 +492,17 @@ static tg_status train_epoch(tg_model *m, tg_optim *opt, tg_tape *t, batches *b,
 
 /* the validation figures, on the epochs that use them (every epoch with a callback that
  * watches them, else those with a progress line) */
-static tg_status validate(tg_model *m, const tg_fit_opts *o, int epoch, tg_epoch_stats *s,
-                          double *watch)
+static tg_status validate(tg_model *m, tg_tape *t, const tg_fit_opts *o, int epoch,
+                          tg_epoch_stats *s, double *watch)
 {
     s->val_loss = s->val_acc = *watch = NAN;
     bool used = o->early_stop_patience || o->plateau || o->log_csv || o->on_epoch ||
                 shown(o, epoch);
     if (!o->x_val || !used)
         return TG_OK;
-    tg_status st = tg_evaluate(m, o->x_val, o->y_val, o->loss, o->eval_batch, &s->val_loss,
+    /* on the training tape: its arena, already as large as a step needs, is reused (a
+     * tape of its own would map and zero fresh pages every epoch) */
+    tg_status st = evaluate_on(t, m, o->x_val, o->y_val, o->loss, o->eval_batch, &s->val_loss,
                                &s->val_acc);
     *watch = o->monitor == TG_FIT_VAL_ERROR ? 1 - s->val_acc : s->val_loss;
     return st;
@@ -523,7 +536,7 @@ tg_status tg_fit(tg_model *m, tg_optim *opt, const tg_tensor *x, const tg_tensor
         if (o->before_epoch && !o->before_epoch(epoch, o->ctx))
             break;
         if ((st = train_epoch(m, opt, t, &b, o, pr, epoch, &s)) != TG_OK ||
-            (st = validate(m, o, epoch, &s, &watch)) != TG_OK)
+            (st = validate(m, t, o, epoch, &s, &watch)) != TG_OK)
             goto done;
         s.seconds = now() - t0;
         s.remaining = s.seconds / (double)(epoch - o->first_epoch + 1) * (double)(o->epochs - epoch);
