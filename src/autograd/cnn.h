@@ -14,8 +14,10 @@
  * Registered ops: im2col, col2im, conv2d (forward: im2col + GEMM with the bias fused;
  * backward written with matmul, col2im, conv2d_weight and sum), conv2d_weight, max_pool2d (one pass saving
  * each window's argmax; backward a scatter-add), gather_last and scatter_add_last (each
- * the other's adjoint). conv1d, the other pools, the norms and flatten are compositions
- * of registered ops. */
+ * the other's adjoint), batch_norm (training with the batch's statistics: two passes for
+ * the statistics, one for the output; backward a fused loop, or the same formulas as ops
+ * when the backward is recorded). conv1d, the other pools, batch norm with running
+ * statistics, layer norm and flatten are compositions of registered ops. */
 #ifndef TG_CNN_H
 #define TG_CNN_H
 
@@ -125,14 +127,16 @@ TG_API tg_tensor *tg_scatter_add_last(tg_tape *t, tg_tensor *src, tg_tensor *idx
  * [N, C, ...] (e.g. [N, C, H, W]); y = (x - mean) / sqrt(var + eps) * gamma + beta,
  * gamma and beta [C] (each may be NULL: scale 1, shift 0).
  * training: mean and var are the batch statistics (biased variance), computed in two
- *   passes (mean first, then the mean of squared deviations); if running_mean and
+ *   passes in double (mean first, then the mean of squared deviations), one op
+ *   (batch_norm) with inputs x, gamma and beta; if running_mean and
  *   running_var ([C], x's dtype) are given they are updated in place, outside the tape
  *   and without gradient: running = (1 - momentum) running + momentum batch, with the
  *   unbiased batch variance for running_var (PyTorch's convention). Needs more than
  *   one value per channel.
  * evaluation (!training): mean and var are running_mean and running_var; each sample
  *   is normalised on its own (a batch gives the same outputs as its samples one at a
- *   time). Without running statistics (both NULL) the batch statistics are used in
+ *   time), as x * a + b with a = gamma / sqrt(var + eps), b = beta - mean * a.
+ *   Without running statistics (both NULL) the batch statistics are used in
  *   both modes and nothing is updated.
  * momentum in [0, 1] (PyTorch's default 0.1), eps > 0 (default 1e-5). */
 TG_API tg_tensor *tg_batch_norm(tg_tape *t, tg_tensor *x, tg_tensor *gamma, tg_tensor *beta,
