@@ -7,8 +7,9 @@ The features are the ones tapegrad computes: examples/music --dump-features F wr
 clean (unaugmented) per-clip standardised log-mel spectrograms of the training set, the
 same-library held-out notes and the held-out library, with their family labels, to the
 safetensors file F, which this script reads (plain json + numpy; no safetensors module).
-The model is examples/music's --arch 1d or 2d layer for layer (conv without bias, batch
-norm with momentum 0.1 and eps 1e-5, ReLU, max pooling; He-uniform convolutions and hidden
+The model is examples/music's --arch 2d-global (the default), 1d or 2d layer for layer
+(conv without bias, batch norm with momentum 0.1 and eps 1e-5, ReLU, max pooling, and
+2d-global's maximum over frequency and time; He-uniform convolutions and hidden
 dense layer, Glorot-uniform output layer, zero biases), trained with Adam (lr 2e-3,
 betas 0.9/0.999, eps 1e-8) on shuffled batches of 32 (a smaller last batch is dropped,
 as examples/music does) for 15 epochs. Initial weights and batch order come from
@@ -16,7 +17,10 @@ torch's own RNG (seed --seed), so individual runs differ from tapegrad's; means 
 seeds are what compare. Compare it with `examples/music` without --augment: augmentation
 needs the waveforms and is tapegrad's alone.
 
-usage: bench/music_torch.py FEATURES.safetensors [--arch 1d|2d] [--seed S] [--epochs N]
+An epoch's seconds are its training and its pass over the same-library notes (the
+validation that examples/music's tg_fit runs every epoch), as tapegrad counts them.
+
+usage: bench/music_torch.py FEATURES.safetensors [--arch 2d-global|1d|2d] [--seed S] [--epochs N]
                             [--threads T] [--lr X] [--batch B]
 Prints one line per epoch on stderr and a JSON object as the last line of stdout:
 {"test_library", "test_acc", "same_library_acc", "train_acc", "epoch_seconds", ...}.
@@ -54,14 +58,18 @@ def build(arch, sample, frames):
         ch, k, pad, pool = [sample[0], 64, 64, 64], (1, 5), (0, 2), (1, 2)
         h, w = 1, frames
     else:
-        ch, k, pad, pool = [1, 8, 16, 32], (3, 3), (1, 1), (2, 2)
+        ch = [1, 8, 16, 32] if arch == "2d" else [1, 16, 32, 64, 128]
+        k, pad, pool = (3, 3), (1, 1), (2, 2)
         h, w = sample[1], frames
-    for i in range(3):
+    for i in range(len(ch) - 1):
         layers += [nn.Conv2d(ch[i], ch[i + 1], k, padding=pad, bias=False),
                    nn.BatchNorm2d(ch[i + 1], eps=1e-5, momentum=0.1), nn.ReLU(),
                    nn.MaxPool2d(pool)]
         h, w = (h if arch == "1d" else h // 2), w // 2
-    hidden, out = nn.Linear(ch[3] * h * w, 64), nn.Linear(64, CLASSES)
+    if arch == "2d-global":  # the maximum of each channel over frequency and time
+        layers.append(nn.MaxPool2d((h, w)))
+        h = w = 1
+    hidden, out = nn.Linear(ch[-1] * h * w, 64), nn.Linear(64, CLASSES)
     layers += [nn.Flatten(), hidden, nn.ReLU(), out]
     model = nn.Sequential(*layers)
     for mod in model.modules():
@@ -88,7 +96,7 @@ def accuracy(model, x, y, batch=256):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("features")
-    ap.add_argument("--arch", choices=["1d", "2d"], default="1d")
+    ap.add_argument("--arch", choices=["1d", "2d", "2d-global"], default="2d-global")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--threads", type=int, default=1)
@@ -102,7 +110,7 @@ def main():
     y = {k: torch.from_numpy(t["y_" + k].astype(np.int64)) for k in ("train", "same", "test")}
     sample = list(x["train"].shape[1:])
     frames = sample[2]
-    if a.arch == "1d" and sample[1] != 1 or a.arch == "2d" and sample[0] != 1:
+    if a.arch == "1d" and sample[1] != 1 or a.arch != "1d" and sample[0] != 1:
         sys.exit(f"music_torch: the features are shaped {sample}: dumped with another --arch")
     model = build(a.arch, sample, frames)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
@@ -124,8 +132,8 @@ def main():
             total += loss.item()
             hits += (out.argmax(1) == y["train"][idx]).sum().item()
             batches += 1
-        secs.append(time.perf_counter() - e0)
         same = accuracy(model, x["same"], y["same"])
+        secs.append(time.perf_counter() - e0)  # training and validation, as tg_fit counts
         print(f"epoch {epoch}/{a.epochs}  train loss {total / batches:.4f} acc "
               f"{hits / (batches * a.batch):.4f}  same-library acc {same}  {secs[-1]:.1f} s",
               file=sys.stderr)

@@ -226,7 +226,8 @@ int main(int argc, char **argv)
     ex_parse(argc, argv, &a, EX_LR | EX_BATCH | EX_DATA, extra,
              "audio: a CNN on log-mel spectrograms of spoken digits (scripts/make_digits.py), "
              "tested on unseen voices");
-    bool augment = !no_augment, one_d = ex_sound_one_d("audio", arch);
+    bool augment = !no_augment;
+    ex_sound_arch arch_k = ex_sound_arch_of("audio", arch);
     if (!tg_audio_available()) {
         fprintf(stderr, "audio: no data: tapegrad was built without audio support\n");
         return 2;
@@ -277,12 +278,13 @@ int main(int argc, char **argv)
             (long long)frames, ex_now() - t0);
 
     tg_model *m = tg_model_new(TG_F32, a.seed);
-    if (!m || !ex_sound_cnn(m, one_d, MELS, frames, 32, CLASSES)) {
+    if (!m || !ex_sound_cnn(m, arch_k, MELS, frames, 32, CLASSES)) {
         fprintf(stderr, "audio: %s\n", tg_last_error());
         return 1;
     }
     tg_optim *opt = ex_adam("audio", m, a.lr, 0, 0);
-    const int64_t sample[3] = {one_d ? MELS : 1, one_d ? 1 : MELS, frames};
+    int64_t sample[3];
+    ex_sound_sample(arch_k, MELS, frames, sample);
     tg_tensor *xs[4] = {as_samples(x, sample), as_samples(xv, sample), as_samples(xt, sample),
                         as_samples(xtn, sample)};
     tg_tensor *ys[3] = {labels_of(&mf[SPLIT_TRAIN]), labels_of(&mf[SPLIT_VAL]),
@@ -317,15 +319,15 @@ int main(int argc, char **argv)
         printf("{\"train_acc\":%.4f,\"val_acc\":%.4f,\"test_acc\":%.4f,\"test_noisy_acc\":%.4f,"
                "\"augment\":%d,\"arch\":\"%s\",\"epochs\":%d,\"epochs_run\":%d,"
                "\"best_epoch\":%d,\"train_seconds\":%.2f,\"seconds\":%.2f",
-               train_acc, val_acc, test_acc, noisy_acc, augment, one_d ? "1d" : "2d", a.epochs,
-               epochs_run, best_epoch, train_secs, secs);
+               train_acc, val_acc, test_acc, noisy_acc, augment, ex_sound_arch_name(arch_k),
+               a.epochs, epochs_run, best_epoch, train_secs, secs);
         ex_sound_json_figures(conf, CLASSES, prec, rec);
         printf("}\n");
     } else {
         printf("audio (%s, %s): %d epochs in %.1f s (best %d): train acc %.4f, validation acc "
                "%.4f, test acc %.4f on %lld clips of unseen voices (%.4f with noise at %g..%g dB "
                "SNR)\n",
-               one_d ? "1d" : "2d", augment ? "augmented" : "no augmentation", epochs_run,
+               ex_sound_arch_name(arch_k), augment ? "augmented" : "no augmentation", epochs_run,
                train_secs, best_epoch, train_acc, val_acc, test_acc, (long long)ntest, noisy_acc,
                NOISY_SNR_LO, NOISY_SNR_HI);
         printf("confusion (rows: true digit, columns: predicted)\n     ");

@@ -61,21 +61,32 @@ void ex_all_features(const ex_frontend *fe, const tg_tensor *waves, int64_t n, t
     }
 }
 
-bool ex_sound_cnn(tg_model *m, bool one_d, int64_t mels, int64_t frames, int64_t width,
+void ex_sound_sample(ex_sound_arch arch, int64_t mels, int64_t frames, int64_t sample[3])
+{
+    bool one_d = arch == EX_ARCH_1D;
+    sample[0] = one_d ? mels : 1;
+    sample[1] = one_d ? 1 : mels;
+    sample[2] = frames;
+}
+
+bool ex_sound_cnn(tg_model *m, ex_sound_arch arch, int64_t mels, int64_t frames, int64_t width,
                   int64_t classes)
 {
     tg_conv2d_layer_opts c = tg_conv2d_layer_defaults();
     c.bias = false; /* batch norm follows */
     tg_dense_opts d = tg_dense_defaults();
     d.init = TG_INIT_HE_UNIFORM;
+    bool one_d = arch == EX_ARCH_1D;
     int64_t w = frames, h = one_d ? 1 : mels;
     const int64_t k3[2] = {3, 3}, p22[2] = {2, 2}, k5[2] = {1, 5}, p12[2] = {1, 2};
-    const int64_t ch2[4] = {1, 8, 16, 32}, ch1[4] = {mels, width, width, width};
-    const int64_t *ch = one_d ? ch1 : ch2;
+    const int64_t ch1[5] = {mels, width, width, width}, ch2[5] = {1, 8, 16, 32},
+                  ch2g[5] = {1, 16, 32, 64, 128};
+    const int64_t *ch = one_d ? ch1 : arch == EX_ARCH_2D ? ch2 : ch2g;
+    int layers = arch == EX_ARCH_2D_GLOBAL ? 4 : 3;
     c.padding[0] = one_d ? 0 : 1;
     c.padding[1] = one_d ? 2 : 1;
     bool ok = true;
-    for (int l = 0; l < 3 && ok; l++) {
+    for (int l = 0; l < layers && ok; l++) {
         ok = tg_model_add_conv2d(m, ch[l], ch[l + 1], one_d ? k5 : k3, &c) == TG_OK &&
              tg_model_add_batch_norm(m, ch[l + 1], NULL) == TG_OK &&
              tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
@@ -83,8 +94,12 @@ bool ex_sound_cnn(tg_model *m, bool one_d, int64_t mels, int64_t frames, int64_t
         w /= 2;
         h = one_d ? 1 : h / 2;
     }
+    if (ok && arch == EX_ARCH_2D_GLOBAL) {
+        ok = tg_model_add_max_pool2d(m, (const int64_t[2]){h, w}, NULL) == TG_OK;
+        h = w = 1;
+    }
     return ok && tg_model_add_flatten(m) == TG_OK &&
-           tg_model_add_dense(m, ch[3] * h * w, 64, &d) == TG_OK &&
+           tg_model_add_dense(m, ch[layers] * h * w, 64, &d) == TG_OK &&
            tg_model_add_activation(m, TG_ACT_RELU, 0) == TG_OK &&
            tg_model_add_dense(m, 64, classes, NULL) == TG_OK;
 }
@@ -172,11 +187,19 @@ const char *ex_sound_cache_dir(const char *sub)
     return dir;
 }
 
-bool ex_sound_one_d(const char *prog, const char *arch)
+static const char *const arch_names[] = {"1d", "2d", "2d-global"};
+
+ex_sound_arch ex_sound_arch_of(const char *prog, const char *arch)
 {
-    if (strcmp(arch, "1d") && strcmp(arch, "2d")) {
-        fprintf(stderr, "%s: --arch: '%s' is not 1d or 2d (see %s --help)\n", prog, arch, prog);
-        exit(2);
-    }
-    return !strcmp(arch, "1d");
+    for (int k = 0; k < (int)(sizeof arch_names / sizeof *arch_names); k++)
+        if (!strcmp(arch, arch_names[k]))
+            return (ex_sound_arch)k;
+    fprintf(stderr, "%s: --arch: '%s' is not 1d, 2d or 2d-global (see %s --help)\n", prog, arch,
+            prog);
+    exit(2);
+}
+
+const char *ex_sound_arch_name(ex_sound_arch arch)
+{
+    return arch_names[arch];
 }

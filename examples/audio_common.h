@@ -44,14 +44,23 @@ bool ex_features(const ex_frontend *fe, const float *src, uint64_t index, float 
 void ex_all_features(const ex_frontend *fe, const tg_tensor *waves, int64_t n, tg_tensor *x,
                      uint64_t base, int threads);
 
-/* Adds a CNN over log-mel spectrograms [mels, frames] to m:
- *   one_d  the mels as channels of a 1-D convolution over time (conv2d with kernel 1x5
- *          over [mels, 1, frames]): mels -> width -> width -> width
- *   else   conv 3x3 over [1, mels, frames]: 1 -> 8 -> 16 -> 32 channels
- * each conv without bias, then batch norm, ReLU and max pooling by 2 (in time; 2x2 in
- * 2-D); then dense -> 64 (He uniform), ReLU, dense -> classes. false on failure. */
-bool ex_sound_cnn(tg_model *m, bool one_d, int64_t mels, int64_t frames, int64_t width,
+/* The CNNs over log-mel spectrograms [mels, frames] (--arch):
+ *   EX_ARCH_1D         "1d": the mels as channels of a 1-D convolution over time (conv2d
+ *                      with kernel 1x5 over [mels, 1, frames]): mels -> width -> width ->
+ *                      width, pooling by 2 in time; flatten, dense -> 64
+ *   EX_ARCH_2D         "2d": conv 3x3 over [1, mels, frames]: 1 -> 8 -> 16 -> 32 channels,
+ *                      2x2 pooling; flatten, dense -> 64
+ *   EX_ARCH_2D_GLOBAL  "2d-global": conv 3x3 over [1, mels, frames]: 1 -> 16 -> 32 -> 64
+ *                      -> 128 channels, 2x2 pooling, then the maximum of each channel over
+ *                      all of frequency and time (global max pooling); dense 128 -> 64
+ * each conv without bias, then batch norm, ReLU and max pooling; the dense layer -> 64 is
+ * He uniform, then ReLU and dense -> classes. */
+typedef enum { EX_ARCH_1D, EX_ARCH_2D, EX_ARCH_2D_GLOBAL } ex_sound_arch;
+/* adds the model to m; false on failure */
+bool ex_sound_cnn(tg_model *m, ex_sound_arch arch, int64_t mels, int64_t frames, int64_t width,
                   int64_t classes);
+/* the shape of one sample for arch: [mels, 1, frames] (1d) or [1, mels, frames] */
+void ex_sound_sample(ex_sound_arch arch, int64_t mels, int64_t frames, int64_t sample[3]);
 
 /* tg_fit's before_epoch for augmented training: the first n rows of x made again from
  * waves by fe with the indices epoch * n + row */
@@ -88,11 +97,14 @@ void ex_sound_json_figures(const int64_t *conf, int classes, const double *prec,
 
 /* $HOME/.cache/tapegrad/SUB (a static buffer), the default --data of a sound example */
 const char *ex_sound_cache_dir(const char *sub);
-/* the --arch flag of ex_parse's extra list (p: a const char ** defaulting to "1d") */
+/* the --arch flag of ex_parse's extra list (p: a const char ** with the default) */
 #define EX_SOUND_ARCH_FLAG(p)                                                                  \
-    {"--arch", EX_FLAG_STRING, (p), 0, 0, "--arch 1d|2d", "1d or 2d",                         \
-     "1d: conv over frames with mels as channels (default); 2d: conv over [1, mels, frames]"}
-/* --arch: true for "1d", false for "2d"; anything else exits 2 naming prog */
-bool ex_sound_one_d(const char *prog, const char *arch);
+    {"--arch", EX_FLAG_STRING, (p), 0, 0, "--arch 1d|2d|2d-global", "1d, 2d or 2d-global",    \
+     "the CNN: 1d (conv over frames, mels as channels), 2d (conv over [1, mels, frames]), "   \
+     "2d-global (wider 2d with global max pooling)"}
+/* --arch's value as an ex_sound_arch; anything else exits 2 naming prog */
+ex_sound_arch ex_sound_arch_of(const char *prog, const char *arch);
+/* the name of arch ("1d", "2d", "2d-global") */
+const char *ex_sound_arch_name(ex_sound_arch arch);
 
 #endif

@@ -19,13 +19,17 @@
  * (clipped to [-1, 1]), an onset delay of up to 50 ms, white noise at 40..60 dB SNR, and
  * SpecAugment masks (one band of up to 6 mels, one of up to 10 frames).
  *
- * Models (--arch):
- *   1d (default)  the mel bands as 64 channels of a 1-D convolution over time (conv2d with
+ * Models (--arch; audio_common.h):
+ *   2d-global (default)  conv 3x3 over [1, 64, 98]: 1->16->32->64->128 channels, each with
+ *                 batch norm, ReLU and 2x2 max pooling, then each channel's maximum over
+ *                 all of frequency and time; dense 128 -> 64 -> 12
+ *   1d            the mel bands as 64 channels of a 1-D convolution over time (conv2d with
  *                 kernel 1x5 over [64, 1, 98]): 64->64->64->64, each with batch norm, ReLU
  *                 and max pooling by 2 in time; dense 64*12 -> 64 -> 12
  *   2d            conv 3x3 over [1, 64, 98]: 1->8->16->32 channels, each with batch norm,
  *                 ReLU and 2x2 max pooling; dense 32*8*12 -> 64 -> 12
- * (the README's music section compares them). Adam (--lr, default 2e-3), batches of
+ * (chosen by training on one of the two training libraries and validating on the other;
+ * the README's music section has the figures). Adam (--lr, default 2e-3), batches of
  * --batch (32), --epochs (15) epochs.
  *
  * Trains through tg_fit: one line per epoch on stderr (--log FILE appends the CSV rows that
@@ -34,8 +38,9 @@
  * recall, and the same-library accuracy; --json: one JSON object, the last line of stdout.
  *   --confusion FILE   also writes the confusion matrix as CSV (scripts/plot_confusion.sh
  *                      draws it as a heatmap)
- *   --dump-features F  writes the clean features and labels of the three sets to the
- *                      safetensors file F (bench/music_torch.py trains on them) and exits
+ *   --dump-features F  writes the clean features, labels and library indices of the three
+ *                      sets to the safetensors file F (bench/music_torch.py trains on
+ *                      them) and exits
  * --save/--resume checkpoint the model and optimizer after each epoch.
  *
  *   music --resume MODEL [--arch A] --predict FILE [FILE...]
@@ -63,6 +68,7 @@ typedef struct {
     int n;
     char **file;
     int32_t *label;
+    int32_t *library; /* index in music_library_names */
 } clipset;
 
 enum { SET_TRAIN, SET_SAME, SET_TEST, SETS };
@@ -74,17 +80,19 @@ static void die_oom(void)
     exit(1);
 }
 
-static void add_clip(clipset *s, int *cap, const char *path, int label)
+static void add_clip(clipset *s, int *cap, const char *path, int label, int library)
 {
     if (s->n == *cap) {
         *cap = *cap ? 2 * *cap : 256;
         s->file = realloc(s->file, sizeof *s->file * (size_t)*cap);
         s->label = realloc(s->label, sizeof *s->label * (size_t)*cap);
-        if (!s->file || !s->label)
+        s->library = realloc(s->library, sizeof *s->library * (size_t)*cap);
+        if (!s->file || !s->label || !s->library)
             die_oom();
     }
     if (!(s->file[s->n] = strdup(path)))
         die_oom();
+    s->library[s->n] = library;
     s->label[s->n++] = label;
 }
 
@@ -124,7 +132,7 @@ static void read_manifest(const char *dir, int test_lib, clipset out[SETS])
         int k = seen[lidx][program]++;
         int s = lidx == test_lib ? SET_TEST : k % 5 == 2 ? SET_SAME : SET_TRAIN;
         snprintf(clip, sizeof clip, "%s/%s", dir, file);
-        add_clip(&out[s], &cap[s], clip, fam);
+        add_clip(&out[s], &cap[s], clip, fam, lidx);
     }
     fclose(f);
     if (!have[test_lib]) {
@@ -145,6 +153,7 @@ static void free_clipset(clipset *s)
         free(s->file[i]);
     free(s->file);
     free(s->label);
+    free(s->library);
 }
 
 static void free_data(tg_tensor *wave[SETS], tg_tensor *x[SETS], clipset cs[SETS])
@@ -336,31 +345,35 @@ static void write_confusion(const char *path, const int64_t *conf)
     }
 }
 
+/* the three sets' features (x_<set>), family labels (y_<set>) and library indices
+ * (l_<set>, into music_library_names) as a safetensors file */
 static void dump_features(const char *path, tg_tensor *const x[SETS], const clipset s[SETS],
                           const int64_t sample[3], int test_lib)
 {
-    const char *names[2 * SETS];
-    char nbuf[2 * SETS][16];
-    const tg_tensor *ts[2 * SETS];
-    tg_tensor *own[2 * SETS];
+    enum { PER_SET = 3 };
+    const char *names[PER_SET * SETS];
+    char nbuf[PER_SET * SETS][16];
+    tg_tensor *own[PER_SET * SETS];
     for (int k = 0; k < SETS; k++) {
         int64_t n = s[k].n;
-        snprintf(nbuf[2 * k], sizeof nbuf[0], "x_%s", set_names[k]);
-        snprintf(nbuf[2 * k + 1], sizeof nbuf[0], "y_%s", set_names[k]);
-        names[2 * k] = nbuf[2 * k];
-        names[2 * k + 1] = nbuf[2 * k + 1];
-        own[2 * k] = tg_tensor_wrap(TG_F32, 4, (int64_t[]){n, sample[0], sample[1], sample[2]},
-                                    x[k]->data);
-        own[2 * k + 1] = tg_tensor_wrap(TG_I32, 1, &n, s[k].label);
-        ts[2 * k] = own[2 * k];
-        ts[2 * k + 1] = own[2 * k + 1];
+        int j = PER_SET * k;
+        snprintf(nbuf[j], sizeof nbuf[0], "x_%s", set_names[k]);
+        snprintf(nbuf[j + 1], sizeof nbuf[0], "y_%s", set_names[k]);
+        snprintf(nbuf[j + 2], sizeof nbuf[0], "l_%s", set_names[k]);
+        own[j] = tg_tensor_wrap(TG_F32, 4, (int64_t[]){n, sample[0], sample[1], sample[2]},
+                                x[k]->data);
+        own[j + 1] = tg_tensor_wrap(TG_I32, 1, &n, s[k].label);
+        own[j + 2] = tg_tensor_wrap(TG_I32, 1, &n, s[k].library);
+        for (int i = 0; i < PER_SET; i++)
+            names[j + i] = nbuf[j + i];
     }
     const char *kv[2] = {"test_library", music_library_names[test_lib]};
-    if (tg_safetensors_write(path, 2 * SETS, names, ts, 1, kv) != TG_OK) {
+    if (tg_safetensors_write(path, PER_SET * SETS, names, (const tg_tensor *const *)own, 1, kv) !=
+        TG_OK) {
         fprintf(stderr, "music: %s\n", tg_last_error());
         exit(1);
     }
-    for (int k = 0; k < 2 * SETS; k++)
+    for (int k = 0; k < PER_SET * SETS; k++)
         tg_tensor_free(&own[k]);
     fprintf(stderr, "music: features written to %s\n", path);
 }
@@ -382,7 +395,7 @@ int main(int argc, char **argv)
             break;
         }
     bool augment = false, predict_listed = false; /* --predict is taken out above */
-    const char *arch = "1d", *test_name = "musescore", *confusion = NULL, *dump = NULL;
+    const char *arch = "2d-global", *test_name = "musescore", *confusion = NULL, *dump = NULL;
     const ex_flag extra[] = {
         {"--test-library", EX_FLAG_STRING, &test_name, 0, 0, "--test-library L",
          "fluidr3, timgm6mb or musescore", "the library held out for testing (default musescore)"},
@@ -414,7 +427,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "music: --predict needs the model: --resume MODEL.safetensors\n");
         return 2;
     }
-    bool one_d = ex_sound_one_d("music", arch);
+    ex_sound_arch arch_k = ex_sound_arch_of("music", arch);
     if (!tg_audio_available()) {
         fprintf(stderr, "music: tapegrad was built without audio support\n");
         return 2;
@@ -424,8 +437,9 @@ int main(int argc, char **argv)
     tg_melspec *ms = tg_melspec_new(&mo);
     tg_model *m = tg_model_new(TG_F32, a.seed);
     int64_t frames = 1 + (CLIP - mo.n_fft + mo.hop - 1) / mo.hop, nfeat = MELS * frames;
-    const int64_t sample[3] = {one_d ? MELS : 1, one_d ? 1 : MELS, frames};
-    if (!ms || !m || !ex_sound_cnn(m, one_d, MELS, frames, 64, CLASSES)) {
+    int64_t sample[3];
+    ex_sound_sample(arch_k, MELS, frames, sample);
+    if (!ms || !m || !ex_sound_cnn(m, arch_k, MELS, frames, 64, CLASSES)) {
         fprintf(stderr, "music: %s\n", tg_last_error());
         return 1;
     }

@@ -48,7 +48,7 @@ BAD = [
     (["--log"], ["--log", "needs a file"], None),
     (["--log", "/nonexistent-dir/log.csv"], ["/nonexistent-dir/log.csv"], None),
     (["--batch", "0"], ["--batch", "1..1000000"], ["mnist", "cnn", "audio", "music"]),
-    (["--arch", "3d"], ["--arch", "1d or 2d"], ["audio", "music"]),
+    (["--arch", "3d"], ["--arch", "1d, 2d or 2d-global"], ["audio", "music"]),
     (["--test-library", "gm"], ["--test-library", "fluidr3, timgm6mb or musescore"], ["music"]),
     (["--predict"], ["--predict", "sound file"], ["music"]),
     (["--predict", "x.wav"], ["--predict", "--resume"], ["music"]),

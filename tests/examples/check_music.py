@@ -12,7 +12,8 @@
 - one augmented epoch on a tiny corpus (two libraries, one held out): the JSON's keys,
   a confusion matrix covering every test clip, drawn by scripts/plot_confusion.sh;
   2 augmented epochs saved and resumed to 3 give the model of 3 straight epochs;
-  --dump-features writes the three sets' shapes (for bench/music_torch.py);
+  --dump-features writes the three sets' shapes and library indices (for
+  bench/music_torch.py);
 - a small overfit run (no augmentation, the default) saved, then --predict on training clips of every
   family (as rendered, and as 44.1 kHz stereo copies: resampled and mixed down) must name
   each clip's family first, with three distinct families and falling probabilities.
@@ -219,10 +220,23 @@ def main():
     with open(feat, "rb") as f:
         header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
     shapes = {k: v["shape"] for k, v in header.items() if k != "__metadata__"}
-    if shapes != {"x_train": [40, 64, 1, 98], "y_train": [40], "x_same": [8, 64, 1, 98],
-                  "y_same": [8], "x_test": [48, 64, 1, 98], "y_test": [48]} or \
+    if shapes != {"x_train": [40, 1, 64, 98], "y_train": [40], "l_train": [40],
+                  "x_same": [8, 1, 64, 98], "y_same": [8], "l_same": [8],
+                  "x_test": [48, 1, 64, 98], "y_test": [48], "l_test": [48]} or \
             header["__metadata__"]["test_library"] != test_lib:
         fail(f"--dump-features: {shapes} {header['__metadata__']}")
+    # the library indices (fluidr3 0, timgm6mb 1, musescore 2): TimGM6mb trained on, the
+    # held-out library tested on
+    with open(feat, "rb") as f:
+        f.read(struct.unpack("<Q", f.read(8))[0])
+        body = f.read()
+    def lib_of(name):
+        lo, hi = header[name]["data_offsets"]
+        return set(struct.unpack(f"<{(hi - lo) // 4}i", body[lo:hi]))
+    want_test = ["fluidr3", "timgm6mb", "musescore"].index(test_lib)
+    if lib_of("l_train") != {1} or lib_of("l_same") != {1} or lib_of("l_test") != {want_test}:
+        fail(f"--dump-features library indices: {lib_of('l_train')} {lib_of('l_same')} "
+             f"{lib_of('l_test')} (test library {test_lib})")
 
     # a small overfit run, saved; --predict on training clips must give their families
     model = os.path.join(work, "music-small.safetensors")
