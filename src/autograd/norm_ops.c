@@ -88,10 +88,9 @@ void tg__bwd_batch_norm(tg_tape *t, const tg__node *n, tg_tensor *g, tg_tensor *
     if (t->record) {
         /* create_graph: the same formulas with ops, the statistics recomputed from x so
          * that they are differentiated too (second derivatives) */
-        tg_tensor *mean = tg_mean(t, x, naxes, axes, true), *xc = tg_sub(t, x, mean);
-        tg_tensor *var = tg_mean(t, tg_mul(t, xc, xc), naxes, axes, true);
+        tg_tensor *mean, *var, *xh = normalise(t, x, naxes, axes, n->a.bn.eps, &mean, &var);
         tg_tensor *rstd = tg_pow_scalar(t, tg_add_scalar(t, var, n->a.bn.eps), -0.5);
-        tg_tensor *xh = tg_mul(t, xc, rstd), *gxh = tg_mul(t, g, xh);
+        tg_tensor *gxh = tg_mul(t, g, xh);
         if (x->requires_grad) {
             tg_tensor *centred = tg_sub(t, g, tg_mean(t, g, naxes, axes, true));
             tg_tensor *proj = tg_mul(t, xh, tg_mean(t, gxh, naxes, axes, true));

@@ -270,7 +270,6 @@ static tg_status evaluate_on(tg_tape *t, tg_model *m, const tg_tensor *x, const 
         tg_tensor_free(&xs);
         tg_tensor_free(&ys);
     }
-    tg_tape_reset(t);
     tg_tape_set_grad_mode(t, mode);
     if (st == TG_OK && loss)
         *loss = sum / (double)n;

@@ -91,11 +91,11 @@ static void check_recorded_backward(const gc_case *c, gc_bound *b, tg_tensor *co
     for (int i = 0; i < b->np; i++) {
         int64_t n = tg_tensor_numel(plain[i]);
         double scale = 0, worst = 0;
-        for (int64_t k = 0; k < n; k++)
-            scale = fmax(scale, fabs(tg_tensor_get_flat(plain[i], k)));
-        for (int64_t k = 0; k < n; k++)
-            worst = fmax(worst, fabs(tg_tensor_get_flat(plain[i], k) -
-                                     tg_tensor_get_flat(rec[i], k)));
+        for (int64_t k = 0; k < n; k++) {
+            double v = tg_tensor_get_flat(plain[i], k);
+            scale = fmax(scale, fabs(v));
+            worst = fmax(worst, fabs(v - tg_tensor_get_flat(rec[i], k)));
+        }
         if (worst > 1e-9 * fmax(scale, 1e-300)) {
             char msg[160];
             snprintf(msg, sizeof msg, "input %d: gradient with create_graph differs by %.3g "
